@@ -1,0 +1,31 @@
+# lsmns: build, demo, tests and benchmarks. `make demo` and `make test` work on a fresh machine.
+SHELL := /bin/bash
+NODE_BIN := node_modules/.bin
+MOCHA := $(NODE_BIN)/mocha --forbid-only --reporter dot --timeout 20000
+
+.PHONY: all deps npm-deps build demo test test-unit bench clean
+
+all: build
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+npm-deps: node_modules/.package-lock.json
+
+build: npm-deps
+	$(NODE_BIN)/tsc -p .
+
+demo: build
+	./scripts/demo.sh
+
+test-unit: build
+	$(MOCHA) 'dist/test/unit/**/*.test.js' 'dist/test/cli/**/*.test.js'
+
+test: test-unit
+
+bench: build
+	node dist/bench/run.js
+
+clean:
+	rm -rf dist
