@@ -1,0 +1,111 @@
+// Ownership markers in the state dir: which namespaces lsmns created, for which pod, and which containers
+// hold a reference. A marker is written before the mkdir (intent), so a crash leaves a record for GC.
+// Markers live per backend and boot: namespaces never survive a reboot, so older boots' markers are stale.
+
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import lockfile from 'proper-lockfile';
+import { ExitCode, LsmnsError } from '../errors.js';
+import type { BackendName } from '../kernel/port.js';
+
+export const OWNER_FORMAT_VERSION = 1;
+
+export interface OwnerRecord {
+  formatVersion: typeof OWNER_FORMAT_VERSION;
+  namespace: string;
+  podKey: string;
+  pod: { name: string | null; namespace: string | null; uid: string | null };
+  sandboxId: string | null;
+  /** "creating" until the mkdir succeeded: a crash in between leaves a record GC can finish. */
+  state: 'creating' | 'ready';
+  /** Containers (sandbox included) that hold the namespace; it is removed when the last one stops. */
+  refs: string[];
+  policy: { ref: string; digest: string; profiles: string[] } | null;
+  createdAt: string;
+  createdByPid: number;
+  /** Tasks lsmns itself started for the pod (only when it simulates the runtime, as `lsmns apply` does). */
+  tasks?: { container: string; pid: number }[];
+}
+
+export interface OwnershipOptions {
+  stateDir: string;
+  backend: BackendName;
+  bootId: string;
+}
+
+/** Namespace names are validated before they get here; this keeps a marker file inside its directory anyway. */
+function fileName(ns: string): string {
+  if (!/^[A-Za-z][A-Za-z0-9._-]{0,199}$/.test(ns) || ns.includes('..')) {
+    throw new LsmnsError({ code: 'Internal', exitCode: ExitCode.Internal, message: `refusing ownership marker for unvalidated namespace name ${JSON.stringify(ns)}`, remedy: 'this is a bug: names must be validated first' });
+  }
+  return `${ns}.json`;
+}
+
+export class OwnershipStore {
+  readonly root: string;
+  readonly dir: string;
+
+  constructor(o: OwnershipOptions) {
+    this.root = `${o.stateDir.replace(/\/+$/, '')}/owners`;
+    this.dir = `${this.root}/${o.backend}-${o.bootId}`;
+  }
+
+  private path(ns: string): string {
+    return `${this.dir}/${fileName(ns)}`;
+  }
+
+  get(ns: string): OwnerRecord | null {
+    try {
+      return JSON.parse(readFileSync(this.path(ns), 'utf8')) as OwnerRecord;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw new LsmnsError({ code: 'StateCorrupt', exitCode: ExitCode.ApplyFailed, message: `ownership marker ${this.path(ns)} is unreadable: ${(e as Error).message}`, remedy: 'inspect it; remove it only if no pod uses that namespace', cause: e });
+    }
+  }
+
+  put(rec: OwnerRecord): void {
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    const p = this.path(rec.namespace);
+    const tmp = `${p}.${process.pid}.tmp`;
+    writeFileSync(tmp, `${JSON.stringify(rec, null, 1)}\n`, { mode: 0o600 });
+    renameSync(tmp, p);
+  }
+
+  delete(ns: string): void {
+    rmSync(this.path(ns), { force: true });
+  }
+
+  list(): OwnerRecord[] {
+    let names: string[];
+    try {
+      names = readdirSync(this.dir);
+    } catch {
+      return [];
+    }
+    return names.filter((n) => n.endsWith('.json')).sort().map((n) => this.get(n.slice(0, -5))).filter((r): r is OwnerRecord => r !== null);
+  }
+
+  /** Marker directories of earlier boots or other backends: their namespaces are gone with that boot. */
+  staleBootDirs(): string[] {
+    try {
+      return readdirSync(this.root).map((d) => `${this.root}/${d}`).filter((d) => d !== this.dir);
+    } catch {
+      return [];
+    }
+  }
+
+  /** Serialises all work on one namespace (all containers of one pod) across processes. */
+  async withLock<T>(ns: string, fn: () => Promise<T>): Promise<T> {
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    let release: () => Promise<void>;
+    try {
+      release = await lockfile.lock(this.path(ns), { realpath: false, stale: 30_000, retries: { retries: 600, factor: 1.2, minTimeout: 2, maxTimeout: 50 } });
+    } catch (e) {
+      throw new LsmnsError({ code: 'Locked', exitCode: ExitCode.ApplyFailed, message: `cannot lock ${this.path(ns)}: ${(e as Error).message}`, remedy: 'another lsmns is working on this pod; retry, or remove the .lock directory if no lsmns runs', cause: e });
+    }
+    try {
+      return await fn();
+    } finally {
+      await release();
+    }
+  }
+}

@@ -1,0 +1,92 @@
+// Readers for the OCI runtime's inputs: the state JSON a hook gets on stdin, and the bundle's config.json.
+// Both are checked with valibot and treated as hostile: bad shapes are exit-2 errors that name the field.
+
+import { readFileSync } from 'node:fs';
+import * as v from 'valibot';
+import { invalidInput, type Problem } from '../errors.js';
+import { escapeValue } from '../schema/names.js';
+
+const Annotations = v.optional(v.record(v.string(), v.string()));
+
+/** State as runc, crun and podman send it: runc omits pid at poststop, crun sends 0 (KERNEL-FACTS Part A). */
+export const OciStateSchema = v.looseObject({
+  ociVersion: v.string(),
+  id: v.pipe(v.string(), v.minLength(1), v.maxLength(1024)),
+  status: v.string(),
+  pid: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0))),
+  bundle: v.pipe(v.string(), v.minLength(1), v.maxLength(4096)),
+  annotations: Annotations,
+});
+export type OciState = v.InferOutput<typeof OciStateSchema>;
+
+const Hook = v.looseObject({ path: v.string(), args: v.optional(v.array(v.string())), env: v.optional(v.array(v.string())), timeout: v.optional(v.number()) });
+export type OciHook = v.InferOutput<typeof Hook>;
+
+export const OciConfigSchema = v.looseObject({
+  ociVersion: v.optional(v.string()),
+  process: v.optional(v.looseObject({ apparmorProfile: v.optional(v.string()) })),
+  annotations: Annotations,
+  hooks: v.optional(v.looseObject({
+    prestart: v.optional(v.array(Hook)),
+    createRuntime: v.optional(v.array(Hook)),
+    createContainer: v.optional(v.array(Hook)),
+    startContainer: v.optional(v.array(Hook)),
+    poststart: v.optional(v.array(Hook)),
+    poststop: v.optional(v.array(Hook)),
+  })),
+});
+export type OciConfig = v.InferOutput<typeof OciConfigSchema>;
+
+function problemsOf(issues: v.BaseIssue<unknown>[], where: string): Problem[] {
+  return issues.map((i) => ({
+    key: `${where}: ${v.getDotPath(i) ?? '(document)'}`,
+    value: i.input === undefined ? '(absent)' : escapeValue(typeof i.input === 'string' ? i.input : JSON.stringify(i.input) ?? String(i.input)),
+    rule: i.message,
+    example: '',
+  }));
+}
+
+export function parseOciState(text: string, where = 'OCI state on stdin'): OciState {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (e) {
+    throw invalidInput('InvalidOciState', `${where}: not valid JSON (${(e as Error).message})`, 'the runtime must pass the OCI state JSON on stdin; run lsmns hook only from a runtime hook');
+  }
+  const r = v.safeParse(OciStateSchema, doc);
+  if (!r.success) {
+    const p = problemsOf(r.issues, where);
+    throw invalidInput('InvalidOciState', `${where}: ${p.map((x) => `${x.key} ${x.rule}`).join('; ')}`, 'the runtime must pass the OCI state JSON (ociVersion, id, status, bundle) on stdin', p);
+  }
+  return r.output;
+}
+
+export function parseOciConfig(text: string, where: string): OciConfig {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (e) {
+    throw invalidInput('InvalidBundle', `${where}: not valid JSON (${(e as Error).message})`, 'give a bundle whose config.json is an OCI runtime spec');
+  }
+  const r = v.safeParse(OciConfigSchema, doc);
+  if (!r.success) {
+    const p = problemsOf(r.issues, where);
+    throw invalidInput('InvalidBundle', `${where}: ${p.map((x) => `${x.key} ${x.rule}`).join('; ')}`, 'fix config.json so that it is an OCI runtime spec', p);
+  }
+  return r.output;
+}
+
+/** Reads <bundle>/config.json; the bundle path must be absolute (a hook's cwd is not the bundle). */
+export function readBundleConfig(bundle: string): { path: string; config: OciConfig; text: string } {
+  if (!bundle.startsWith('/') || bundle.includes('\0')) {
+    throw invalidInput('InvalidBundle', `bundle path ${escapeValue(bundle)} is not absolute`, 'pass an absolute bundle directory, as runtimes do');
+  }
+  const path = `${bundle.replace(/\/+$/, '')}/config.json`;
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw invalidInput('InvalidBundle', `cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, 'give the directory that holds the container\'s config.json');
+  }
+  return { path, config: parseOciConfig(text, path), text };
+}

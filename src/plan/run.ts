@@ -1,0 +1,25 @@
+// The `lsmns plan` use case: read inputs, plan each against the node facts, pick the exit code.
+
+import { ExitCode } from '../errors.js';
+import type { NodeFacts } from '../kernel/facts.js';
+import { loadInputs, type InputSource } from './load.js';
+import { invalidPlan, plan } from './planner.js';
+import type { RequestOptions } from './request.js';
+import type { Plan } from './types.js';
+
+/** The worst outcome decides: invalid input (2) over not possible (3) over success (0). */
+export function exitCodeFor(plans: Plan[]): number {
+  if (plans.some((p) => p.outcome === 'invalid')) return ExitCode.InvalidInput;
+  if (plans.some((p) => p.outcome === 'infeasible')) return ExitCode.NotPossible;
+  return ExitCode.Ok;
+}
+
+export async function planInputs(src: InputSource, facts: NodeFacts, opts: RequestOptions): Promise<Plan[]> {
+  const inputs = await loadInputs(src, opts);
+  return inputs.map((i) => (i.kind === 'request' ? plan(i.request, facts) : invalidPlan(i.ref, i.problems, facts, opts.delivery)));
+}
+
+/** JSON output: one plan as itself, several as a versioned list. */
+export function plansJson(plans: Plan[]): unknown {
+  return plans.length === 1 ? plans[0] : { kind: 'PlanList', formatVersion: plans[0]?.formatVersion ?? '1', items: plans };
+}
