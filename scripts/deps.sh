@@ -1,0 +1,21 @@
+#!/bin/bash
+# Installs what lsmns's build, demo and test suites need on a fresh Debian bookworm machine (root, apt + npm).
+# Idempotent: it installs only what is missing. Each suite's packages are listed here, in one place.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export DEBIAN_FRONTEND=noninteractive
+
+# Packages by suite (see the Makefile's test targets).
+APT_PACKAGES=(
+  jq curl                                   # scripts
+)
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if [ "${#missing[@]}" -gt 0 ]; then
+  if [ "$(id -u)" != 0 ]; then echo "deps: need root to apt-get install ${missing[*]}" >&2; exit 1; fi
+  echo "deps: apt-get install ${missing[*]}"
+  apt-get update -qq >/dev/null 2>&1 || true
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/tmp/lsmns-apt.log 2>&1 || { tail -20 /tmp/lsmns-apt.log; exit 1; }
+fi
+[ -f node_modules/.package-lock.json ] && [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund --loglevel=error
