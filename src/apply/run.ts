@@ -55,6 +55,6 @@ export function applyExitCode(items: ApplyItem[]): number {
 }
 
 export function applyJson(items: ApplyItem[]): unknown {
-  const one = (i: ApplyItem) => (i.error ? { podKey: i.plan.input.podKey, error: i.error.toJSON() } : i.result ?? { podKey: i.plan.input.podKey, outcome: 'noop' });
+  const one = (i: ApplyItem) => (i.error ? { ...i.error.toJSON(), podKey: i.plan.input.podKey } : i.result ?? { podKey: i.plan.input.podKey, outcome: 'noop' });
   return items.length === 1 ? one(items[0]!) : { kind: 'ApplyList', formatVersion: '1', items: items.map(one) };
 }

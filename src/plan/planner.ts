@@ -3,8 +3,8 @@
 
 import { createHash } from 'node:crypto';
 import type { Problem } from '../errors.js';
-import { Keys, lsmnsAnnotations, readSpec, type LsmnsSpec } from '../schema/annotations.js';
-import { escapeValue, nameRuleBroken } from '../schema/names.js';
+import { Keys, lsmnsAnnotations, parseAnnotations, readSpec, type LsmnsSpec } from '../schema/annotations.js';
+import { containerNameRuleBroken, escapeValue, nameRuleBroken } from '../schema/names.js';
 import { MAX_NS_DEPTH, type NodeFacts } from '../kernel/facts.js';
 import { policyPath } from '../policy/store.js';
 import { computeLabel } from './label.js';
@@ -103,8 +103,16 @@ export function feasibility(spec: LsmnsSpec, f: NodeFacts): Blocker[] {
   return b;
 }
 
+/** Fixes the key order of a plan's JSON form, so that it reads top-down: verdict, input, then the work. */
+function ordered(p: Plan): Plan {
+  return {
+    formatVersion: p.formatVersion, outcome: p.outcome, feasible: p.feasible, input: p.input, namespace: p.namespace, containers: p.containers,
+    steps: p.steps, warnings: p.warnings, conflicts: p.conflicts, blockers: p.blockers, problems: p.problems,
+  };
+}
+
 function noop(base: Omit<Plan, 'outcome' | 'steps' | 'feasible' | 'blockers'>): Plan {
-  return { ...base, outcome: 'noop', steps: [], feasible: true, blockers: [] };
+  return ordered({ ...base, outcome: 'noop', steps: [], feasible: true, blockers: [] });
 }
 
 export function plan(req: PlanRequest, facts: NodeFacts): Plan {
@@ -134,7 +142,17 @@ export function plan(req: PlanRequest, facts: NodeFacts): Plan {
   if (specResult.status === 'invalid') problems.push(...specResult.problems);
   const spec = specResult.status === 'ok' ? specResult.spec : null;
   const warnings: Warning[] = [];
+  if (req.wholePod) {
+    // A per-container override for a container the pod does not have is a typo: report it with the rest.
+    const names = new Set(req.containers.map((c) => c.name));
+    for (const e of parseAnnotations(req.annotations).entries) {
+      if (e.kind !== 'container' || names.has(e.container!) || containerNameRuleBroken(e.container!)) continue;
+      problems.push({ key: e.key, value: escapeValue(String(e.value)), rule: `the pod has no container named ${escapeValue(e.container!)} (it has ${[...names].map((n) => escapeValue(n)).join(', ') || 'none'})`, example: `container.lsmns.io/${req.containers[0]?.name ?? 'app'}` });
+    }
+  }
 
+  /** Advice that only matters when the plan can run. */
+  const advisories: Warning[] = [];
   let nsName: string | null = null;
   let derivedFrom: string | null = null;
   const containers: ContainerPlan[] = [];
@@ -145,12 +163,6 @@ export function plan(req: PlanRequest, facts: NodeFacts): Plan {
       nsName = d.name;
       derivedFrom = d.from;
       if (d.provisional) warnings.push({ code: 'AutoNameProvisional', message: `the pod has no metadata.uid yet, so "auto" is shown as ${d.name}; on the cluster the name comes from the pod's UID` });
-    }
-    if (req.wholePod) {
-      const names = new Set(req.containers.map((c) => c.name));
-      for (const c of Object.keys(spec.containerProfiles)) {
-        if (!names.has(c)) problems.push({ key: `container.lsmns.io/${c}`, value: escapeValue(spec.containerProfiles[c]!), rule: `the pod has no container named ${escapeValue(c)} (it has ${[...names].map((n) => escapeValue(n)).join(', ') || 'none'})`, example: `container.lsmns.io/${req.containers[0]?.name ?? 'app'}` });
-      }
     }
     const undeclared: string[] = [];
     for (const c of req.containers) {
@@ -177,13 +189,13 @@ export function plan(req: PlanRequest, facts: NodeFacts): Plan {
       containers.push({ name: c.name, role: 'app', profile, hostProfile: host, hostProfileFrom: hostFrom, label: computeLabel({ namespace: nsName, profile, stacking: spec.stacking, hostProfile: host }) });
     }
     if (undeclared.length > 0 && spec.stacking === 'bounded' && req.delivery === 'shim') {
-      warnings.push({ code: 'RuntimeDefaultBound', message: `${undeclared.join(', ')} declare${undeclared.length === 1 ? 's' : ''} no AppArmor profile; where the runtime assigns its default (containerd: cri-containerd.apparmor.d), the shim keeps it as the host bound at create` });
+      advisories.push({ code: 'RuntimeDefaultBound', message: `${undeclared.join(', ')} declare${undeclared.length === 1 ? 's' : ''} no AppArmor profile; where the runtime assigns its default (containerd: cri-containerd.apparmor.d), the shim keeps it as the host bound at create` });
     }
-    if (!spec.policy) warnings.push({ code: 'NoPolicy', message: `no lsmns.io/apparmor-policy: the namespace holds no profiles, so the containers get only its "unconfined" profile${spec.stacking === 'bounded' ? ' under the host bound' : ''}` });
+    if (!spec.policy) advisories.push({ code: 'NoPolicy', message: `no lsmns.io/apparmor-policy: the namespace holds no profiles, so the containers get only its "unconfined" profile${spec.stacking === 'bounded' ? ' under the host bound' : ''}` });
   }
   const namespace = nsName ? { name: nsName, derivedFrom } : null;
   if (problems.length > 0 || !spec || !nsName) {
-    return { ...base, namespace, containers, warnings, problems, outcome: 'invalid', steps: [], feasible: false, blockers: [] };
+    return ordered({ ...base, namespace, containers, warnings, problems, outcome: 'invalid', steps: [], feasible: false, blockers: [] });
   }
 
   const display = displayDecision(spec.displayLsm, facts);
@@ -191,9 +203,10 @@ export function plan(req: PlanRequest, facts: NodeFacts): Plan {
   const blockers = feasibility(spec, facts);
   if (display.blocker && facts.lsms.includes('apparmor')) blockers.push(display.blocker);
   if (blockers.length > 0) {
-    return { ...base, namespace, containers, warnings, problems, outcome: 'infeasible', steps: [], feasible: false, blockers };
+    return ordered({ ...base, namespace, containers, warnings, problems, outcome: 'infeasible', steps: [], feasible: false, blockers });
   }
 
+  warnings.push(...advisories);
   const steps: Step[] = [];
   const add = (s: Omit<Step, 'id'>) => steps.push({ id: steps.length + 1, ...s });
   const level = facts.apparmor.nsLevel + 1;
@@ -247,12 +260,12 @@ export function plan(req: PlanRequest, facts: NodeFacts): Plan {
     args: { namespace: nsName, refCounted: true, owner: base.input.podKey },
     undo: null,
   });
-  return { ...base, namespace, containers, warnings, problems, outcome: 'ready', steps, feasible: true, blockers: [] };
+  return ordered({ ...base, namespace, containers, warnings, problems, outcome: 'ready', steps, feasible: true, blockers: [] });
 }
 
 /** A plan for input that could not even be read as a pod or bundle: outcome invalid, with its problems. */
 export function invalidPlan(ref: string, problems: Problem[], facts: NodeFacts, delivery: PlanRequest['delivery'] = 'shim'): Plan {
-  return {
+  return ordered({
     formatVersion: PLAN_FORMAT_VERSION,
     outcome: 'invalid',
     input: {
@@ -260,5 +273,5 @@ export function invalidPlan(ref: string, problems: Problem[], facts: NodeFacts, 
       annotations: {}, spec: null, delivery, node: { source: facts.source, kernel: facts.kernel.release, lsms: facts.lsms },
     },
     namespace: null, containers: [], steps: [], warnings: [], conflicts: [], feasible: false, blockers: [], problems,
-  };
+  });
 }

@@ -47,6 +47,7 @@ function tokenize(text: string, where: string): Tok[] {
   let startLine = 1;
   let quote = false;
   let depth = 0;
+  let paren = 0;
   for (let i = 0; i < text.length; i++) {
     const c = text[i]!;
     if (c === '\0') throw policyError(where, 'contains a NUL byte', line);
@@ -85,6 +86,12 @@ function tokenize(text: string, where: string): Tok[] {
         continue;
       }
       cur += ' ';
+      continue;
+    }
+    if (c === '(') paren++;
+    else if (c === ')') paren = Math.max(0, paren - 1);
+    if (c === ',' && paren > 0) {
+      cur += c;
       continue;
     }
     if (c === '{' || c === '}' || c === ',') {
@@ -162,15 +169,15 @@ export function parsePolicy(text: string, where = 'text'): ParsedPolicy {
       else stack[stack.length - 1]!.children.push(p);
       stack.push(p);
     } else if (t.end === '}') {
-      if (t.text !== '') {
-        if (stack.length === 0) throw policyError(where, `${escapeValue(t.text)} outside a profile`, t.line);
-        stack[stack.length - 1]!.rules.push(t.text);
-      }
+      if (t.text !== '') throw policyError(where, `statement ${escapeValue(t.text)} is not ended by ','`, t.line);
       if (!stack.pop()) throw policyError(where, "unbalanced '}'", t.line);
     } else if (t.end === ',' || t.text !== '') {
       if (t.end === 'eof') throw policyError(where, `statement ${escapeValue(t.text)} is not ended by ','`, t.line);
       if (t.text === '') continue;
-      if (stack.length === 0) preamble.push(t.text);
+      if (stack.length === 0) {
+        if (!/^(abi|include|alias|@\{)/.test(t.text)) throw policyError(where, `${escapeValue(t.text)} outside a profile`, t.line);
+        preamble.push(t.text);
+      }
       else stack[stack.length - 1]!.rules.push(t.text);
     }
   }

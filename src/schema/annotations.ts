@@ -185,11 +185,11 @@ export function validateAnnotations(parsed: ParsedAnnotations): Problem[] {
   }
   if (!byKind.has('policy')) {
     const profile = byKind.get('profile');
-    if (profile && typeof profile.value === 'string' && profile.value !== DEFAULT_PROFILE) {
+    if (profile && typeof profile.value === 'string' && profile.value !== DEFAULT_PROFILE && !nameRuleBroken(profile.value)) {
       problems.push(problem(Keys.profile, profile.value, `a new namespace holds no profiles, so a profile other than "${DEFAULT_PROFILE}" needs ${Keys.policy} to load it`, `${Keys.policy}: web`));
     }
     for (const e of parsed.entries) {
-      if (e.kind === 'container' && typeof e.value === 'string' && e.value !== DEFAULT_PROFILE && !containerNameRuleBroken(e.container!)) {
+      if (e.kind === 'container' && typeof e.value === 'string' && e.value !== DEFAULT_PROFILE && !containerNameRuleBroken(e.container!) && !nameRuleBroken(e.value)) {
         problems.push(problem(e.key, e.value, `a new namespace holds no profiles, so this override needs ${Keys.policy} to load it`, `${Keys.policy}: web`));
       }
     }

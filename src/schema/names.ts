@@ -11,7 +11,7 @@ export function escapeValue(value: string, max = 80): string {
   let shown = 0;
   for (const ch of value) {
     if (shown >= max) {
-      out += `…(${Buffer.byteLength(value)} bytes in all)`;
+      out += `...(${Buffer.byteLength(value)} bytes in all)`;
       break;
     }
     const cp = ch.codePointAt(0)!;

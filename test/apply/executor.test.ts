@@ -1,0 +1,140 @@
+import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { applyPlan, type ApplyContext } from '../../src/apply/executor.js';
+import { OwnershipStore } from '../../src/apply/ownership.js';
+import { LsmnsError } from '../../src/errors.js';
+import { SimKernel } from '../../src/kernel/sim/port.js';
+import { simView } from '../../src/kernel/sim/view.js';
+import { plan } from '../../src/plan/planner.js';
+import { requestFromPod } from '../../src/plan/request.js';
+import { checkPod } from '../../src/schema/pod.js';
+import { PROFILE_P, tempDir } from '../kernel/sim/helpers.js';
+
+interface Env {
+  dir: string;
+  port: SimKernel;
+  policyDir: string;
+  stateDir: string;
+}
+
+function env(boot = {}): Env {
+  const dir = tempDir();
+  const policyDir = join(dir, 'policies');
+  mkdirSync(join(policyDir, 'team-a'), { recursive: true });
+  writeFileSync(join(policyDir, 'team-a', 'web.aa'), PROFILE_P);
+  return { dir, port: new SimKernel({ path: join(dir, 'sim.json'), boot }), policyDir, stateDir: join(dir, 'state') };
+}
+
+function podPlan(e: Env, ann: Record<string, string>, uid = 'uid-1', containers = ['c']) {
+  const pod = checkPod({ metadata: { name: 'web', namespace: 'team-a', uid, annotations: ann }, spec: { containers: containers.map((name) => ({ name })) } }, 'pod').pod!;
+  return requestFromPod(pod, 'pod', { policyDir: e.policyDir });
+}
+
+const ANN = { 'lsmns.io/apparmor-namespace': 'tenant-a', 'lsmns.io/apparmor-profile': 'p', 'lsmns.io/apparmor-policy': 'web' };
+
+async function run(e: Env, ann: Record<string, string>, o: Partial<ApplyContext> & { uid?: string } = {}) {
+  const p = plan(podPlan(e, ann, o.uid), await e.port.probe());
+  return applyPlan(p, { port: e.port, stateDir: e.stateDir, stage: 'create', refs: ['ctr-1'], actors: ['hook'], ...o });
+}
+
+/** What a user can observe of the kernel: namespaces, profiles and task labels. */
+function observable(e: Env) {
+  const v = simView(e.port.store.read(), 'x');
+  return { namespaces: v.namespaces, tasks: v.tasks };
+}
+
+async function rejectsWith(p: Promise<unknown>, code: string, exitCode: number): Promise<LsmnsError> {
+  try {
+    await p;
+  } catch (err) {
+    assert.ok(err instanceof LsmnsError, String(err));
+    assert.equal(err.code, code, err.message);
+    assert.equal(err.exitCode, exitCode);
+    return err;
+  }
+  throw new Error(`expected ${code}`);
+}
+
+describe('apply/executor', () => {
+  it('creates the namespace, loads the policy, and a re-run is a no-op', async () => {
+    const e = env();
+    const r1 = await run(e, ANN);
+    assert.deepEqual(r1.results.map((r) => [r.kind, r.outcome]), [['checkNode', 'done'], ['createNamespace', 'done'], ['loadPolicy', 'done'], ['setDisplayLsm', 'skipped'], ['transitionRootTask', 'skipped']]);
+    assert.deepEqual(await e.port.listProfiles('tenant-a'), ['p']);
+    const r2 = await run(e, ANN, { refs: ['ctr-2'] });
+    assert.deepEqual(r2.results.slice(1, 3).map((r) => r.outcome), ['noop', 'noop']);
+  });
+
+  it('keeps the namespace until the last reference is released', async () => {
+    const e = env();
+    await run(e, ANN, { refs: ['sandbox'] });
+    await run(e, ANN, { refs: ['app'] });
+    const stop = async (ref: string) => applyPlan(plan(podPlan(e, ANN), await e.port.probe()), { port: e.port, stateDir: e.stateDir, stage: 'poststop', refs: [ref], actors: ['hook'] });
+    assert.equal((await stop('app')).results[0]!.outcome, 'noop');
+    assert.deepEqual(await e.port.listNamespaces(), ['tenant-a']);
+    assert.equal((await stop('sandbox')).results[0]!.outcome, 'done');
+    assert.deepEqual(await e.port.listNamespaces(), []);
+  });
+
+  it('unwinds what it created when a later step fails, and says so', async () => {
+    const e = env();
+    const before = observable(e);
+    await e.port.store.mutate((s) => { s.faults.push({ op: 'policyLoad', errno: 'ENOMEM' }); });
+    const err = await rejectsWith(run(e, ANN), 'KernelRefused', 4);
+    assert.match(err.message, /step 3 loadPolicy ns "tenant-a".*ENOMEM.*unwound: removed namespace tenant-a/);
+    assert.deepEqual(observable(e), before);
+    const owners = new OwnershipStore({ stateDir: e.stateDir, backend: 'sim', bootId: await e.port.bootId() });
+    assert.deepEqual(owners.list(), [], 'no ownership marker is left');
+  });
+
+  it('never joins or removes a namespace it did not create', async () => {
+    const e = env();
+    await e.port.createNamespace('tenant-a');
+    await rejectsWith(run(e, ANN), 'NamespaceNotOwned', 4);
+    const p = plan(podPlan(e, ANN), await e.port.probe());
+    const r = await applyPlan(p, { port: e.port, stateDir: e.stateDir, stage: 'poststop', refs: ['ctr-1'], actors: ['hook'] });
+    assert.equal(r.results[0]!.outcome, 'not-mine');
+    assert.deepEqual(await e.port.listNamespaces(), ['tenant-a']);
+  });
+
+  it('refuses a namespace another pod owns', async () => {
+    const e = env();
+    await run(e, ANN, { uid: 'first' });
+    const err = await rejectsWith(run(e, ANN, { uid: 'second' }), 'NamespaceOwnedByOther', 4);
+    assert.match(err.message, /belongs to another pod \(uid:first\)/);
+  });
+
+  it('checks the policy before changing anything', async () => {
+    const e = env();
+    const before = observable(e);
+    await rejectsWith(run(e, { ...ANN, 'lsmns.io/apparmor-policy': 'absent' }), 'PolicyNotFound', 2);
+    writeFileSync(join(e.policyDir, 'team-a', 'bad.aa'), 'profile p { /** r, ');
+    await rejectsWith(run(e, { ...ANN, 'lsmns.io/apparmor-policy': 'bad' }), 'PolicyInvalid', 2);
+    await rejectsWith(run(e, { ...ANN, 'lsmns.io/apparmor-profile': 'other' }), 'PolicyInvalid', 2);
+    assert.deepEqual(observable(e), before);
+  });
+
+  it('waits a bounded time for a late policy', async () => {
+    const e = env();
+    setTimeout(() => writeFileSync(join(e.policyDir, 'team-a', 'late.aa'), PROFILE_P), 150);
+    const r = await run(e, { ...ANN, 'lsmns.io/apparmor-policy': 'late' }, { policyWaitMs: 3000 });
+    assert.equal(r.results[2]!.outcome, 'done');
+  });
+
+  it('refuses to apply on a node without AppArmor (exit 3) and changes nothing', async () => {
+    const e = env({ lsm: 'lockdown,capability,landlock,bpf', kernel: '6.18.0' });
+    const p = plan(podPlan(e, ANN), await e.port.probe());
+    await rejectsWith(applyPlan(p, { port: e.port, stateDir: e.stateDir, stage: 'create', refs: ['c'], actors: ['hook'] }), 'NotPossibleOnNode', 3);
+  });
+
+  it('plays the runtime when asked: tasks run under the planned labels and end at poststop', async () => {
+    const e = env();
+    const p = plan(podPlan(e, ANN, 'u', ['a', 'b']), await e.port.probe());
+    const all = ['hook', 'shim', 'webhook', 'kernel'] as const;
+    const r = await applyPlan(p, { port: e.port, stateDir: e.stateDir, stage: 'create', refs: ['a', 'b'], actors: [...all], simulateRuntime: true });
+    assert.deepEqual(r.tasks.map((t) => t.label), ['unconfined//&:tenant-a:p (enforce)', 'unconfined//&:tenant-a:p (enforce)']);
+    await applyPlan(p, { port: e.port, stateDir: e.stateDir, stage: 'poststop', refs: ['a', 'b'], actors: [...all], simulateRuntime: true });
+    assert.deepEqual(observable(e).tasks.map((t) => t.comm), ['init']);
+  });
+});
