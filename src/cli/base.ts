@@ -35,10 +35,24 @@ export abstract class LsmnsCommand extends Command {
     return a.includes('--output=json') || (i >= 0 && a[i + 1] === 'json');
   }
 
-  /** Prints a result: JSON on stdout with --output json, the given text otherwise; sets the exit code. */
-  protected emit(json: boolean, data: unknown, text: string, exitCode: number = ExitCode.Ok): void {
-    if (json) process.stdout.write(`${JSON.stringify(data, null, 2)}\n`);
-    else if (text.length > 0) process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+  /**
+   * Prints a result: JSON on stdout with --output json, the text otherwise; sets the exit code. Both forms are
+   * built lazily, so only the one asked for costs anything. A list is written one compact item per line.
+   */
+  protected emit(json: boolean, data: () => unknown, text: () => string, exitCode: number = ExitCode.Ok): void {
+    if (json) {
+      const d = data() as { items?: unknown[] };
+      if (Array.isArray(d?.items) && d.items.length > 1) {
+        const { items, ...head } = d;
+        const open = JSON.stringify({ ...head, items: [] }).slice(0, -2);
+        process.stdout.write(`${open}\n${items.map((i) => JSON.stringify(i)).join(',\n')}\n]}\n`);
+      } else {
+        process.stdout.write(`${JSON.stringify(d, null, 2)}\n`);
+      }
+    } else {
+      const t = text();
+      if (t.length > 0) process.stdout.write(t.endsWith('\n') ? t : `${t}\n`);
+    }
     process.exitCode = exitCode;
   }
 

@@ -25,7 +25,7 @@ export default class Apply extends LsmnsCommand {
     });
     const json = flags.output === 'json';
     if (!json) for (const i of items) if (i.error) process.stderr.write(errorText(i.error));
-    const text = items.filter((i) => !i.error).map((i) => (i.result ? renderApplyText(i.result, port.where) : renderPlanText(i.plan))).join('\n\n');
-    this.emit(json, applyJson(items), text, applyExitCode(items));
+    const text = () => items.filter((i) => !i.error).map((i) => (i.result ? renderApplyText(i.result, port.where) : renderPlanText(i.plan))).join('\n\n');
+    this.emit(json, () => applyJson(items), text, applyExitCode(items));
   }
 }

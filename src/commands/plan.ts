@@ -20,6 +20,6 @@ export default class Plan extends LsmnsCommand {
     const o = commonOptions(flags);
     const facts = await resolveFacts({ nodeFacts: flags['node-facts'], lsm: flags.lsm, kernel: flags.kernel, attrDisplay: displayOf(flags['attr-display']) }, o);
     const plans = await planInputs({ pod: flags.pod, bundle: flags.bundle, state: flags.state, readStdin }, facts, { policyDir: o.policyDir, delivery: deliveryOf(flags.delivery) });
-    this.emit(flags.output === 'json', plansJson(plans), renderPlansText(plans), exitCodeFor(plans));
+    this.emit(flags.output === 'json', () => plansJson(plans), () => renderPlansText(plans), exitCodeFor(plans));
   }
 }

@@ -21,6 +21,6 @@ export default class SimReset extends LsmnsCommand {
     const sim = new SimKernel({ path: o.simState });
     const s = await sim.store.reset(boot);
     const view = simView(s, sim.where);
-    this.emit(flags.output === 'json', view, renderSimText(view));
+    this.emit(flags.output === 'json', () => view, () => renderSimText(view));
   }
 }

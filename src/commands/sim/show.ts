@@ -11,6 +11,6 @@ export default class SimShow extends LsmnsCommand {
     const o = commonOptions(flags);
     const sim = new SimKernel({ path: o.simState });
     const view = simView(sim.store.read(), sim.where);
-    this.emit(flags.output === 'json', view, renderSimText(view));
+    this.emit(flags.output === 'json', () => view, () => renderSimText(view));
   }
 }
