@@ -1,7 +1,7 @@
 # lsmns: build, demo, tests and benchmarks. `make demo` and `make test` work on a fresh machine.
 SHELL := /bin/bash
 NODE_BIN := node_modules/.bin
-MOCHA := $(NODE_BIN)/mocha --forbid-only --reporter dot --timeout 20000
+MOCHA := $(NODE_BIN)/mocha --forbid-only --exit --reporter dot --timeout 20000
 
 .PHONY: all deps npm-deps build demo test test-unit bench clean
 

@@ -1,0 +1,190 @@
+// The node agent's front door for served hooks: a small HTTP API on a root-only unix socket. It calls the same
+// hook function as `lsmns hook` (one implementation, two front doors), serialises work per pod with an
+// in-memory keyed lock, and treats every request as hostile input.
+
+import { chmodSync, existsSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { connect } from 'node:net';
+import { dirname } from 'node:path';
+import AsyncLock from 'async-lock';
+import { ExitCode, LsmnsError, invalidInput, toLsmnsError } from '../errors.js';
+
+/** What a hook call produced: the same exit code and one-line reason the standalone hook would give. */
+export interface HookReply {
+  exitCode: number;
+  /** The one line a runtime shows; empty on success. */
+  message: string;
+  /** The error's JSON form, when it failed. */
+  error?: Record<string, unknown>;
+}
+
+export type HookHandler = (stage: string, stateText: string) => Promise<HookReply>;
+
+export interface Logger {
+  info(o: object, msg?: string): void;
+  warn(o: object, msg?: string): void;
+  error(o: object, msg?: string): void;
+}
+
+export interface AgentServerOptions {
+  socket: string;
+  handler: HookHandler;
+  stages: readonly string[];
+  logger: Logger;
+  /** Requests larger than this are refused (413) before they are read. */
+  maxBodyBytes?: number;
+  /** A file descriptor handed over by systemd socket activation, instead of binding `socket`. */
+  listenFd?: number;
+  /** The key work is serialised on (the pod's namespace); null runs without the lock. */
+  lockKey?: (stateText: string) => string | null;
+}
+
+export const DEFAULT_MAX_BODY = 512 * 1024;
+
+/** HTTP status for each exit code: the thin client maps it back, so both front doors exit alike. */
+export const STATUS_BY_EXIT: Record<number, number> = { 0: 200, 1: 500, 2: 400, 3: 409, 4: 422 };
+
+async function socketIsLive(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect(path);
+    s.once('connect', () => { s.destroy(); resolve(true); });
+    s.once('error', () => resolve(false));
+  });
+}
+
+/** Binds the socket: a stale socket from a crashed agent is replaced, a live one is another agent's. */
+export async function prepareSocketPath(path: string): Promise<void> {
+  if (!path.startsWith('/')) throw invalidInput('InvalidInput', `--socket ${path} is not absolute`, 'give an absolute path such as /run/lsmns/agent.sock');
+  const dir = dirname(path);
+  if (!existsSync(dir)) mkdirSync(dir, { recursive: true, mode: 0o700 });
+  let st;
+  try {
+    st = lstatSync(path);
+  } catch {
+    return;
+  }
+  if (!st.isSocket()) throw invalidInput('InvalidInput', `${path} exists and is not a socket`, 'remove it or give another --socket');
+  if (await socketIsLive(path)) {
+    throw new LsmnsError({ code: 'AgentAlreadyRunning', exitCode: ExitCode.NotPossible, message: `another lsmns agent is listening on ${path}`, remedy: `stop it first (systemctl stop lsmns-agent), or give this one another --socket` });
+  }
+  unlinkSync(path);
+}
+
+function send(res: ServerResponse, exitCode: number, body: string, json: boolean): void {
+  res.statusCode = STATUS_BY_EXIT[exitCode] ?? 500;
+  res.setHeader('X-Lsmns-Exit-Code', String(exitCode));
+  res.setHeader('Content-Type', json ? 'application/json' : 'text/plain; charset=utf-8');
+  res.end(body);
+}
+
+export class AgentServer {
+  private readonly o: Required<Omit<AgentServerOptions, 'listenFd' | 'lockKey'>> & Pick<AgentServerOptions, 'listenFd' | 'lockKey'>;
+  private server: Server | null = null;
+  private readonly lock = new AsyncLock({ maxPending: 10_000 });
+  private inFlight = 0;
+  private idle: (() => void) | null = null;
+
+  constructor(o: AgentServerOptions) {
+    this.o = { maxBodyBytes: DEFAULT_MAX_BODY, ...o };
+  }
+
+  get requestsInFlight(): number {
+    return this.inFlight;
+  }
+
+  async start(): Promise<void> {
+    const server = createServer((req, res) => void this.onRequest(req, res));
+    server.headersTimeout = 5_000;
+    server.requestTimeout = 60_000;
+    if (this.o.listenFd !== undefined) {
+      await new Promise<void>((resolve, reject) => server.once('error', reject).listen({ fd: this.o.listenFd }, resolve));
+    } else {
+      await prepareSocketPath(this.o.socket);
+      // Root-only from the first moment: the socket is created 0600 (umask), not chmod-ed after the fact.
+      const old = process.umask(0o177);
+      try {
+        await new Promise<void>((resolve, reject) => server.once('error', reject).listen(this.o.socket, resolve));
+      } finally {
+        process.umask(old);
+      }
+      chmodSync(this.o.socket, 0o600);
+    }
+    this.server = server;
+    this.o.logger.info({ event: 'listening', socket: this.o.listenFd !== undefined ? `fd ${this.o.listenFd}` : this.o.socket });
+  }
+
+  /** Stops accepting, lets the requests in flight finish, then removes the socket. */
+  async stop(): Promise<void> {
+    const server = this.server;
+    if (!server) return;
+    this.server = null;
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeIdleConnections();
+    if (this.inFlight > 0) await new Promise<void>((resolve) => { this.idle = resolve; });
+    await closed;
+    if (this.o.listenFd === undefined) {
+      try {
+        unlinkSync(this.o.socket);
+      } catch { /* already gone */ }
+    }
+    this.o.logger.info({ event: 'stopped' });
+  }
+
+  private async onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const t0 = process.hrtime.bigint();
+    const json = (req.headers.accept ?? '').includes('application/json');
+    this.inFlight++;
+    let logged: Record<string, unknown> = { method: req.method, path: req.url };
+    try {
+      const url = new URL(req.url ?? '/', 'http://lsmns');
+      if (req.method === 'GET' && url.pathname === '/healthz') return send(res, 0, 'ok\n', false);
+      const m = /^\/v1\/hooks\/([^/]+)$/.exec(url.pathname);
+      if (!m) throw new LsmnsError({ code: 'NotFound', exitCode: ExitCode.InvalidInput, message: `no such endpoint ${req.method} ${url.pathname.slice(0, 100)}`, remedy: `POST the OCI state to /v1/hooks/<stage>, stage one of ${this.o.stages.join(', ')}` });
+      if (req.method !== 'POST') throw invalidInput('InvalidRequest', `${req.method} is not allowed on ${url.pathname}`, 'use POST');
+      const stage = decodeURIComponent(m[1]!);
+      if (!this.o.stages.includes(stage)) throw invalidInput('UnknownStage', `unknown hook stage ${JSON.stringify(stage.slice(0, 64))}`, `use one of ${this.o.stages.join(', ')}`);
+      const body = await this.readBody(req);
+      const key = this.o.lockKey?.(body) ?? null;
+      const reply = key === null ? await this.o.handler(stage, body) : await this.lock.acquire(key, () => this.o.handler(stage, body));
+      logged = { ...logged, stage, key, exitCode: reply.exitCode, ...(reply.error ? { code: reply.error.code } : {}) };
+      if (reply.exitCode === 0) return send(res, 0, json ? '{"exitCode":0}\n' : '', json);
+      send(res, reply.exitCode, json ? `${JSON.stringify(reply.error ?? { exitCode: reply.exitCode, message: reply.message })}\n` : `${reply.message}\n`, json);
+    } catch (e) {
+      const err = toLsmnsError(e);
+      logged = { ...logged, exitCode: err.exitCode, code: err.code };
+      if (!res.headersSent) {
+        if (err.code === 'BodyTooLarge') res.setHeader('Connection', 'close');
+        send(res, err.exitCode, json ? `${JSON.stringify(err.toJSON())}\n` : `${err.oneLine()}\n`, json);
+      }
+    } finally {
+      this.o.logger.info({ event: 'request', ...logged, ms: Number(process.hrtime.bigint() - t0) / 1e6 });
+      if (--this.inFlight === 0 && this.idle) this.idle();
+    }
+  }
+
+  private readBody(req: IncomingMessage): Promise<string> {
+    const max = this.o.maxBodyBytes;
+    const tooLarge = () => new LsmnsError({ code: 'BodyTooLarge', exitCode: ExitCode.InvalidInput, message: `request body over ${max} bytes`, remedy: 'send only the OCI state JSON' });
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (declared > max) {
+      req.resume();
+      return Promise.reject(tooLarge());
+    }
+    return new Promise((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      req.on('data', (c: Buffer) => {
+        size += c.length;
+        if (size > max) {
+          req.removeAllListeners('data');
+          req.resume();
+          reject(tooLarge());
+          return;
+        }
+        chunks.push(c);
+      });
+      req.once('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+      req.once('error', reject);
+    });
+  }
+}

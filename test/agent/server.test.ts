@@ -1,0 +1,132 @@
+import assert from 'node:assert/strict';
+import { execFile, spawn } from 'node:child_process';
+import { lstatSync, statSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { AgentServer, type HookHandler, type Logger } from '../../src/agent/server.js';
+import { tempDir } from '../kernel/sim/helpers.js';
+
+const CLIENT = fileURLToPath(new URL('../../../hooks/lsmns-hook-client', import.meta.url));
+const quiet: Logger = { info() {}, warn() {}, error() {} };
+
+function post(socket: string, path: string, body: string | Buffer, headers: Record<string, string> = {}): Promise<{ status: number; exit: string | undefined; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ socketPath: socket, path, method: 'POST', headers: { 'content-type': 'application/json', ...headers } }, (res) => {
+      let b = '';
+      res.on('data', (c) => (b += c));
+      res.on('end', () => resolve({ status: res.statusCode!, exit: res.headers['x-lsmns-exit-code'] as string | undefined, body: b }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** Runs the thin client without blocking this process, which is also the agent under test. */
+function client(socket: string, input: string): Promise<{ status: number; stderr: string }> {
+  return new Promise((resolve) => {
+    const c = execFile('sh', [CLIENT, 'createRuntime'], { env: { ...process.env, LSMNS_SOCKET: socket } }, (err, _out, stderr) => resolve({ status: err ? (err as { code?: number }).code ?? -1 : 0, stderr }));
+    c.stdin!.end(input);
+  });
+}
+
+/** A handler whose replies the transport must carry unchanged: it echoes what it got, or fails as asked. */
+const echo: HookHandler = async (stage, body) => {
+  const s = JSON.parse(body) as { id: string; fail?: number; wait?: number };
+  if (s.wait) await new Promise((r) => setTimeout(r, s.wait));
+  if (s.fail) return { exitCode: s.fail, message: `lsmns: failed ${stage} ${s.id}. Remedy: none`, error: { code: 'Test', exitCode: s.fail } };
+  return { exitCode: 0, message: '' };
+};
+
+async function agent(handler: HookHandler = echo, extra: Partial<ConstructorParameters<typeof AgentServer>[0]> = {}) {
+  const socket = join(tempDir('lsmns-agent-'), 'run', 'agent.sock');
+  const a = new AgentServer({ socket, handler, stages: ['createRuntime', 'prestart', 'poststop'], logger: quiet, ...extra });
+  await a.start();
+  return { a, socket };
+}
+
+describe('agent/server', () => {
+  it('creates a root-only socket in a 0700 directory', async () => {
+    const { a, socket } = await agent();
+    assert.equal(lstatSync(socket).mode & 0o777, 0o600);
+    assert.equal(statSync(join(socket, '..')).mode & 0o777, 0o700);
+    await a.stop();
+  });
+
+  it('maps each exit code to a status and back through the thin client', async () => {
+    const { a, socket } = await agent();
+    for (const [fail, status, clientExit] of [[0, 200, 0], [2, 400, 2], [3, 409, 3], [4, 422, 4], [1, 500, 1]] as const) {
+      const body = JSON.stringify({ id: 'c1', ...(fail ? { fail } : {}) });
+      const r = await post(socket, '/v1/hooks/createRuntime', body);
+      assert.equal(r.status, status);
+      assert.equal(r.exit, String(fail));
+      const c = await client(socket, body);
+      assert.equal(c.status, clientExit, c.stderr);
+      assert.equal(c.stderr, fail ? 'lsmns: failed createRuntime c1. Remedy: none\n' : '');
+    }
+    await a.stop();
+  });
+
+  it('refuses hostile requests with a clear error', async () => {
+    const calls: string[] = [];
+    const { a, socket } = await agent(async (stage, body) => { calls.push(stage + body); return { exitCode: 0, message: '' }; }, { maxBodyBytes: 1024 });
+    const big = await post(socket, '/v1/hooks/createRuntime', Buffer.alloc(4096, 'x'));
+    assert.equal(big.status, 400);
+    assert.match(big.body, /request body over 1024 bytes/);
+    const stage = await post(socket, '/v1/hooks/rm%20-rf', '{}');
+    assert.equal(stage.status, 400);
+    assert.match(stage.body, /unknown hook stage "rm -rf"/);
+    const path = await post(socket, '/v1/../etc/passwd', '{}');
+    assert.match(path.body, /no such endpoint|unknown hook stage/);
+    assert.deepEqual(calls, [], 'the hook logic never ran');
+    await a.stop();
+  });
+
+  it('finishes the requests in flight on stop, then removes the socket', async () => {
+    const { a, socket } = await agent();
+    const slow = post(socket, '/v1/hooks/createRuntime', JSON.stringify({ id: 'slow', wait: 300 }));
+    await new Promise((r) => setTimeout(r, 50));
+    const stopped = a.stop();
+    assert.equal((await slow).status, 200);
+    await stopped;
+    assert.throws(() => lstatSync(socket), /ENOENT/);
+  });
+
+  it('replaces a stale socket, and refuses a live one', async () => {
+    const { a, socket } = await agent();
+    await assert.rejects(new AgentServer({ socket, handler: echo, stages: ['poststop'], logger: quiet }).start(), /another lsmns agent is listening/);
+    await a.stop();
+    // A socket file left by a crashed agent: a process binds it and is killed before it can clean up.
+    const code = `require('net').createServer().listen(${JSON.stringify(socket)}, () => process.kill(process.pid, 'SIGKILL'))`;
+    await new Promise((r) => spawn(process.execPath, ['-e', code]).on('exit', r));
+    assert.ok(lstatSync(socket).isSocket());
+    const b = new AgentServer({ socket, handler: echo, stages: ['poststop'], logger: quiet });
+    await b.start();
+    assert.equal((await post(socket, '/v1/hooks/poststop', '{"id":"x"}')).status, 200);
+    await b.stop();
+  });
+
+  it('refuses a path that is not a socket', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'file'), '');
+    await assert.rejects(new AgentServer({ socket: join(dir, 'file'), handler: echo, stages: [], logger: quiet }).start(), /is not a socket/);
+  });
+
+  it('serialises calls with the same key and runs other keys in parallel', async () => {
+    const log: string[] = [];
+    const h: HookHandler = async (_s, body) => {
+      const { id } = JSON.parse(body) as { id: string };
+      log.push(`start ${id}`);
+      await new Promise((r) => setTimeout(r, 40));
+      log.push(`end ${id}`);
+      return { exitCode: 0, message: '' };
+    };
+    const { a, socket } = await agent(h, { lockKey: (b) => (JSON.parse(b) as { key: string }).key });
+    await Promise.all([post(socket, '/v1/hooks/createRuntime', '{"id":"a1","key":"a"}'), post(socket, '/v1/hooks/createRuntime', '{"id":"a2","key":"a"}'), post(socket, '/v1/hooks/createRuntime', '{"id":"b1","key":"b"}')]);
+    const a1 = log.indexOf('end a1');
+    const a2 = log.indexOf('start a2');
+    assert.ok(a2 > a1 || log.indexOf('end a2') < log.indexOf('start a1'), `same key overlapped: ${log.join(', ')}`);
+    assert.ok(log.indexOf('start b1') < Math.max(a1, log.indexOf('end a2')), `other keys waited: ${log.join(', ')}`);
+    await a.stop();
+  });
+});
