@@ -1,0 +1,90 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { closeSync, copyFileSync, mkdirSync, openSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { tempDir } from '../kernel/sim/helpers.js';
+
+// The shim's sh front must be invisible for every verb but create and run: same stdout, stderr and exit code
+// as calling the runtime directly (SPEC §3). Real runc and crun, a real busybox container.
+const FRONT = fileURLToPath(new URL('../../../hooks/lsmns-runtime', import.meta.url));
+
+function busyboxBundle(dir: string): string {
+  const b = join(dir, 'bundle');
+  mkdirSync(join(b, 'rootfs', 'bin'), { recursive: true });
+  copyFileSync('/bin/busybox', join(b, 'rootfs', 'bin', 'busybox'));
+  for (const t of ['sh', 'sleep', 'true']) symlinkSync('busybox', join(b, 'rootfs', 'bin', t));
+  const spec = spawnSync('runc', ['spec', '--rootless'], { cwd: b, encoding: 'utf8' });
+  assert.equal(spec.status, 0, spec.stderr);
+  const cfg = JSON.parse(readFileSync(join(b, 'config.json'), 'utf8'));
+  cfg.process.args = ['sleep', '30'];
+  cfg.process.terminal = false;
+  cfg.linux.namespaces = [{ type: 'pid' }, { type: 'mount' }, { type: 'ipc' }, { type: 'uts' }];
+  delete cfg.linux.uidMappings;
+  delete cfg.linux.gidMappings;
+  writeFileSync(join(b, 'config.json'), JSON.stringify(cfg));
+  return b;
+}
+
+const RUNTIMES: { name: string; argv0: string[]; env: Record<string, string> }[] = [
+  { name: 'runc', argv0: ['runc'], env: { LSMNS_RUNTIME: 'runc' } },
+  // crun on this host's hybrid cgroups needs the unified hierarchy unmounted in a private mount namespace.
+  { name: 'crun', argv0: ['unshare', '-m', '--propagation', 'private', 'sh', '-c', 'umount /sys/fs/cgroup/unified 2>/dev/null; exec crun "$@"', 'crun'], env: { LSMNS_RUNTIME: 'crun' } },
+];
+
+describe('the shim front passes every other verb through (real runc and crun)', function () {
+  this.timeout(60_000);
+  for (const rt of RUNTIMES) {
+    describe(rt.name, () => {
+      const dir = tempDir(`lsmns-front-${rt.name}-`);
+      const root = join(dir, 'root');
+      const bundle = busyboxBundle(dir);
+      const id = `front-${process.pid}`;
+      // Direct: the runtime itself. Through the front: the same argv after the front, which execs the runtime.
+      const direct = (args: string[]) => spawnSync(rt.argv0[0]!, [...rt.argv0.slice(1), '--root', root, ...args], { encoding: 'utf8', cwd: bundle });
+      const front = (args: string[]) => {
+        // The front execs LSMNS_RUNTIME; for crun that is a tiny wrapper doing the cgroup unmount.
+        const wrapper = join(dir, `${rt.name}-wrapper`);
+        writeFileSync(wrapper, `#!/bin/sh\nexec ${rt.argv0.map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(' ')} "$@"\n`, { mode: 0o755 });
+        return spawnSync('sh', [FRONT, '--root', root, ...args], { encoding: 'utf8', cwd: bundle, env: { ...process.env, ...rt.env, LSMNS_RUNTIME: wrapper } });
+      };
+      before(() => {
+        // The container's init inherits create's stdio and keeps it open, so it must not be a pipe we wait on.
+        const errFile = join(dir, 'create.err');
+        const fd = openSync(errFile, 'w');
+        const c = spawnSync(rt.argv0[0]!, [...rt.argv0.slice(1), '--root', root, 'create', '--bundle', bundle, id], { stdio: ['ignore', fd, fd] });
+        closeSync(fd);
+        assert.equal(c.status, 0, readFileSync(errFile, 'utf8'));
+      });
+      after(() => direct(['delete', '--force', id]));
+
+      const verbs: [string, string[]][] = [
+        ['state', ['state', id]],
+        ['state of a missing container', ['state', 'no-such-container']],
+        ['list', ['list']],
+        ['list --format json', ['list', '--format', 'json']],
+        ['ps of a missing container', ['ps', 'no-such-container']],
+        ['an unknown verb', ['frobnicate']],
+        ['--version', ['--version']],
+      ];
+      for (const [name, args] of verbs) {
+        it(name, () => {
+          const d = direct(args);
+          const f = front(args);
+          assert.equal(f.status, d.status, `exit code: ${f.stderr}`);
+          assert.equal(f.stdout, d.stdout);
+          assert.equal(f.stderr.replace(/\d{4}-\d\d-\d\dT[\d:.]+Z?/g, 'T'), d.stderr.replace(/\d{4}-\d\d-\d\dT[\d:.]+Z?/g, 'T'));
+        });
+      }
+      it('start, kill and delete go through and work', () => {
+        assert.equal(front(['start', id]).status, 0);
+        assert.equal(JSON.parse(direct(['state', id]).stdout).status, 'running');
+        assert.equal(front(['kill', id, 'KILL']).status, 0);
+        for (let i = 0; i < 50 && JSON.parse(direct(['state', id]).stdout).status !== 'stopped'; i++) spawnSync('sleep', ['0.1']);
+        const del = front(['delete', id]);
+        assert.equal(del.status, 0, del.stderr);
+        assert.notEqual(direct(['state', id]).status, 0);
+      });
+    });
+  }
+});
