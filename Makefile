@@ -3,10 +3,10 @@ SHELL := /bin/bash
 NODE_BIN := node_modules/.bin
 MOCHA := $(NODE_BIN)/mocha --forbid-only --exit --reporter dot --timeout 20000
 
-.PHONY: all deps npm-deps build demo test test-unit bench clean
+.PHONY: all deps npm-deps build demo test test-unit test-runtimes test-cri test-qemu bench clean
 
 # Suites: unit and CLI tests run anywhere; the others use real components that deps.sh installs.
-TEST_SUITES := test-unit
+TEST_SUITES := test-unit test-runtimes
 
 all: build
 
@@ -24,6 +24,10 @@ demo: build
 
 test-unit: build
 	$(MOCHA) --ignore 'dist/test/runtimes/**' --ignore 'dist/test/qemu/**' --ignore 'dist/test/cri/**' 'dist/test/**/*.test.js'
+
+# Real runc, crun, podman and containerd (ctr) on this host, with the sim backend.
+test-runtimes: build
+	$(MOCHA) --timeout 120000 'dist/test/runtimes/**/*.test.js'
 
 deps:
 	./scripts/deps.sh

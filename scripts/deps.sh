@@ -7,7 +7,8 @@ export DEBIAN_FRONTEND=noninteractive
 
 # Packages by suite (see the Makefile's test targets).
 APT_PACKAGES=(
-  jq curl                                   # scripts
+  jq curl socat                             # scripts, the thin hook client
+  runc crun podman containerd busybox-static # test-runtimes (real runtimes, busybox rootfs)
 )
 
 missing=()
