@@ -18,6 +18,7 @@ npm-deps: node_modules/.package-lock.json
 
 build: npm-deps
 	$(NODE_BIN)/tsc -p .
+	node scripts/bundle.mjs
 
 demo: build
 	./scripts/demo.sh
