@@ -12,7 +12,7 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const out = `${root}/dist/bundle`;
 mkdirSync(out, { recursive: true });
 
-const entries = { gate: 'src/oci/gate.ts', hook: 'src/oci/hook-main.ts' };
+const entries = { gate: 'src/oci/gate.ts', hook: 'src/oci/hook-main.ts', runtime: 'src/oci/runtime-main.ts' };
 for (const [name, entry] of Object.entries(entries)) {
   await build({
     entryPoints: [`${root}/${entry}`], outfile: `${out}/${name}.cjs`, bundle: true, platform: 'node', format: 'cjs',

@@ -82,7 +82,7 @@ export async function runHook(stage: HookStage, state: OciState, deps: HookDeps)
     });
     if (stage !== 'poststop') {
       const sim = await startSimContainer(deps.port, deps.stateDir, state.bundle, state.id);
-      if (sim?.pid !== undefined) log({ ...base, event: 'sim-runtime', pid: sim.pid, label: sim.label });
+      if (sim?.pid !== undefined) log({ ...base, event: 'sim-runtime', simPid: sim.pid, label: sim.label });
     }
     log({ ...base, event: 'done', results: result.results.map((r) => `${r.kind}:${r.outcome}`) });
     return { stage, containerId: state.id, outcome: stage === 'poststop' ? 'released' : 'applied', podKey: p.input.podKey, namespace: base.namespace, result };
