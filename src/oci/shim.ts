@@ -88,8 +88,8 @@ export function isLsmnsHook(h: OciHook, stage: string): boolean {
 }
 
 /** The hook entry for one stage: lsmns's options travel in env, with an explicit PATH and a bounded timeout. */
-export function hookEntry(stage: ShimHookStage, o: Pick<PrepareOptions, 'options' | 'hook' | 'policyWaitMs'>): OciHook {
-  const env = [`PATH=${hookPath()}`];
+export function hookEntry(stage: ShimHookStage, o: Pick<PrepareOptions, 'options' | 'hook' | 'policyWaitMs'> & { path?: string; node?: string }): OciHook {
+  const env = [`PATH=${o.path ?? hookPath()}`];
   const keys: (keyof CommonOptions)[] = o.hook.mode === 'served' ? ['socket'] : ['backend', 'simState', 'securityfs', 'policyDir', 'hostProfileDir', 'stateDir'];
   for (const k of keys) env.push(`${ENV[k]}=${o.options[k]}`);
   if (o.policyWaitMs !== undefined && o.hook.mode === 'standalone') env.push(`LSMNS_POLICY_WAIT=${o.policyWaitMs}`);
@@ -97,7 +97,7 @@ export function hookEntry(stage: ShimHookStage, o: Pick<PrepareOptions, 'options
   if (!bin.startsWith('/')) throw invalidInput('InvalidInput', `hook program ${escapeValue(bin)} is not an absolute path`, 'runtimes run hooks by absolute path; give the installed path of lsmns (LSMNS_BIN) or lsmns-hook-client');
   if (o.hook.mode === 'served') return { path: bin, args: ['lsmns-hook-client', stage], env, timeout: HOOK_TIMEOUT_S[stage] };
   // A .cjs/.js entry is run by this node directly: no /usr/bin/env lookup on every container start.
-  if (/\.c?js$/.test(bin)) return { path: process.execPath, args: ['node', bin, 'hook', stage], env, timeout: HOOK_TIMEOUT_S[stage] };
+  if (/\.c?js$/.test(bin)) return { path: o.node ?? process.execPath, args: ['node', bin, 'hook', stage], env, timeout: HOOK_TIMEOUT_S[stage] };
   return { path: bin, args: ['lsmns', 'hook', stage], env, timeout: HOOK_TIMEOUT_S[stage] };
 }
 
