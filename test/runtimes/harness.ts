@@ -3,7 +3,7 @@
 // LSMNS_* variables hooks and the shim pass along. Reused by the served-hooks tests.
 
 import assert from 'node:assert/strict';
-import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { closeSync, copyFileSync, mkdirSync, openSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -138,4 +138,36 @@ export function waitFor(fn: () => boolean, what: string, ms = 10_000): void {
     if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
     spawnSync('sleep', ['0.05']);
   }
+}
+
+export interface Containerd {
+  address: string;
+  ctr(args: string[]): Ran;
+  stop(): Promise<void>;
+}
+
+/** A private containerd (no CRI plugin) with its root, state and socket under dir; stopped by its pid. */
+export async function startContainerd(dir: string): Promise<Containerd> {
+  const base = join(dir, 'containerd');
+  mkdirSync(base, { recursive: true });
+  const address = join(base, 'containerd.sock');
+  writeFileSync(join(base, 'config.toml'), [
+    'version = 2', `root = "${base}/root"`, `state = "${base}/state"`,
+    'disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.aufs"]',
+    '[grpc]', `  address = "${address}"`, '[ttrpc]', `  address = "${address}.ttrpc"`,
+    '[plugins."io.containerd.internal.v1.opt"]', `  path = "${base}/opt"`, '',
+  ].join('\n'));
+  const logFd = openSync(join(base, 'containerd.log'), 'w');
+  const child = spawn('containerd', ['--config', join(base, 'config.toml')], { stdio: ['ignore', logFd, logFd] });
+  closeSync(logFd);
+  const ctr = (args: string[]) => runToFile('ctr', ['--address', address, ...args], { dir });
+  waitFor(() => child.exitCode === null && ctr(['version']).status === 0, 'containerd to answer', 30_000);
+  return {
+    address, ctr,
+    stop: () => new Promise((res) => {
+      if (child.exitCode !== null) return res();
+      child.once('exit', () => res());
+      child.kill('SIGTERM');
+    }),
+  };
 }
