@@ -17,3 +17,22 @@ export function podObj(ns: string, name: string, o: { node?: string; annotations
     status: { phase: 'Pending' },
   };
 }
+
+/** RFC 6902 add/replace, enough to apply the webhook's patches to the reviewed object and read the result. */
+export function applyJsonPatch<T>(doc: T, ops: { op: string; path: string; value: unknown }[]): T {
+  const out = structuredClone(doc) as unknown;
+  for (const op of ops) {
+    const parts = op.path.split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
+    const last = parts.pop()!;
+    let cur = out as Record<string, unknown>;
+    for (const p of parts) {
+      if (cur[p] === undefined) throw new Error(`patch path ${op.path}: ${p} does not exist`);
+      cur = cur[p] as Record<string, unknown>;
+    }
+    if (op.op === 'replace' && !(last in cur)) throw new Error(`replace ${op.path}: no such member`);
+    if (op.op !== 'add' && op.op !== 'replace') throw new Error(`unexpected op ${op.op}`);
+    if (Array.isArray(cur) && last === '-') (cur as unknown[]).push(op.value);
+    else cur[last] = op.value;
+  }
+  return out as T;
+}
