@@ -9,6 +9,7 @@ export DEBIAN_FRONTEND=noninteractive
 APT_PACKAGES=(
   jq curl socat                             # scripts, the thin hook client
   runc crun podman containerd busybox-static # test-runtimes (real runtimes, busybox rootfs)
+  systemd                                   # systemd-socket-activate: the agent's socket activation test
 )
 
 missing=()
