@@ -21,6 +21,10 @@ for (const [name, entry] of Object.entries(entries)) {
     // Loaded lazily, and only off the hook path (pod YAML); keeping it out keeps the bundle small.
     external: ['yaml'],
     alias: { 'graceful-fs': `${root}/scripts/bundle-shims/graceful-fs.cjs` },
+    // A CJS bundle has no import.meta. The only bundled use (securityfs/helper.ts) finds dist/native/ relative
+    // to its tsc output, dist/src/kernel/securityfs/; the bundle (loaded with __dirname = dist/bundle) says so.
+    define: { 'import.meta.url': '__lsmnsHelperUrl' },
+    banner: { js: "var __lsmnsHelperUrl=require('node:url').pathToFileURL(require('node:path').join(__dirname,'..','src','kernel','securityfs','helper.js')).href;" },
   });
 }
 
