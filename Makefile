@@ -18,6 +18,8 @@ npm-deps: node_modules/.package-lock.json
 
 build: npm-deps dist/native/lsmns-task
 	$(NODE_BIN)/tsc -p .
+	node scripts/bundle.mjs
+	node scripts/oclif-manifest.mjs
 
 # The securityfs backend's static helper (a task sets its own exec label, then execs; LSM syscalls 459-461).
 dist/native/lsmns-task: native/lsmns-task.c
