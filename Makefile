@@ -6,7 +6,7 @@ MOCHA := $(NODE_BIN)/mocha --forbid-only --exit --reporter dot --timeout 20000
 .PHONY: all deps npm-deps build demo test test-unit test-runtimes test-cri test-qemu bench clean
 
 # Suites: unit and CLI tests run anywhere; the others use real components that deps.sh installs.
-TEST_SUITES := test-unit test-runtimes
+TEST_SUITES := test-unit test-runtimes test-cri
 
 all: build
 
@@ -28,6 +28,10 @@ test-unit: build
 # Real runc, crun, podman and containerd (ctr) on this host, with the sim backend.
 test-runtimes: build
 	$(MOCHA) --timeout 120000 'dist/test/runtimes/**/*.test.js'
+
+# containerd's CRI plugin over its socket, as kubelet drives it (a private containerd; needs root).
+test-cri: build
+	$(MOCHA) --timeout 180000 'dist/test/cri/**/*.test.js'
 
 deps:
 	./scripts/deps.sh

@@ -9,6 +9,7 @@ export DEBIAN_FRONTEND=noninteractive
 APT_PACKAGES=(
   jq curl socat                             # scripts, the thin hook client
   runc crun podman containerd busybox-static # test-runtimes (real runtimes, busybox rootfs)
+  util-linux openssl                        # test-cri (unshare for a private mount namespace), webhook TLS in tests
 )
 
 missing=()
