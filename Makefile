@@ -16,8 +16,14 @@ node_modules/.package-lock.json: package.json package-lock.json
 
 npm-deps: node_modules/.package-lock.json
 
-build: npm-deps
+build: npm-deps dist/native/lsmns-task
 	$(NODE_BIN)/tsc -p .
+	node scripts/bundle.mjs
+
+# The securityfs backend's static helper (a task sets its own exec label, then execs; LSM syscalls 459-461).
+dist/native/lsmns-task: native/lsmns-task.c
+	@mkdir -p $(@D)
+	gcc -static -O2 -Wall -Wextra -o $@ $<
 
 demo: build
 	./scripts/demo.sh

@@ -13,7 +13,7 @@ import { checkPod } from '../src/schema/pod.js';
 import { fmt, median, timeInterleaved } from './util.js';
 import type { BenchModule } from './run.js';
 
-const BIN = fileURLToPath(new URL('../../bin/lsmns.js', import.meta.url));
+const BIN = fileURLToPath(new URL('../../bin/lsmns.cjs', import.meta.url));
 
 function pod(i: number): Record<string, unknown> {
   const annotations: Record<string, string> = i % 10 === 9 ? {} : {

@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 D=$(mktemp -d /tmp/lsmns-demo.XXXXXX)
 export LSMNS_SIM_STATE=$D/sim-kernel.json LSMNS_STATE_DIR=$D/state LSMNS_POLICY_DIR=$PWD/examples/policies
-lsmns() { echo "\$ lsmns $*"; node bin/lsmns.js "$@"; }
+lsmns() { echo "\$ lsmns $*"; node bin/lsmns.cjs "$@"; }
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 step "1. A pod that opts in (examples/pod.yaml) and its tenant policy (examples/policies/team-a/web.aa)"

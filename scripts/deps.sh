@@ -10,6 +10,7 @@ APT_PACKAGES=(
   jq curl socat                             # scripts, the thin hook client
   runc crun podman containerd busybox-static # test-runtimes (real runtimes, busybox rootfs)
   util-linux openssl                        # test-cri (unshare for a private mount namespace), webhook TLS in tests
+  systemd                                   # systemd-socket-activate: the agent's socket activation test
 )
 
 missing=()

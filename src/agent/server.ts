@@ -20,6 +20,13 @@ export interface HookReply {
 
 export type HookHandler = (stage: string, stateText: string) => Promise<HookReply>;
 
+/** An extra POST endpoint (the served shim's): it gets the body and answers with an exit code and a body. */
+export interface RouteReply {
+  exitCode: number;
+  body: string;
+}
+export type Route = (body: string, contentType: string) => Promise<RouteReply>;
+
 export interface Logger {
   info(o: object, msg?: string): void;
   warn(o: object, msg?: string): void;
@@ -37,6 +44,8 @@ export interface AgentServerOptions {
   listenFd?: number;
   /** The key work is serialised on (the pod's namespace); null runs without the lock. */
   lockKey?: (stateText: string) => string | null;
+  /** Extra POST endpoints by path, beside /v1/hooks/<stage>. */
+  routes?: Record<string, Route>;
 }
 
 export const DEFAULT_MAX_BODY = 512 * 1024;
@@ -78,7 +87,7 @@ function send(res: ServerResponse, exitCode: number, body: string, json: boolean
 }
 
 export class AgentServer {
-  private readonly o: Required<Omit<AgentServerOptions, 'listenFd' | 'lockKey'>> & Pick<AgentServerOptions, 'listenFd' | 'lockKey'>;
+  private readonly o: Required<Omit<AgentServerOptions, 'listenFd' | 'lockKey' | 'routes'>> & Pick<AgentServerOptions, 'listenFd' | 'lockKey' | 'routes'>;
   private server: Server | null = null;
   private readonly lock = new AsyncLock({ maxPending: 10_000 });
   private inFlight = 0;
@@ -138,6 +147,13 @@ export class AgentServer {
     try {
       const url = new URL(req.url ?? '/', 'http://lsmns');
       if (req.method === 'GET' && url.pathname === '/healthz') return send(res, 0, 'ok\n', false);
+      const route = Object.hasOwn(this.o.routes ?? {}, url.pathname) ? this.o.routes![url.pathname]! : null;
+      if (route) {
+        if (req.method !== 'POST') throw invalidInput('InvalidRequest', `${req.method} is not allowed on ${url.pathname}`, 'use POST');
+        const r = await route(await this.readBody(req), String(req.headers['content-type'] ?? ''));
+        logged = { ...logged, exitCode: r.exitCode };
+        return send(res, r.exitCode, r.body, false);
+      }
       const m = /^\/v1\/hooks\/([^/]+)$/.exec(url.pathname);
       if (!m) throw new LsmnsError({ code: 'NotFound', exitCode: ExitCode.InvalidInput, message: `no such endpoint ${req.method} ${url.pathname.slice(0, 100)}`, remedy: `POST the OCI state to /v1/hooks/<stage>, stage one of ${this.o.stages.join(', ')}` });
       if (req.method !== 'POST') throw invalidInput('InvalidRequest', `${req.method} is not allowed on ${url.pathname}`, 'use POST');

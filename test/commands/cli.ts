@@ -1,4 +1,4 @@
-// Runs the real lsmns CLI (bin/lsmns.js) in a child process, with its own temporary state.
+// Runs the real lsmns CLI (bin/lsmns.cjs) in a child process, with its own temporary state.
 
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tempDir } from '../kernel/sim/helpers.js';
 
-export const BIN = fileURLToPath(new URL('../../../bin/lsmns.js', import.meta.url));
+export const BIN = fileURLToPath(new URL('../../../bin/lsmns.cjs', import.meta.url));
 
 export interface CliEnv {
   dir: string;

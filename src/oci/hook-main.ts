@@ -1,0 +1,68 @@
+// `lsmns hook <stage>`: the standalone front door of the hook logic, run once per container start by the
+// runtime. It is dispatched by bin/lsmns.cjs without oclif, and imports nothing heavy (no Kubernetes client,
+// no YAML), because a hook's start-up is paid on every container start.
+
+import { parseArgs } from 'node:util';
+import { resolveOptions } from '../config.js';
+import { ExitCode, invalidInput, toLsmnsError } from '../errors.js';
+import { openKernel } from '../kernel/factory.js';
+import { DEFAULT_POLICY_WAIT_MS, fileLog, hookErrorLine, hookExitCode, parseStage, runHook, type HookResult } from './hook.js';
+import { parseOciState } from './spec.js';
+
+export const HOOK_USAGE = 'usage: lsmns hook <createRuntime|prestart|poststop> [--policy-wait MS] [--backend sim|securityfs] [--sim-state PATH] [--state-dir PATH] [--policy-dir PATH] [--output text|json] < OCI-state.json';
+
+export interface HookIo {
+  env: NodeJS.ProcessEnv;
+  stdout: (s: string) => void;
+  stderr: (s: string) => void;
+}
+
+function parse(args: string[]) {
+  try {
+    return parseArgs({
+      args, allowPositionals: true, strict: true,
+      options: {
+        'policy-wait': { type: 'string' }, backend: { type: 'string' }, 'sim-state': { type: 'string' }, securityfs: { type: 'string' },
+        'policy-dir': { type: 'string' }, 'host-profile-dir': { type: 'string' }, 'state-dir': { type: 'string' }, socket: { type: 'string' },
+        output: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (e) {
+    throw invalidInput('InvalidInput', `lsmns hook: ${(e as Error).message}`, HOOK_USAGE);
+  }
+}
+
+function policyWaitOf(v: string | undefined, env: NodeJS.ProcessEnv): number {
+  const raw = v ?? env.LSMNS_POLICY_WAIT;
+  if (raw === undefined || raw === '') return DEFAULT_POLICY_WAIT_MS;
+  if (!/^\d{1,6}$/.test(raw)) throw invalidInput('InvalidInput', `--policy-wait (LSMNS_POLICY_WAIT) ${JSON.stringify(raw)} is not a number of milliseconds`, 'give milliseconds, from 0 to 600000, e.g. --policy-wait 5000');
+  return Math.min(Number(raw), 600_000);
+}
+
+/** Runs one hook invocation; returns the exit code. The state text is what the runtime wrote on stdin. */
+export async function hookMain(args: string[], stateText: string, io: HookIo): Promise<number> {
+  let stage = args[0] ?? '(none)';
+  let json = false;
+  try {
+    const { values, positionals } = parse(args);
+    if (values.help) {
+      io.stdout(`${HOOK_USAGE}\n`);
+      return ExitCode.Ok;
+    }
+    json = values.output === 'json';
+    if (positionals.length !== 1) throw invalidInput('InvalidInput', `lsmns hook takes one stage, got ${positionals.length}`, HOOK_USAGE);
+    stage = positionals[0]!;
+    const hookStage = parseStage(stage);
+    const o = resolveOptions({ backend: values.backend, simState: values['sim-state'], securityfs: values.securityfs, policyDir: values['policy-dir'], hostProfileDir: values['host-profile-dir'], stateDir: values['state-dir'], socket: values.socket }, io.env);
+    const state = parseOciState(stateText);
+    const port = await openKernel(o);
+    const r: HookResult = await runHook(hookStage, state, { port, stateDir: o.stateDir, policyDir: o.policyDir, policyWaitMs: policyWaitOf(values['policy-wait'], io.env), log: fileLog(o.stateDir, 'hook') });
+    if (json) io.stdout(`${JSON.stringify(r)}\n`);
+    return ExitCode.Ok;
+  } catch (e) {
+    const err = toLsmnsError(e);
+    if (json) io.stdout(`${JSON.stringify(err.toJSON())}\n`);
+    io.stderr(`${hookErrorLine(stage, err)}\n`);
+    return hookExitCode(err);
+  }
+}

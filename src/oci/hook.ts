@@ -1,0 +1,120 @@
+// The hook logic, with two front doors: `lsmns hook` (one process per hook) and the node agent's socket.
+// Both call runHook with a parsed OCI state, so results, errors and exit codes are the same.
+// createRuntime (and its deprecated twin prestart) prepares the namespace and the policy; poststop releases
+// this container's reference and removes the namespace with the last one. The label itself reaches the
+// container through process.apparmorProfile (a hook cannot write another task's attr: EPERM).
+
+import { appendFileSync, mkdirSync } from 'node:fs';
+import { ExitCode, LsmnsError, invalidInput, toLsmnsError } from '../errors.js';
+import type { KernelPort } from '../kernel/port.js';
+import { plan } from '../plan/planner.js';
+import { requestFromBundle } from '../plan/request.js';
+import type { Delivery, Plan } from '../plan/types.js';
+import { applyPlan, type ApplyResult, type ApplyStage } from '../apply/executor.js';
+import { escapeValue } from '../schema/names.js';
+import { readBundleConfig, type OciConfig, type OciState } from './spec.js';
+import { startSimContainer, stopSimContainer } from './sim-runtime.js';
+import { HOOK_STAGES, hasLsmnsAnnotations, type HookStage } from './gate.js';
+
+export { HOOK_STAGES, hasLsmnsAnnotations, type HookStage } from './gate.js';
+
+export const DEFAULT_POLICY_WAIT_MS = 5_000;
+
+export function parseStage(s: string | undefined): HookStage {
+  if ((HOOK_STAGES as readonly string[]).includes(s ?? '')) return s as HookStage;
+  throw invalidInput('InvalidInput', `unknown hook stage ${escapeValue(s ?? '(none)')}`, `use one of ${HOOK_STAGES.join(', ')} (the OCI hook that calls lsmns hook)`);
+}
+
+export interface HookDeps {
+  port: KernelPort;
+  stateDir: string;
+  policyDir: string;
+  policyWaitMs: number;
+  delivery?: Delivery;
+  /** The structured log (JSON lines); the standalone hook appends to <stateDir>/hook.log. */
+  log?: (event: Record<string, unknown>) => void;
+}
+
+export interface HookResult {
+  stage: HookStage;
+  containerId: string;
+  /** skipped: no lsmns annotations; applied: create stage done; released: poststop done. */
+  outcome: 'skipped' | 'applied' | 'released';
+  podKey: string | null;
+  namespace: string | null;
+  result: ApplyResult | null;
+}
+
+function applyStageOf(stage: HookStage): ApplyStage {
+  return stage === 'poststop' ? 'poststop' : 'create';
+}
+
+/** Reads the bundle's config.json; at poststop a bundle that is already gone means nothing to release. */
+function configOf(state: OciState, stage: HookStage): OciConfig | null {
+  try {
+    return readBundleConfig(state.bundle).config;
+  } catch (e) {
+    if (stage === 'poststop' && state.annotations && !hasLsmnsAnnotations(state.annotations)) return null;
+    throw toLsmnsError(e).wrap(`container ${state.id}`);
+  }
+}
+
+export async function runHook(stage: HookStage, state: OciState, deps: HookDeps): Promise<HookResult> {
+  const skipped: HookResult = { stage, containerId: state.id, outcome: 'skipped', podKey: null, namespace: null, result: null };
+  // runc, crun and podman copy config.json's annotations into the state: when they carry none of ours,
+  // this container is not lsmns's business and the hook returns before any file or kernel work.
+  if (state.annotations && !hasLsmnsAnnotations(state.annotations)) return skipped;
+  const config = configOf(state, stage);
+  if (!config || !hasLsmnsAnnotations({ ...state.annotations, ...config.annotations })) return skipped;
+
+  const request = requestFromBundle(config, { kind: 'state', ref: `${state.bundle}/config.json (container ${state.id})` }, state, { policyDir: deps.policyDir, delivery: deps.delivery });
+  const facts = await deps.port.probe();
+  const p: Plan = plan(request, facts);
+  const log = deps.log ?? (() => {});
+  const base = { stage, container: state.id, podKey: p.input.podKey, namespace: p.namespace?.name ?? null };
+  if (p.outcome === 'noop') return { ...skipped, podKey: p.input.podKey };
+  try {
+    // The container's task ends before its reference is released (sim only: what the runtime's init did).
+    if (stage === 'poststop') await stopSimContainer(deps.port, deps.stateDir, state.bundle, state.id);
+    const result = await applyPlan(p, {
+      port: deps.port, stateDir: deps.stateDir, stage: applyStageOf(stage), refs: [state.id], actors: ['hook'],
+      policyWaitMs: stage === 'poststop' ? 0 : deps.policyWaitMs, log: (e) => log({ ...base, ...e }),
+    });
+    if (stage !== 'poststop') {
+      const sim = await startSimContainer(deps.port, deps.stateDir, state.bundle, state.id);
+      if (sim?.pid !== undefined) log({ ...base, event: 'sim-runtime', simPid: sim.pid, label: sim.label });
+    }
+    log({ ...base, event: 'done', results: result.results.map((r) => `${r.kind}:${r.outcome}`) });
+    return { stage, containerId: state.id, outcome: stage === 'poststop' ? 'released' : 'applied', podKey: p.input.podKey, namespace: base.namespace, result };
+  } catch (e) {
+    const err = toLsmnsError(e);
+    log({ ...base, event: 'error', ...err.toJSON() });
+    throw err;
+  }
+}
+
+/** The structured log file of the hooks: one JSON line per event, appended (O_APPEND keeps lines whole). */
+export function fileLog(stateDir: string, front: string): (event: Record<string, unknown>) => void {
+  const file = `${stateDir.replace(/\/+$/, '')}/hook.log`;
+  let ready = false;
+  return (event) => {
+    try {
+      if (!ready) mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+      ready = true;
+      appendFileSync(file, `${JSON.stringify({ time: new Date().toISOString(), front, pid: process.pid, ...event })}\n`, { mode: 0o600 });
+    } catch {
+      // Logging never decides a container start; stderr still carries the reason.
+    }
+  };
+}
+
+/** The one line a runtime shows for a failed hook: what, where, and the remedy (SPEC §3: fail closed). */
+export function hookErrorLine(stage: HookStage | string, e: unknown): string {
+  const err = toLsmnsError(e);
+  return `lsmns hook ${stage}: ${err.message}; remedy: ${err.remedy}`.replace(/[\r\n]+/g, ' ');
+}
+
+export function hookExitCode(e: unknown): number {
+  const err = e instanceof LsmnsError ? e : toLsmnsError(e);
+  return err.exitCode === ExitCode.Ok ? ExitCode.Internal : err.exitCode;
+}

@@ -1,0 +1,214 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { lockKeyOf, systemdListenFd } from '../../src/agent/agent.js';
+import { SimKernel } from '../../src/kernel/sim/port.js';
+import { BIN, cliEnv, lsmns, type CliEnv } from '../commands/cli.js';
+import { ANN, bundle, call, client, killLeftoverAgents, rawPost, ociState, post, startAgent, waitFor, type RunningAgent } from './helpers.js';
+
+const namespaces = (e: CliEnv) => new SimKernel({ path: e.sim }).listNamespaces();
+
+/** The ownership markers (one per namespace lsmns created), as the executor wrote them. */
+function owners(e: CliEnv): { namespace: string; refs: string[] }[] {
+  const root = join(e.stateDir, 'owners');
+  if (!existsSync(root)) return [];
+  return readdirSync(root).flatMap((d) => readdirSync(join(root, d)).filter((f) => f.endsWith('.json')).map((f) => JSON.parse(readFileSync(join(root, d, f), 'utf8'))));
+}
+
+/** Everything a call could change: the sim file and the state dir's files (the log file only grows). */
+function snapshot(e: CliEnv): string {
+  const files = (d: string): string[] => (existsSync(d) ? readdirSync(d, { recursive: true, encoding: 'utf8' }).filter((f) => f !== 'hook.log').sort().map((f) => `${f}:${lstatSync(join(d, f)).isFile() ? readFileSync(join(d, f), 'utf8') : 'dir'}`) : []);
+  return JSON.stringify([existsSync(e.sim) ? readFileSync(e.sim, 'utf8') : null, files(e.stateDir)]);
+}
+
+describe('lsmns agent (served hooks, a real agent process)', function () {
+  this.timeout(60_000);
+  let e: CliEnv;
+  let a: RunningAgent;
+  before(async () => {
+    e = cliEnv();
+    e.env.LSMNS_POLICY_WAIT = '0';
+    a = await startAgent(e);
+  });
+  after(async () => {
+    if (a.proc.exitCode === null) await a.stop();
+    killLeftoverAgents();
+  });
+
+  it('the socket is root-only in a 0700 directory, and logs are JSON lines on stderr', async () => {
+    assert.equal(lstatSync(a.socket).mode & 0o777, 0o600);
+    assert.equal(lstatSync(join(a.socket, '..')).mode & 0o777, 0o700);
+    await waitFor(() => a.stderr().includes('\n'));
+    for (const line of a.stderr().trim().split('\n')) assert.equal(typeof JSON.parse(line).level, 'number', line);
+  });
+
+  describe('one implementation, two front doors: the thin client and `lsmns hook` answer alike', () => {
+    const cases: [string, (e: CliEnv) => [string, string]][] = [
+      ['a hostile annotation', (e) => { const bad = { ...ANN, 'lsmns.io/apparmor-profile': 'web\nevil' }; return ['createRuntime', ociState(bundle(e, bad), 'c1', bad)]; }],
+      ['a missing policy', (e) => { const m = { ...ANN, 'lsmns.io/apparmor-policy': 'absent' }; return ['createRuntime', ociState(bundle(e, m), 'c1', m)]; }],
+      ['malformed state JSON', () => ['createRuntime', '{"ociVersion":']],
+      ['a state without a bundle', () => ['poststop', JSON.stringify({ ociVersion: '1.0.2', id: 'c1', status: 'stopped' })]],
+      ['a relative bundle', () => ['createRuntime', ociState('relative/dir', 'c1', ANN)]],
+      ['a bundle without config.json', (e) => ['createRuntime', ociState(join(e.dir, 'nowhere'), 'c1', ANN)]],
+      ['an unannotated container', (e) => ['createRuntime', ociState(bundle(e, { foo: 'bar' }), 'c1', { foo: 'bar' })]],
+      ['a namespace owned by another pod', (e) => { const o = { ...ANN, 'lsmns.io/apparmor-namespace': 'taken', 'io.kubernetes.cri.sandbox-uid': 'other' }; return ['createRuntime', ociState(bundle(e, o), 'c9', o)]; }],
+    ];
+    for (const [name, make] of cases) {
+      it(name, async () => {
+        // The namespace "taken" belongs to pod u-1 in both runs.
+        const own = { ...ANN, 'lsmns.io/apparmor-namespace': 'taken' };
+        const standalone = lsmns(e, ['hook', 'createRuntime'], ociState(bundle(e, own), 'owner', own));
+        assert.equal(standalone.code, 0, standalone.stderr);
+        const [stage, input] = make(e);
+        const before = snapshot(e);
+        const s = lsmns(e, ['hook', stage], input);
+        assert.equal(snapshot(e), before, 'the standalone hook changed nothing');
+        const c = await client(a.socket, stage, input);
+        assert.equal(snapshot(e), before, 'the served hook changed nothing');
+        assert.equal(c.code, s.code, `exit codes: served ${c.stderr} standalone ${s.stderr}`);
+        assert.equal(c.stderr, s.stderr);
+        assert.equal(lsmns(e, ['hook', 'poststop'], ociState(bundle(e, own), 'owner', own)).code, 0);
+      });
+    }
+
+    it('a container start and stop: exit 0, and `lsmns sim show` sees the namespace come and go', async () => {
+      const b = bundle(e, ANN);
+      assert.deepEqual(await client(a.socket, 'createRuntime', ociState(b, 'c1', ANN)), { code: 0, stderr: '' });
+      assert.match(lsmns(e, ['sim', 'show']).stdout, /:tenant-a:/);
+      assert.deepEqual(owners(e).map((o) => o.refs), [['c1']]);
+      assert.deepEqual(await client(a.socket, 'poststop', ociState(b, 'c1', ANN)), { code: 0, stderr: '' });
+      assert.doesNotMatch(lsmns(e, ['sim', 'show']).stdout, /:tenant-a:/);
+      assert.deepEqual(owners(e), []);
+    });
+  });
+
+  describe('hostile requests: a clear error, and nothing changes', () => {
+    const fifoBundle = () => {
+      const b = join(e.dir, 'fifo-bundle');
+      mkdirSync(b, { recursive: true });
+      if (!existsSync(join(b, 'config.json'))) execFileSync('mkfifo', [join(b, 'config.json')]);
+      return b;
+    };
+    const cases: [string, () => Promise<{ status: number; body: string; exit?: string }>, number, RegExp][] = [
+      ['malformed JSON', () => post(a.socket, '/v1/hooks/createRuntime', '{"ociVersion": "1.0.2", '), 400, /not valid JSON/],
+      ['a JSON array', () => post(a.socket, '/v1/hooks/createRuntime', '[1,2]'), 400, /OCI state on stdin/],
+      ['a huge body', () => rawPost(a.socket, '/v1/hooks/createRuntime', Buffer.alloc(600 * 1024, 'x')), 400, /request body over 524288 bytes/],
+      ['a huge body without a length (chunked)', () => rawPost(a.socket, '/v1/hooks/createRuntime', Buffer.alloc(600 * 1024, 'x'), true), 400, /request body over 524288 bytes/],
+      ['an unknown stage', () => post(a.socket, '/v1/hooks/poststart', ociState(bundle(e, ANN), 'c1', ANN)), 400, /unknown hook stage "poststart"/],
+      ['a stage with odd characters', () => post(a.socket, '/v1/hooks/%00%0a', '{}'), 400, /unknown hook stage/],
+      ['a bundle with .. segments', () => post(a.socket, '/v1/hooks/createRuntime', ociState(`${bundle(e, ANN)}/../x`, 'c1', ANN)), 400, /not normalised/],
+      ['a bundle with a control character', () => post(a.socket, '/v1/hooks/createRuntime', ociState(`${e.dir}/a\u001bb`, 'c1', ANN)), 400, /control character/],
+      ['a config.json that is a FIFO (would stall a reader)', () => post(a.socket, '/v1/hooks/createRuntime', ociState(fifoBundle(), 'c1', ANN)), 400, /not a regular file/],
+      ['GET on a hook', () => call(a.socket, 'GET', '/v1/hooks/createRuntime'), 400, /GET is not allowed/],
+      ['DELETE on a hook', () => call(a.socket, 'DELETE', '/v1/hooks/poststop'), 400, /DELETE is not allowed/],
+      ['an unknown path', () => post(a.socket, '/v2/anything', '{}'), 400, /no such endpoint POST \/v2\/anything/],
+      ['a path escaping the API', () => post(a.socket, '/v1/hooks/../../etc/passwd', '{}'), 400, /no such endpoint/],
+    ];
+    for (const [name, req, status, re] of cases) {
+      it(name, async () => {
+        const before = snapshot(e);
+        const r = await req();
+        assert.equal(r.status, status, r.body);
+        assert.match(r.body, re);
+        assert.equal(r.body.trim().split('\n').length, 1, 'one line');
+        assert.equal(snapshot(e), before);
+      });
+    }
+    it('the agent still serves after all of them', async () => {
+      assert.equal((await call(a.socket, 'GET', '/healthz')).status, 200);
+    });
+  });
+
+  describe('concurrency', () => {
+    it('100 concurrent calls for one pod: one namespace, 100 references, then none', async () => {
+      const b = bundle(e, ANN);
+      const ids = Array.from({ length: 100 }, (_, i) => `c${i}`);
+      const created = await Promise.all(ids.map((id) => post(a.socket, '/v1/hooks/createRuntime', ociState(b, id, ANN))));
+      assert.deepEqual([...new Set(created.map((r) => r.status))], [200], created.find((r) => r.status !== 200)?.body);
+      assert.deepEqual(await namespaces(e), ['tenant-a']);
+      const [o] = owners(e);
+      assert.deepEqual([...o!.refs].sort(), [...ids].sort());
+      const stopped = await Promise.all(ids.map((id) => post(a.socket, '/v1/hooks/poststop', ociState(b, id, ANN))));
+      assert.deepEqual([...new Set(stopped.map((r) => r.status))], [200]);
+      assert.deepEqual(await namespaces(e), []);
+      assert.deepEqual(owners(e), []);
+    });
+
+    it('100 concurrent calls for 100 pods: 100 namespaces, then none', async () => {
+      const pods = Array.from({ length: 100 }, (_, i) => ({ ...ANN, 'lsmns.io/apparmor-namespace': `t${i}`, 'io.kubernetes.cri.sandbox-uid': `u${i}` }));
+      const bundles = pods.map((p, i) => bundle(e, p, `pod${i}`));
+      const created = await Promise.all(pods.map((p, i) => post(a.socket, '/v1/hooks/createRuntime', ociState(bundles[i]!, `p${i}`, p))));
+      assert.deepEqual([...new Set(created.map((r) => r.status))], [200], created.find((r) => r.status !== 200)?.body);
+      assert.deepEqual((await namespaces(e)).sort(), pods.map((p) => p['lsmns.io/apparmor-namespace']).sort());
+      assert.equal(owners(e).filter((o) => o.refs.length === 1).length, 100);
+      await Promise.all(pods.map((p, i) => post(a.socket, '/v1/hooks/poststop', ociState(bundles[i]!, `p${i}`, p))));
+      assert.deepEqual(await namespaces(e), []);
+    });
+  });
+
+  describe('lifecycle', () => {
+    it('a second agent on a live socket is refused (exit 3), naming the socket', () => {
+      const r = lsmns({ ...e, env: { ...e.env, LSMNS_SOCKET: a.socket } }, ['agent']);
+      assert.equal(r.code, 3);
+      assert.match(r.stderr, new RegExp(`another lsmns agent is listening on ${a.socket}`));
+    });
+
+    it('SIGTERM finishes the request in flight, removes the socket and exits 0; a restarted agent releases', async () => {
+      const late = { ...ANN, 'lsmns.io/apparmor-namespace': 'late', 'lsmns.io/apparmor-policy': 'late' };
+      const b = bundle(e, late);
+      const e2 = { ...e, env: { ...e.env, LSMNS_POLICY_WAIT: '3000' } };
+      const a2 = await startAgent(e2, join(e.dir, 'run2', 'agent.sock'));
+      const pending = post(a2.socket, '/v1/hooks/createRuntime', ociState(b, 'c1', late));
+      await new Promise((r) => setTimeout(r, 500)); // The hook is now waiting for the policy.
+      a2.proc.kill('SIGTERM');
+      await new Promise((r) => setTimeout(r, 200));
+      assert.equal(a2.proc.exitCode, null, 'still draining');
+      writeFileSync(join(e.policyDir, 'team-a', 'late.aa'), readFileSync(join(e.policyDir, 'team-a', 'web.aa'), 'utf8'));
+      const r = await pending;
+      assert.equal(r.status, 200, r.body);
+      assert.equal(await a2.exited, 0);
+      assert.equal(existsSync(a2.socket), false);
+      assert.match(a2.stderr(), /"event":"stopped"/);
+      // The agent keeps nothing in memory: another one releases what the first created.
+      const a3 = await startAgent(e2, a2.socket);
+      assert.deepEqual(await client(a3.socket, 'poststop', ociState(b, 'c1', late)), { code: 0, stderr: '' });
+      assert.equal((await namespaces(e)).includes('late'), false);
+      assert.equal(await a3.stop(), 0);
+      rmSync(join(e.policyDir, 'team-a', 'late.aa'));
+    });
+
+    it('systemd socket activation: started on the first connection, serves fd 3, leaves the socket in place', async () => {
+      // systemd-socket-activate (from systemd) binds the socket and execs the agent with LISTEN_FDS/LISTEN_PID on
+      // the first connection, as lsmns-agent.socket does. It starts the agent with a clean environment (-E adds).
+      const dir = join(e.dir, 'sd');
+      mkdirSync(dir, { mode: 0o700 });
+      const socket = join(dir, 'agent.sock');
+      const sd = await startAgent(e, socket, [], { cmd: 'systemd-socket-activate', args: ['-l', socket, ...Object.entries(e.env).filter(([k]) => k.startsWith('LSMNS_')).map(([k, v]) => `-E${k}=${v}`), process.execPath, BIN, 'agent'] });
+      assert.match(sd.stderr(), /"socket":"fd 3"/);
+      const b = bundle(e, ANN);
+      assert.deepEqual(await client(socket, 'createRuntime', ociState(b, 'sd1', ANN)), { code: 0, stderr: '' });
+      assert.deepEqual(await namespaces(e), ['tenant-a']);
+      assert.deepEqual(await client(socket, 'poststop', ociState(b, 'sd1', ANN)), { code: 0, stderr: '' });
+      assert.equal(await sd.stop(), 0);
+      assert.ok(lstatSync(socket).isSocket(), 'systemd owns the socket');
+    });
+  });
+});
+
+describe('agent helpers', () => {
+  it('lockKeyOf: the named namespace, else the pod, else one shared key; none for bad JSON', () => {
+    assert.equal(lockKeyOf(JSON.stringify({ annotations: ANN })), 'ns:tenant-a');
+    assert.equal(lockKeyOf(JSON.stringify({ annotations: { ...ANN, 'lsmns.io/apparmor-namespace': 'auto' } })), 'pod:u-1');
+    assert.equal(lockKeyOf(JSON.stringify({ annotations: { 'lsmns.io/apparmor-namespace': 'auto' } })), 'lsmns:unknown-pod');
+    assert.equal(lockKeyOf(JSON.stringify({ id: 'x' })), 'lsmns:unknown-pod');
+    assert.equal(lockKeyOf('{'), null);
+  });
+
+  it('systemdListenFd: fd 3 only when LISTEN_PID is this process and one socket is handed over', () => {
+    assert.equal(systemdListenFd({}, 10), undefined);
+    assert.equal(systemdListenFd({ LISTEN_PID: '10', LISTEN_FDS: '1' }, 10), 3);
+    assert.equal(systemdListenFd({ LISTEN_PID: '11', LISTEN_FDS: '1' }, 10), undefined);
+    assert.throws(() => systemdListenFd({ LISTEN_PID: '10', LISTEN_FDS: '2' }, 10), /exactly one socket/);
+  });
+});

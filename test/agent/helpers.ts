@@ -1,0 +1,121 @@
+// Test helpers for the node agent: a real `lsmns agent` child process on a temporary socket, requests over it,
+// and the thin client run the way a runtime runs a hook.
+
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { BIN, type CliEnv } from '../commands/cli.js';
+
+export const CLIENT = fileURLToPath(new URL('../../../hooks/lsmns-hook-client', import.meta.url));
+
+export const ANN = { 'lsmns.io/apparmor-namespace': 'tenant-a', 'lsmns.io/apparmor-profile': 'web', 'lsmns.io/apparmor-policy': 'web', 'io.kubernetes.cri.sandbox-namespace': 'team-a', 'io.kubernetes.cri.sandbox-uid': 'u-1' };
+
+export function bundle(e: CliEnv, annotations: Record<string, string>, name = `bundle-${Math.random().toString(36).slice(2)}`): string {
+  const b = join(e.dir, name);
+  mkdirSync(b, { recursive: true });
+  writeFileSync(join(b, 'config.json'), JSON.stringify({ ociVersion: '1.0.2', process: { args: ['true'] }, annotations }));
+  return b;
+}
+
+export const ociState = (b: string, id: string, annotations?: Record<string, string>) => JSON.stringify({ ociVersion: '1.0.2', id, status: 'creating', pid: 42, bundle: b, ...(annotations ? { annotations } : {}) });
+
+export interface RunningAgent {
+  proc: ChildProcess;
+  socket: string;
+  stderr: () => string;
+  exited: Promise<number | null>;
+  /** SIGTERM, then the exit code. */
+  stop: () => Promise<number | null>;
+}
+
+export async function waitFor(cond: () => boolean | Promise<boolean>, ms = 15_000, what = 'condition'): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+const running = new Set<ChildProcess>();
+
+/** Kills the agents a failed test left running (by their pid, never by name). */
+export function killLeftoverAgents(): void {
+  for (const p of running) p.kill('SIGKILL');
+}
+
+/** Starts `lsmns agent` (or the given argv through sh, for socket activation) and waits until it answers. */
+export async function startAgent(e: CliEnv, socket = join(e.dir, 'run', 'agent.sock'), extra: string[] = [], spawnArgs?: { cmd: string; args: string[] }): Promise<RunningAgent> {
+  const env = { ...e.env, LSMNS_SOCKET: socket };
+  const proc = spawnArgs
+    ? spawn(spawnArgs.cmd, spawnArgs.args, { env, stdio: ['ignore', 'pipe', 'pipe'] })
+    : spawn(process.execPath, [BIN, 'agent', ...extra], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  proc.stderr!.on('data', (c) => (err += c));
+  proc.stdout!.resume();
+  const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
+  running.add(proc);
+  void exited.then(() => running.delete(proc));
+  let gone = false;
+  void exited.then(() => (gone = true));
+  await waitFor(async () => {
+    if (gone) throw new Error(`agent exited early: ${err}`);
+    return existsSync(socket) && (await get(socket, '/healthz').then((r) => r.status === 200, () => false));
+  }, 20_000, `the agent on ${socket}`);
+  return { proc, socket, stderr: () => err, exited, stop: async () => { proc.kill('SIGTERM'); return exited; } };
+}
+
+export interface Reply { status: number; exit: string | undefined; body: string }
+
+export function call(socket: string, method: string, path: string, body?: string | Buffer, headers: Record<string, string> = {}): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = request({ socketPath: socket, path, method, headers: { 'content-type': 'application/json', ...headers } }, (res) => {
+      let b = '';
+      res.on('data', (c) => (b += c));
+      res.on('end', () => resolve({ status: res.statusCode!, exit: res.headers['x-lsmns-exit-code'] as string | undefined, body: b }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/**
+ * A raw HTTP/1.1 request, for bodies the agent refuses part-way: it answers and closes while we still write
+ * (EPIPE), which node's http client reports instead of the answer. Resolves with status and body.
+ */
+export function rawPost(socket: string, path: string, body: Buffer, chunked = false): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const s = connect(socket);
+    let got = '';
+    s.on('data', (c) => (got += c));
+    s.on('error', () => { /* EPIPE while the body is still going out; the answer has arrived */ });
+    s.on('close', () => {
+      const m = /^HTTP\/1\.1 (\d{3})[^]*?\r\n\r\n([^]*)$/.exec(got);
+      if (!m) reject(new Error(`no HTTP answer: ${JSON.stringify(got.slice(0, 200))}`));
+      else resolve({ status: Number(m[1]), body: m[2]! });
+    });
+    const length = chunked ? 'Transfer-Encoding: chunked' : `Content-Length: ${body.length}`;
+    s.write(`POST ${path} HTTP/1.1\r\nHost: lsmns\r\nContent-Type: application/json\r\n${length}\r\n\r\n`);
+    if (!chunked) return void s.end(body);
+    for (let i = 0; i < body.length; i += 65536) {
+      const c = body.subarray(i, i + 65536);
+      s.write(`${c.length.toString(16)}\r\n`);
+      s.write(c);
+      s.write('\r\n');
+    }
+    s.end('0\r\n\r\n');
+  });
+}
+
+export const get = (socket: string, path: string) => call(socket, 'GET', path);
+export const post = (socket: string, path: string, body: string | Buffer) => call(socket, 'POST', path, body);
+
+/** The thin client as a runtime runs it: stage as argument, the state on stdin. */
+export function client(socket: string, stage: string, input: string, env: NodeJS.ProcessEnv = process.env): Promise<{ code: number; stderr: string }> {
+  return new Promise((resolve) => {
+    const c = execFile('sh', [CLIENT, stage], { env: { ...env, LSMNS_SOCKET: socket } }, (err, _out, stderr) => resolve({ code: err ? (err as { code?: number }).code ?? -1 : 0, stderr }));
+    c.stdin!.end(input);
+  });
+}
