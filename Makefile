@@ -6,7 +6,7 @@ MOCHA := $(NODE_BIN)/mocha --forbid-only --exit --reporter dot --timeout 20000
 .PHONY: all deps npm-deps build demo test test-unit test-runtimes test-cri test-qemu bench clean
 
 # Suites: unit and CLI tests run anywhere; the others use real components that deps.sh installs.
-TEST_SUITES := test-unit test-runtimes test-qemu
+TEST_SUITES := test-unit test-runtimes test-cri test-qemu
 
 all: build
 
@@ -40,6 +40,10 @@ test-runtimes: build
 # guest scenario. LSMNS_CAPTURE_FIDELITY=1 stores the runs as the captures make test-unit checks the sim against.
 test-qemu: build
 	$(MOCHA) --timeout 1200000 'dist/test/qemu/**/*.test.js'
+
+# containerd's CRI plugin over its socket, as kubelet drives it (a private containerd; needs root).
+test-cri: build
+	$(MOCHA) --timeout 180000 'dist/test/cri/**/*.test.js'
 
 deps:
 	./scripts/deps.sh

@@ -13,7 +13,7 @@ import { plan } from '../plan/planner.js';
 import { labelSeenFromRoot } from '../plan/label.js';
 import { requestFromPod } from '../plan/request.js';
 import type { Plan } from '../plan/types.js';
-import { CLUSTER_SCOPE, MAX_POLICY_BYTES, digestOf } from '../policy/store.js';
+import { CLUSTER_SCOPE, MAX_POLICY_BYTES, digestOf, type PolicySource } from '../policy/store.js';
 import { lsmnsAnnotations, readSpec } from '../schema/annotations.js';
 import { nameRuleBroken } from '../schema/names.js';
 import { checkPod } from '../schema/pod.js';
@@ -62,6 +62,8 @@ export interface NodeAgentOptions {
   installed?: { hook: string; shim: string };
   /** Whether a runtime handler `lsmns` is configured (label lsmns.io/runtime-handler, RuntimeClass scheduling). */
   handlerConfigured?: () => boolean;
+  /** Compiles a synced policy ahead of the container start (the securityfs backend's cache), so that the hook only loads. */
+  precompile?: (policy: PolicySource) => Promise<void>;
   /** The init pid of a container, from its CRI id ("containerd://<id>"); default: a /proc cgroup scan. */
   resolvePid?: (containerId: string) => Promise<number | null>;
   now?: () => number;
@@ -302,6 +304,10 @@ export class NodeAgent {
       renameSync(tmp, file);
       this.written.set(file, stamp);
       this.o.logger.info({ policy: rel, from: cm.key, digest: digestOf(text) }, 'policy synced');
+      if (this.o.precompile) {
+        // A policy that does not compile is reported by the hook at the container start, with its remedy.
+        await this.o.precompile({ ref: rel, path: file, text, digest: digestOf(text) }).catch((e: Error) => this.o.logger.warn({ policy: rel, err: e.message }, 'policy does not compile'));
+      }
     }
     for (const file of [...this.written.keys()]) {
       const rel = file.slice(this.o.policyDir.length + 1, -3);

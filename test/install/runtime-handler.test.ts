@@ -1,21 +1,27 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { LsmnsError } from '../../src/errors.js';
 import { handlerConfigured, renderContainerdHandler, renderCrioHandler, writeContainerdHandler, writeCrioHandler } from '../../src/install/runtime-handler.js';
 import { tempDir } from '../kernel/sim/helpers.js';
 
 const hasContainerd = spawnSync('containerd', ['--version'], { encoding: 'utf8' }).status === 0;
 
+function nodeConfig(d: string): string {
+  const main = join(d, 'config.toml');
+  writeFileSync(main, `version = 2\nroot = "${d}/root"\nstate = "${d}/state"\n[plugins."io.containerd.grpc.v1.cri"]\n  sandbox_image = "registry.k8s.io/pause:3.9"\n[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]\n  runtime_type = "io.containerd.runc.v2"\n[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]\n  SystemdCgroup = true\n`);
+  return main;
+}
+
 describe('install/runtime-handler', () => {
-  it('containerd 1.6/1.7 (config v2): the real containerd reads the drop-in as handler lsmns with the shim and the annotations', function () {
+  it('containerd 1.6/1.7 (config v2): the real containerd reads the written handler and keeps the node\'s own CRI settings', function () {
     if (!hasContainerd) this.skip();
     const d = tempDir('lsmns-ctd-');
-    const snippet = join(d, 'conf.d', 'lsmns.toml');
-    mkdirSync(join(d, 'conf.d'));
-    writeFileSync(snippet, renderContainerdHandler(2, { shimPath: '/opt/lsmns/bin/lsmns-runtime', systemdCgroup: false }));
-    writeFileSync(join(d, 'config.toml'), `version = 2\nroot = "${d}/root"\nstate = "${d}/state"\nimports = ["${d}/conf.d/*.toml"]\n`);
-    const r = spawnSync('containerd', ['--config', join(d, 'config.toml'), 'config', 'dump'], { encoding: 'utf8' });
+    const main = nodeConfig(d);
+    const w = writeContainerdHandler({ mainConfig: main, shimPath: '/opt/lsmns/bin/lsmns-runtime', systemdCgroup: true });
+    assert.equal(w.changed, true);
+    const r = spawnSync('containerd', ['--config', main, 'config', 'dump'], { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
     const dump = r.stdout;
     const at = dump.indexOf('[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.lsmns]');
@@ -24,32 +30,37 @@ describe('install/runtime-handler', () => {
     assert.match(section, /pod_annotations = \["lsmns\.io\/\*", "container\.lsmns\.io\/\*"\]/);
     assert.match(section, /runtime_type = "io\.containerd\.runc\.v2"/);
     assert.match(section, /BinaryName = "\/opt\/lsmns\/bin\/lsmns-runtime"/);
+    assert.match(dump, /sandbox_image = "registry\.k8s\.io\/pause:3\.9"/, 'the node\'s settings survive');
+    assert.match(dump, /\.runtimes\.runc\]/);
+    assert.equal(readFileSync(`${main}.lsmns-backup`, 'utf8').includes('runtimes.lsmns'), false, 'the backup is the file before');
+    assert.equal(writeContainerdHandler({ mainConfig: main }).changed, false, 'a second write changes nothing');
   });
 
   it('containerd 2.x (config v3) uses the io.containerd.cri.v1.runtime plugin table', () => {
     const t = renderContainerdHandler(3);
-    assert.match(t, /^version = 3$/m);
     assert.match(t, /^\[plugins\.'io\.containerd\.cri\.v1\.runtime'\.containerd\.runtimes\.lsmns\]$/m);
     assert.match(t, /^\[plugins\.'io\.containerd\.cri\.v1\.runtime'\.containerd\.runtimes\.lsmns\.options\]\n {2}BinaryName = "\/opt\/lsmns\/bin\/lsmns-runtime"$/m);
+    const d = tempDir('lsmns-v3-');
+    writeFileSync(join(d, 'config.toml'), 'version = 3\n');
+    writeContainerdHandler({ mainConfig: join(d, 'config.toml') });
+    assert.match(readFileSync(join(d, 'config.toml'), 'utf8'), /io\.containerd\.cri\.v1\.runtime'\.containerd\.runtimes\.lsmns\]/, 'the version comes from the file');
   });
 
-  it('CRI-O: runtime_path to the shim front', () => {
-    const t = renderCrioHandler({ shimPath: '/x/lsmns-runtime' });
-    assert.match(t, /^\[crio\.runtime\.runtimes\.lsmns\]\nruntime_path = "\/x\/lsmns-runtime"\nruntime_type = "oci"/m);
+  it('refuses a config without a version 2/3 line, changing nothing', () => {
+    const d = tempDir('lsmns-v1-');
+    writeFileSync(join(d, 'config.toml'), 'root = "/x"\n');
+    assert.throws(() => writeContainerdHandler({ mainConfig: join(d, 'config.toml') }), (e: unknown) => e instanceof LsmnsError && /config version 1/.test(e.message) && /containerd config default/.test(e.remedy));
+    assert.equal(readFileSync(join(d, 'config.toml'), 'utf8'), 'root = "/x"\n');
   });
 
-  it('writes drop-ins only, says when containerd\'s main config must import them, and detects the handler', () => {
+  it('CRI-O: a drop-in with runtime_path to the shim front; both runtimes are detected', () => {
+    assert.match(renderCrioHandler({ shimPath: '/x/lsmns-runtime' }), /^\[crio\.runtime\.runtimes\.lsmns\]\nruntime_path = "\/x\/lsmns-runtime"\nruntime_type = "oci"/m);
     const d = tempDir('lsmns-w-');
-    const main = join(d, 'config.toml');
-    writeFileSync(main, 'version = 2\n');
-    const w = writeContainerdHandler(renderContainerdHandler(2), { confDir: join(d, 'conf.d'), mainConfig: main });
-    assert.equal(w.path, join(d, 'conf.d', 'lsmns.toml'));
-    assert.match(w.note!, /imports/);
-    writeFileSync(main, `version = 2\nimports = ["${d}/conf.d/*.toml"]\n`);
-    assert.equal(writeContainerdHandler(renderContainerdHandler(2), { confDir: join(d, 'conf.d'), mainConfig: main }).note, null);
+    const main = nodeConfig(d);
     assert.equal(handlerConfigured({ containerdFiles: [main], crioDir: join(d, 'none') }), false);
-    assert.equal(handlerConfigured({ containerdFiles: [w.path], crioDir: join(d, 'none') }), true);
-    const c = writeCrioHandler(renderCrioHandler(), { confDir: join(d, 'crio.conf.d') });
-    assert.equal(handlerConfigured({ containerdFiles: [], crioDir: join(d, 'crio.conf.d') }), true, c.path);
+    writeContainerdHandler({ mainConfig: main });
+    assert.equal(handlerConfigured({ containerdFiles: [main], crioDir: join(d, 'none') }), true);
+    writeCrioHandler({ confDir: join(d, 'crio.conf.d') });
+    assert.equal(handlerConfigured({ containerdFiles: [], crioDir: join(d, 'crio.conf.d') }), true);
   });
 });

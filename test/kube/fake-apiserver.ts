@@ -17,7 +17,7 @@ const KIND_NAME: Record<Kind, string> = { pods: 'Pod', configmaps: 'ConfigMap', 
 interface LogEntry { rv: number; kind: Kind; type: 'ADDED' | 'MODIFIED' | 'DELETED'; obj: Obj }
 interface Watcher { kind: Kind; ns: string | null; label: string | null; field: string | null; res: ServerResponse }
 
-export interface Recorded { method: string; path: string; body: unknown; contentType?: string }
+export interface Recorded { method: string; path: string; body: unknown; contentType?: string; /** performance.now() on arrival */ at?: number }
 
 function matchLabels(sel: string | null, labels: Record<string, string> | undefined): boolean {
   if (!sel) return true;
@@ -214,7 +214,7 @@ export class FakeApiServer {
     const ev = /^\/api\/v1\/namespaces\/([^/]+)\/events(?:\/([^/]+))?$/.exec(path);
     if (ev) {
       const body = await this.body(req);
-      this.events.push({ method, path, body, contentType: req.headers['content-type'] });
+      this.events.push({ method, path, body, contentType: req.headers['content-type'], at: performance.now() });
       return this.json(res, method === 'POST' ? 201 : 200, body);
     }
 
@@ -233,7 +233,7 @@ export class FakeApiServer {
     if (method === 'GET') return cur ? this.json(res, 200, cur) : this.status(res, 404, 'NotFound', `${kind} "${name}" not found`);
     if (method === 'PATCH') {
       const body = await this.body(req);
-      this.patches.push({ method, path, body, contentType: req.headers['content-type'] });
+      if (!this.quiet || m[5] === 'status') this.patches.push({ method, path, body, contentType: req.headers['content-type'], at: performance.now() });
       if (!cur) return this.status(res, 404, 'NotFound', `${kind} "${name}" not found`);
       const next = this.applyPatch(cur, body, m[5] === 'status');
       return this.json(res, 200, this.put(kind, next as Obj));

@@ -37,8 +37,11 @@ describe('kube/node-agent (fake API server, sim kernel)', () => {
   });
   afterEach(async () => { await agent?.stop(); agent = null; await srv.stop(); });
 
+  const compiled: string[] = [];
   async function startAgent(): Promise<NodeAgent> {
+    compiled.length = 0;
     agent = new NodeAgent({
+      precompile: async (p) => { compiled.push(`${p.ref} ${p.digest.slice(0, 15)}`); },
       api: srv.api(), nodeName: 'node-a', lsmnsNamespace: 'lsmns-system', port, owners, policyDir: join(dir, 'policies'), logger: quiet,
       gcGraceMs: 5_000, resyncMs: 60_000, now: () => clock, resolvePid: async (id) => pids.get(id) ?? null,
       installed: { hook: join(dir, 'nope'), shim: join(dir, 'shim') }, handlerConfigured: () => true,
@@ -82,6 +85,9 @@ describe('kube/node-agent (fake API server, sim kernel)', () => {
     assert.equal(readFileSync(join(pd, 'cluster/baseline.aa'), 'utf8'), 'profile baseline { # cluster\n}\n', 'cluster/ comes from lsmns-system only');
     assert.equal(existsSync(join(pd, 'team-c/web.aa')), false, 'team-c has no published policy: nothing is borrowed from another namespace');
     assert.equal(existsSync(join(pd, 'team-b')), false, 'pods of other nodes bring nothing here');
+    assert.deepEqual(compiled.map((c) => c.split(' ')[0]).sort(), ['cluster/baseline', 'team-a/web'], 'each synced policy is compiled ahead of the start');
+    await agent!.syncNow();
+    assert.equal(compiled.length, 2, 'an unchanged policy is neither rewritten nor recompiled');
     // A policy no local pod references any more is removed; an update is picked up.
     srv.remove('pods', 'team-a', 'base');
     cm('team-a', 'web-policy', { 'web.aa': 'profile web { # team-a v2\n}\n' });
