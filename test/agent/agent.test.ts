@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { lockKeyOf, systemdListenFd } from '../../src/agent/agent.js';
 import { SimKernel } from '../../src/kernel/sim/port.js';
+import { tempDir } from '../kernel/sim/helpers.js';
 import { BIN, cliEnv, lsmns, type CliEnv } from '../commands/cli.js';
 import { ANN, bundle, call, client, killLeftoverAgents, rawPost, ociState, post, startAgent, waitFor, type RunningAgent } from './helpers.js';
 
@@ -210,5 +212,29 @@ describe('agent helpers', () => {
     assert.equal(systemdListenFd({ LISTEN_PID: '10', LISTEN_FDS: '1' }, 10), 3);
     assert.equal(systemdListenFd({ LISTEN_PID: '11', LISTEN_FDS: '1' }, 10), undefined);
     assert.throws(() => systemdListenFd({ LISTEN_PID: '10', LISTEN_FDS: '2' }, 10), /exactly one socket/);
+  });
+});
+
+describe('the thin client (hooks/lsmns-hook-client)', () => {
+  it('gives up on an agent that accepts but never answers, within its timeout, and says so', async () => {
+    const socket = join(tempDir('lsmns-silent-'), 'agent.sock');
+    const held: Socket[] = [];
+    const silent = createServer((s) => held.push(s));
+    await new Promise<void>((r) => silent.listen(socket, r));
+    const t0 = Date.now();
+    const r = await client(socket, 'createRuntime', '{}', { ...process.env, LSMNS_CLIENT_TIMEOUT: '1' });
+    const took = Date.now() - t0;
+    for (const s of held) s.destroy();
+    silent.close();
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, new RegExp(`^lsmns: the lsmns agent at ${socket} did not answer within 1s`));
+    assert.ok(took >= 900 && took < 5000, `took ${took} ms`);
+  });
+
+  it('an agent that is not running: exit 1, the socket and the command that starts it', async () => {
+    const socket = join(tempDir('lsmns-down-'), 'agent.sock');
+    const r = await client(socket, 'poststop', '{}');
+    assert.equal(r.code, 1);
+    assert.equal(r.stderr, `lsmns: cannot reach the lsmns agent at ${socket} (No such file or directory). Remedy: start it with systemctl start lsmns-agent.socket, or lsmns agent --socket ${socket}\n`);
   });
 });
