@@ -40,6 +40,10 @@ async function main() {
     const io = { env: process.env, stdout: (s) => process.stdout.write(s), stderr: (s) => process.stderr.write(s) };
     return loadBundle('hook').hookMain(argv.slice(1), state, io);
   }
+  if (argv[0] === 'runtime') {
+    const io = { env: process.env, cwd: process.cwd(), stderr: (s) => process.stderr.write(s) };
+    return loadBundle('runtime').runtimeMain(argv.slice(1), io);
+  }
   const { run, flush } = await import('@oclif/core');
   try {
     await run(argv, require('node:url').pathToFileURL(__filename).href);

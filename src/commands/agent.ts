@@ -1,7 +1,15 @@
 import { Flags } from '@oclif/core';
 import { LsmnsCommand, commonOptions } from '../cli/base.js';
+import { kubeApiFrom, kubeFlags, untilSignal } from '../cli/kube-flags.js';
 import { Agent, systemdListenFd } from '../agent/agent.js';
 import { DEFAULT_MAX_BODY } from '../agent/server.js';
+import { OwnershipStore } from '../apply/ownership.js';
+import { handlerConfigured } from '../install/runtime-handler.js';
+import { openKernel } from '../kernel/factory.js';
+import { compiledPolicy } from '../kernel/securityfs/compile.js';
+import { SecurityfsKernel } from '../kernel/securityfs/port.js';
+import { NodeAgent } from '../kube/node-agent.js';
+import { closeServer, serveHealth } from '../kube/serve.js';
 import { DEFAULT_POLICY_WAIT_MS } from '../oci/hook.js';
 
 export default class AgentCommand extends LsmnsCommand {
@@ -11,6 +19,13 @@ export default class AgentCommand extends LsmnsCommand {
   static override flags = {
     'policy-wait': Flags.integer({ summary: 'milliseconds a createRuntime waits for a policy that has not reached the node', default: DEFAULT_POLICY_WAIT_MS, min: 0, max: 600_000, env: 'LSMNS_POLICY_WAIT' }),
     'max-body': Flags.integer({ summary: 'largest request body accepted, in bytes', default: DEFAULT_MAX_BODY, min: 1024, max: 64 * 1024 * 1024 }),
+    node: Flags.string({ summary: 'Kubernetes node name: also watch this node\'s pods, sync their policies, publish node facts, GC and set lsmns.io/Confined', env: 'NODE_NAME', helpGroup: 'KUBERNETES' }),
+    kubeconfig: kubeFlags.kubeconfig,
+    'in-cluster': kubeFlags['in-cluster'],
+    'lsmns-namespace': kubeFlags['lsmns-namespace'],
+    'health-port': Flags.integer({ summary: 'port for /healthz, /readyz and /metrics (with --node)', default: 8081, helpGroup: 'KUBERNETES' }),
+    'gc-grace': Flags.integer({ summary: 'seconds a namespace outlives its pod before GC removes it (with --node)', default: 60, min: 0, helpGroup: 'KUBERNETES' }),
+    'install-dir': Flags.string({ summary: 'where the DaemonSet installs lsmns-hook-client and lsmns-runtime (node facts)', default: '/opt/lsmns/bin', helpGroup: 'KUBERNETES' }),
   };
 
   async run(): Promise<void> {
@@ -19,6 +34,27 @@ export default class AgentCommand extends LsmnsCommand {
     const listenFd = systemdListenFd(process.env);
     const agent = new Agent({ common, policyWaitMs: flags['policy-wait'], maxBodyBytes: flags['max-body'], ...(listenFd !== undefined ? { listenFd } : {}) });
     await agent.start();
-    await agent.runUntilSignal();
+    if (!flags.node) {
+      await agent.runUntilSignal();
+      return;
+    }
+    // The Kubernetes side shares the process and its start/stop with the socket server.
+    const port = await openKernel(common);
+    const node = new NodeAgent({
+      api: kubeApiFrom(flags), nodeName: flags.node, lsmnsNamespace: flags['lsmns-namespace'], port, policyDir: common.policyDir,
+      owners: new OwnershipStore({ stateDir: common.stateDir, backend: port.backend, bootId: await port.bootId() }),
+      logger: agent.logger, gcGraceMs: flags['gc-grace'] * 1000,
+      installed: { hook: `${flags['install-dir']}/lsmns-hook-client`, shim: `${flags['install-dir']}/lsmns-runtime` }, handlerConfigured: () => handlerConfigured(),
+      // securityfs: compile into the policy cache now, so the container start only writes the cached binary.
+      ...(port instanceof SecurityfsKernel ? { precompile: async (p) => { await compiledPolicy(p, { stateDir: common.stateDir, aaDir: port.aa, defaultLocation: port.where === '/sys/kernel/security' }); } } : {}),
+    });
+    const health = await serveHealth({ port: flags['health-port'], registry: node.metrics.registry, notReady: () => node.notReady() });
+    await node.start();
+    agent.logger.info({ event: 'kubernetes', node: flags.node, health: health.port });
+    const sig = await untilSignal();
+    agent.logger.info({ event: 'signal', signal: sig, inFlight: agent.server.requestsInFlight });
+    await node.stop();
+    await closeServer(health.server);
+    await agent.stop();
   }
 }

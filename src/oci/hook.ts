@@ -13,6 +13,7 @@ import type { Delivery, Plan } from '../plan/types.js';
 import { applyPlan, type ApplyResult, type ApplyStage } from '../apply/executor.js';
 import { escapeValue } from '../schema/names.js';
 import { readBundleConfig, type OciConfig, type OciState } from './spec.js';
+import { startSimContainer, stopSimContainer } from './sim-runtime.js';
 import { HOOK_STAGES, hasLsmnsAnnotations, type HookStage } from './gate.js';
 
 export { HOOK_STAGES, hasLsmnsAnnotations, type HookStage } from './gate.js';
@@ -73,10 +74,23 @@ export async function runHook(stage: HookStage, state: OciState, deps: HookDeps)
   const base = { stage, container: state.id, podKey: p.input.podKey, namespace: p.namespace?.name ?? null };
   if (p.outcome === 'noop') return { ...skipped, podKey: p.input.podKey };
   try {
+    // The container's task ends before its reference is released (sim only: what the runtime's init did).
+    if (stage === 'poststop') await stopSimContainer(deps.port, deps.stateDir, state.bundle, state.id);
     const result = await applyPlan(p, {
       port: deps.port, stateDir: deps.stateDir, stage: applyStageOf(stage), refs: [state.id], actors: ['hook'],
       policyWaitMs: stage === 'poststop' ? 0 : deps.policyWaitMs, log: (e) => log({ ...base, ...e }),
     });
+    if (stage !== 'poststop') {
+      let sim;
+      try {
+        sim = await startSimContainer(deps.port, deps.stateDir, state.bundle, state.id);
+      } catch (e) {
+        // The container never started: give back the reference this run took, as a failed start would.
+        await applyPlan(p, { port: deps.port, stateDir: deps.stateDir, stage: 'poststop', refs: [state.id], actors: ['hook'], policyWaitMs: 0 }).catch(() => {});
+        throw e;
+      }
+      if (sim?.pid !== undefined) log({ ...base, event: 'sim-runtime', simPid: sim.pid, label: sim.label });
+    }
     log({ ...base, event: 'done', results: result.results.map((r) => `${r.kind}:${r.outcome}`) });
     return { stage, containerId: state.id, outcome: stage === 'poststop' ? 'released' : 'applied', podKey: p.input.podKey, namespace: base.namespace, result };
   } catch (e) {

@@ -1,0 +1,118 @@
+// The runtime handler `lsmns` for containerd and CRI-O (KERNEL-FACTS B7): a runc table whose binary is the
+// shim front, with the lsmns pod annotations passed into config.json. Rendering is pure. Writing appends the
+// tables to containerd's main config (never a drop-in: containerd replaces a whole plugin section from an
+// imported file, which would drop the node's own CRI settings) and puts a drop-in file into CRI-O's conf.d.
+
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { ExitCode, LsmnsError } from '../errors.js';
+
+export const HANDLER = 'lsmns';
+export const SHIM_FRONT = '/opt/lsmns/bin/lsmns-runtime';
+/** Go path.Match globs, as containerd matches pod annotations. */
+export const POD_ANNOTATIONS = ['lsmns.io/*', 'container.lsmns.io/*'] as const;
+
+export interface HandlerOptions {
+  handler?: string;
+  shimPath?: string;
+  /** Mirror the node's default runc setting; containerd and the kubelet must agree on the cgroup driver. */
+  systemdCgroup?: boolean;
+}
+
+const q = (s: string) => JSON.stringify(s); // TOML basic strings share JSON's escapes for these values
+
+export function containerdTable(configVersion: 2 | 3, handler = HANDLER): string {
+  return configVersion === 2 ? `plugins."io.containerd.grpc.v1.cri".containerd.runtimes.${handler}` : `plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.${handler}`;
+}
+
+/**
+ * The tables to add to containerd's config, version 2 (1.6, 1.7) or 3 (2.x). They go into the main config
+ * file, whose `version` line must match.
+ */
+export function renderContainerdHandler(configVersion: 2 | 3, o: HandlerOptions = {}): string {
+  const h = o.handler ?? HANDLER;
+  const table = containerdTable(configVersion, h);
+  const lines = [
+    `# lsmns runtime handler for containerd ${configVersion === 2 ? '1.6/1.7' : '2.x'} (config version ${configVersion}); RuntimeClass handler "${h}".`,
+    `[${table}]`,
+    `  runtime_type = "io.containerd.runc.v2"`,
+    `  pod_annotations = [${POD_ANNOTATIONS.map(q).join(', ')}]`,
+    '',
+    `[${table}.options]`,
+    `  BinaryName = ${q(o.shimPath ?? SHIM_FRONT)}`,
+  ];
+  if (o.systemdCgroup !== undefined) lines.push(`  SystemdCgroup = ${o.systemdCgroup}`);
+  return `${lines.join('\n')}\n`;
+}
+
+/** CRI-O copies every pod annotation into the spec, so only the runtime's path is needed. */
+export function renderCrioHandler(o: HandlerOptions & { runtimeRoot?: string } = {}): string {
+  const h = o.handler ?? HANDLER;
+  return [
+    `# lsmns runtime handler for CRI-O; RuntimeClass handler "${h}".`,
+    `[crio.runtime.runtimes.${h}]`,
+    `runtime_path = ${q(o.shimPath ?? SHIM_FRONT)}`,
+    `runtime_type = "oci"`,
+    `runtime_root = ${q(o.runtimeRoot ?? '/run/runc')}`,
+    '',
+  ].join('\n');
+}
+
+export interface WriteResult {
+  path: string;
+  /** What happened, and what is still needed by hand (a restart). */
+  note: string;
+  changed: boolean;
+}
+
+function writeAtomic(path: string, text: string): void {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, text, { mode: 0o644 });
+  renameSync(tmp, path);
+}
+
+/**
+ * Appends the handler to containerd's main config, after a backup, unless the table is there already. The
+ * version (2 or 3) comes from the file's own `version` line; a file without one is refused with the remedy.
+ */
+export function writeContainerdHandler(o: HandlerOptions & { mainConfig?: string } = {}): WriteResult {
+  const path = o.mainConfig ?? '/etc/containerd/config.toml';
+  const cfg = existsSync(path) ? readFileSync(path, 'utf8') : '';
+  const v = /^\s*version\s*=\s*(\d+)/m.exec(cfg)?.[1];
+  if (v !== '2' && v !== '3') {
+    throw new LsmnsError({
+      code: 'InvalidInput', exitCode: ExitCode.InvalidInput,
+      message: `${path} ${cfg ? `has config version ${v ?? '1 (no version line)'}` : 'does not exist'}; lsmns writes handlers for config version 2 (containerd 1.6/1.7) and 3 (2.x)`,
+      remedy: `write the full config first (containerd config default > ${path}), or print the snippet with lsmns install --containerd and merge it by hand`,
+    });
+  }
+  const version = Number(v) as 2 | 3;
+  const table = containerdTable(version, o.handler);
+  if (cfg.includes(`[${table}]`)) return { path, changed: false, note: `${path} already has [${table}]; left as it is` };
+  writeAtomic(`${path}.lsmns-backup`, cfg);
+  writeAtomic(path, `${cfg.replace(/\n*$/, '\n')}\n${renderContainerdHandler(version, o)}`);
+  return { path, changed: true, note: `added [${table}] to ${path} (backup: ${path}.lsmns-backup); restart containerd to load it` };
+}
+
+export function writeCrioHandler(o: HandlerOptions & { runtimeRoot?: string; confDir?: string } = {}): WriteResult {
+  const path = join(o.confDir ?? '/etc/crio/crio.conf.d', '50-lsmns.conf');
+  writeAtomic(path, renderCrioHandler(o));
+  return { path, changed: true, note: `wrote ${path}; restart CRI-O (systemctl restart crio) to load it` };
+}
+
+/** Whether a runtime on this node has the handler configured (the node label lsmns.io/runtime-handler). */
+export function handlerConfigured(o: { containerdFiles?: string[]; crioDir?: string; handler?: string } = {}): boolean {
+  const h = o.handler ?? HANDLER;
+  const files = o.containerdFiles ?? ['/etc/containerd/config.toml'];
+  const re = new RegExp(`runtimes\\.${h}\\]`);
+  for (const f of files) {
+    try { if (re.test(readFileSync(f, 'utf8'))) return true; } catch { /* absent */ }
+  }
+  const crio = o.crioDir ?? '/etc/crio/crio.conf.d';
+  try {
+    return readdirSync(crio).some((f) => re.test(readFileSync(join(crio, f), 'utf8')));
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,135 @@
+// `lsmns runtime [--runtime runc|crun|PATH] -- <runtime args>` (SPEC §3): on create/run, prepare the bundle
+// (label, lsmns hooks, display LSM), then run the real runtime with the original arguments; every other verb
+// passes straight through. Node cannot exec, so the runtime is a child with our stdio and preserved fds,
+// our signals forwarded, and its exit status (code or signal) made ours. Dispatched by bin/lsmns.cjs
+// without oclif, like the hook.
+
+import { spawn } from 'node:child_process';
+import { appendFileSync } from 'node:fs';
+import { constants } from 'node:os';
+import { parseArgs } from 'node:util';
+import { resolveOptions } from '../config.js';
+import { ExitCode, invalidInput, toLsmnsError } from '../errors.js';
+import { openKernel } from '../kernel/factory.js';
+import { escapeValue } from '../schema/names.js';
+import { parseRuntimeArgs, runtimeLogLine } from './runtime-args.js';
+import { defaultLsmnsBin, prepareBundle, type PrepareResult } from './shim.js';
+
+export const RUNTIME_USAGE = 'usage: lsmns runtime [--runtime runc|crun|PATH] [--backend sim|securityfs] [--sim-state PATH] [--state-dir PATH] [--policy-dir PATH] -- <runtime arguments>';
+
+export interface RuntimeIo {
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+  stderr: (s: string) => void;
+  now?: () => Date;
+}
+
+const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH', 'SIGCONT'];
+
+function parse(args: string[]) {
+  try {
+    return parseArgs({
+      args, allowPositionals: true, strict: true,
+      options: {
+        runtime: { type: 'string' }, backend: { type: 'string' }, 'sim-state': { type: 'string' }, securityfs: { type: 'string' },
+        'policy-dir': { type: 'string' }, 'host-profile-dir': { type: 'string' }, 'state-dir': { type: 'string' }, socket: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (e) {
+    throw invalidInput('InvalidInput', `lsmns runtime: ${(e as Error).message}`, RUNTIME_USAGE);
+  }
+}
+
+/** Splits `lsmns runtime` flags from the runtime's arguments at the first `--`. */
+export function splitArgs(args: string[]): { own: string[]; rt: string[] } {
+  const at = args.indexOf('--');
+  return at < 0 ? { own: args, rt: [] } : { own: args.slice(0, at), rt: args.slice(at + 1) };
+}
+
+/** The runtime's argv0: runc, crun, or a path; anything else is refused (it would be run as root). */
+export function runtimeOf(v: string | undefined, env: NodeJS.ProcessEnv): string {
+  const rt = v ?? env.LSMNS_RUNTIME ?? 'runc';
+  if (rt === 'runc' || rt === 'crun' || (rt.startsWith('/') && !/[\0\n\r]/.test(rt))) return rt;
+  throw invalidInput('InvalidInput', `--runtime ${escapeValue(rt)}: must be runc, crun or an absolute path`, 'use --runtime runc, --runtime crun or --runtime /usr/bin/runc');
+}
+
+/** Runs the real runtime as a child that looks like an exec: same stdio, fds, signals and exit status. */
+export function runRuntime(rt: string, args: string[], cwd: string, preserveFds: number): Promise<number> {
+  return new Promise((resolvePromise) => {
+    const stdio: ('inherit' | number)[] = ['inherit', 'inherit', 'inherit'];
+    for (let fd = 3; fd < 3 + preserveFds; fd++) stdio.push(fd);
+    const child = spawn(rt, args, { stdio, cwd });
+    const forward = (sig: NodeJS.Signals) => { child.kill(sig); };
+    for (const s of FORWARDED) process.on(s, forward);
+    const done = (code: number, sig: NodeJS.Signals | null) => {
+      for (const s of FORWARDED) process.off(s, forward);
+      if (sig) {
+        // Die of the same signal, as an exec'd runtime would have; the exit code is the fallback.
+        process.kill(process.pid, sig);
+        resolvePromise(128 + (osSignal(sig) ?? 0));
+        return;
+      }
+      resolvePromise(code);
+    };
+    child.once('error', (e) => {
+      process.stderr.write(`lsmns runtime: cannot run ${rt}: ${(e as NodeJS.ErrnoException).code ?? e.message}\n`);
+      done(127, null);
+    });
+    child.once('exit', (code, sig) => done(code ?? 1, sig));
+  });
+}
+
+function osSignal(sig: NodeJS.Signals): number | undefined {
+  return (constants.signals as Record<string, number>)[sig];
+}
+
+/** Prepares the bundle for create/run; the result says what was written, or throws the refusal. */
+export async function prepareFor(args: string[], own: ReturnType<typeof parse>['values'], io: RuntimeIo): Promise<PrepareResult | null> {
+  const ra = parseRuntimeArgs(args);
+  if (ra.verb !== 'create' && ra.verb !== 'run') return null;
+  if (ra.config !== null && ra.config !== 'config.json') {
+    throw invalidInput('InvalidInput', `--config ${escapeValue(ra.config)}: lsmns prepares the bundle's config.json only`, 'drop --config, or use the bundle\'s config.json');
+  }
+  const o = resolveOptions({ backend: own.backend, simState: own['sim-state'], securityfs: own.securityfs, policyDir: own['policy-dir'], hostProfileDir: own['host-profile-dir'], stateDir: own['state-dir'], socket: own.socket }, io.env);
+  const port = await openKernel(o);
+  const r = await prepareBundle(ra.bundle ?? io.cwd, { port, options: o, hook: { mode: 'standalone', bin: defaultLsmnsBin(io.env) }, containerId: ra.containerId ?? undefined });
+  if (r.displayLsm && port.backend !== 'sim') await port.writeTaskAttr('self', r.displayLsm.interface as 'display' | 'interface_lsm', 'apparmor');
+  return r;
+}
+
+export async function runtimeMain(args: string[], io: RuntimeIo): Promise<number> {
+  const { own, rt } = splitArgs(args);
+  let values: ReturnType<typeof parse>['values'];
+  let runtime: string;
+  try {
+    const p = parse(own);
+    values = p.values;
+    if (values.help) {
+      io.stderr(`${RUNTIME_USAGE}\n`);
+      return ExitCode.Ok;
+    }
+    if (p.positionals.length > 0) throw invalidInput('InvalidInput', `lsmns runtime: put the runtime's arguments after --, got ${escapeValue(p.positionals.join(' '))}`, RUNTIME_USAGE);
+    runtime = runtimeOf(values.runtime, io.env);
+  } catch (e) {
+    io.stderr(`${toLsmnsError(e).oneLine()}\n`);
+    return toLsmnsError(e).exitCode;
+  }
+  const ra = parseRuntimeArgs(rt);
+  try {
+    await prepareFor(rt, values, io);
+  } catch (e) {
+    const err = toLsmnsError(e);
+    const line = `lsmns runtime ${ra.verb}: ${err.message}; remedy: ${err.remedy}`.replace(/[\r\n]+/g, ' ');
+    io.stderr(`${line}\n`);
+    if (ra.log) {
+      try {
+        appendFileSync(ra.log, runtimeLogLine(ra.logFormat, line, (io.now ?? (() => new Date()))()));
+      } catch {
+        // The message is on stderr; an unwritable log must not hide the refusal's exit code.
+      }
+    }
+    return err.exitCode === ExitCode.Ok ? ExitCode.Internal : err.exitCode;
+  }
+  return runRuntime(runtime, rt, io.cwd, ra.verb === 'create' || ra.verb === 'run' ? ra.preserveFds : 0);
+}

@@ -1,0 +1,188 @@
+// The runtime shim's work on a bundle before `create`/`run` (SPEC §3): plan from config.json's annotations,
+// write the planned label into process.apparmorProfile, add lsmns's own createRuntime and poststop hooks, and
+// say whether the display LSM must be set on the runtime process. Shared by `lsmns runtime` (standalone) and
+// the agent's /v1/shim/prepare (served). Hostile input is refused before anything is written.
+
+import { randomBytes } from 'node:crypto';
+import { accessSync, constants, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { basename, dirname, resolve } from 'node:path';
+import { ENV, type CommonOptions } from '../config.js';
+import { invalidInput } from '../errors.js';
+import type { KernelPort } from '../kernel/port.js';
+import { assertApplicable } from '../apply/executor.js';
+import { plan } from '../plan/planner.js';
+import { requestFromBundle } from '../plan/request.js';
+import type { Plan } from '../plan/types.js';
+import { escapeValue } from '../schema/names.js';
+import { hasLsmnsAnnotations } from './gate.js';
+import { clearIntent, recordIntent } from './sim-runtime.js';
+import { readBundleConfig, type OciHook, type OciState } from './spec.js';
+
+/** The hooks the shim adds; prestart counts as createRuntime when it is already there (its deprecated twin). */
+export const SHIM_HOOK_STAGES = ['createRuntime', 'poststop'] as const;
+export type ShimHookStage = (typeof SHIM_HOOK_STAGES)[number];
+
+/** Bounded hook timeouts (seconds): createRuntime may wait --policy-wait for a late policy. */
+export const HOOK_TIMEOUT_S: Record<ShimHookStage, number> = { createRuntime: 30, poststop: 10 };
+
+/** Hooks run with only the env their entry names: give them a PATH that finds node, curl and the runtimes. */
+export function hookPath(): string {
+  const dirs = [dirname(process.execPath), '/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];
+  return [...new Set(dirs)].join(':');
+}
+
+export interface HookCommand {
+  /** standalone: `lsmns hook <stage>` in a new process; served: the thin client that calls the agent. */
+  mode: 'standalone' | 'served';
+  /** Absolute path of the lsmns CLI (bin/lsmns.cjs or a wrapper) or of lsmns-hook-client. */
+  bin: string;
+}
+
+export interface PrepareOptions {
+  port: KernelPort;
+  options: CommonOptions;
+  hook: HookCommand;
+  /** The container id from the runtime's arguments: it names an "auto" namespace outside Kubernetes. */
+  containerId?: string;
+  /** LSMNS_POLICY_WAIT for the added hooks, when it is not the default. */
+  policyWaitMs?: number;
+}
+
+export interface PrepareResult {
+  /** skipped: no lsmns annotations, nothing touched; noop: annotations with nothing to do; prepared: written. */
+  outcome: 'skipped' | 'noop' | 'prepared';
+  bundle: string;
+  config: string;
+  plan: Plan | null;
+  /** The label the container's root task gets (null for the pod sandbox, which keeps its profile). */
+  label: string | null;
+  /** Where the label went: config.json's process.apparmorProfile, or the sim (the sim backend). */
+  labelTo: 'config' | 'sim' | null;
+  hooksAdded: ShimHookStage[];
+  /** Set on the runtime process before it starts (inherited by the container init), or null. */
+  displayLsm: { lsm: 'apparmor'; interface: string } | null;
+  /** True when config.json was rewritten. */
+  changed: boolean;
+}
+
+/** A bundle argument is hostile input: absolute after resolving, no control characters, a directory. */
+export function checkBundleDir(dir: string, cwd = process.cwd()): string {
+  if (dir === '' || /[\0\n\r]/.test(dir)) throw invalidInput('InvalidBundle', `bundle path ${escapeValue(dir)} is empty or contains a control character`, 'pass the bundle directory (--bundle DIR), as runc and crun take it');
+  const abs = resolve(cwd, dir);
+  let isDir = false;
+  try {
+    isDir = statSync(abs).isDirectory();
+  } catch (e) {
+    throw invalidInput('InvalidBundle', `bundle ${escapeValue(abs)}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, 'pass an existing bundle directory that holds config.json');
+  }
+  if (!isDir) throw invalidInput('InvalidBundle', `bundle ${escapeValue(abs)} is not a directory`, 'pass the bundle directory, not config.json');
+  return abs;
+}
+
+const LSMNS_BIN_NAMES = new Set(['lsmns', 'lsmns.cjs', 'lsmns.js', 'lsmns-hook-client']);
+
+/** True when a hook entry is lsmns's own for that stage (either front door), so it is not added twice. */
+export function isLsmnsHook(h: OciHook, stage: string): boolean {
+  const words = [h.path, ...(h.args ?? [])];
+  return words.some((w) => LSMNS_BIN_NAMES.has(basename(w))) && (h.args ?? []).includes(stage);
+}
+
+/** The hook entry for one stage: lsmns's options travel in env, with an explicit PATH and a bounded timeout. */
+export function hookEntry(stage: ShimHookStage, o: Pick<PrepareOptions, 'options' | 'hook' | 'policyWaitMs'> & { path?: string; node?: string }): OciHook {
+  const env = [`PATH=${o.path ?? hookPath()}`];
+  const keys: (keyof CommonOptions)[] = o.hook.mode === 'served' ? ['socket'] : ['backend', 'simState', 'securityfs', 'policyDir', 'hostProfileDir', 'stateDir'];
+  for (const k of keys) env.push(`${ENV[k]}=${o.options[k]}`);
+  if (o.policyWaitMs !== undefined && o.hook.mode === 'standalone') env.push(`LSMNS_POLICY_WAIT=${o.policyWaitMs}`);
+  const bin = o.hook.bin;
+  if (!bin.startsWith('/')) throw invalidInput('InvalidInput', `hook program ${escapeValue(bin)} is not an absolute path`, 'runtimes run hooks by absolute path; give the installed path of lsmns (LSMNS_BIN) or lsmns-hook-client');
+  if (o.hook.mode === 'served') return { path: bin, args: ['lsmns-hook-client', stage], env, timeout: HOOK_TIMEOUT_S[stage] };
+  // A .cjs/.js entry is run by this node directly: no /usr/bin/env lookup on every container start.
+  if (/\.c?js$/.test(bin)) return { path: o.node ?? process.execPath, args: ['node', bin, 'hook', stage], env, timeout: HOOK_TIMEOUT_S[stage] };
+  return { path: bin, args: ['lsmns', 'hook', stage], env, timeout: HOOK_TIMEOUT_S[stage] };
+}
+
+/** The absolute lsmns CLI for standalone hooks: LSMNS_BIN, else the script this process runs, else PATH. */
+export function defaultLsmnsBin(env: NodeJS.ProcessEnv = process.env, argv1: string | undefined = process.argv[1]): string {
+  if (env.LSMNS_BIN?.startsWith('/')) return env.LSMNS_BIN;
+  if (argv1 && LSMNS_BIN_NAMES.has(basename(argv1))) return resolve(argv1);
+  for (const d of (env.PATH ?? '').split(':')) {
+    if (!d.startsWith('/')) continue;
+    try {
+      accessSync(`${d}/lsmns`, constants.X_OK);
+      return `${d}/lsmns`;
+    } catch {
+      // not here
+    }
+  }
+  throw invalidInput('InvalidInput', 'cannot find the lsmns CLI for the hooks the shim adds', 'set LSMNS_BIN to the absolute path of lsmns');
+}
+
+/** Writes next to the target and renames over it: a reader (the runtime) sees the old or the new file, whole. */
+function writeAtomic(path: string, text: string): void {
+  const mode = statSync(path).mode & 0o7777;
+  const tmp = `${path}.lsmns-${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
+  try {
+    writeFileSync(tmp, text, { mode });
+    renameSync(tmp, path);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw e;
+  }
+}
+
+export async function prepareBundle(bundleDir: string, o: PrepareOptions): Promise<PrepareResult> {
+  const bundle = checkBundleDir(bundleDir);
+  const { path, config } = readBundleConfig(bundle);
+  const result: PrepareResult = { outcome: 'skipped', bundle, config: path, plan: null, label: null, labelTo: null, hooksAdded: [], displayLsm: null, changed: false };
+  const sim = o.port.backend === 'sim';
+  if (!hasLsmnsAnnotations(config.annotations)) {
+    if (sim) clearIntent(o.options.stateDir, bundle);
+    return result;
+  }
+
+  // The state a hook will see, so that "auto" names and references agree between the shim and the hooks.
+  const state: OciState | null = o.containerId ? { ociVersion: config.ociVersion ?? '1.0.2', id: o.containerId, status: 'creating', bundle, annotations: config.annotations } : null;
+  const request = requestFromBundle(config, { kind: 'bundle', ref: path }, state, { policyDir: o.options.policyDir, delivery: 'shim' });
+  const p = plan(request, await o.port.probe());
+  result.plan = p;
+  assertApplicable(p);
+  if (p.outcome === 'noop') {
+    result.outcome = 'noop';
+    return result;
+  }
+
+  const transition = p.steps.find((s) => s.kind === 'transitionRootTask' && s.status === 'planned');
+  const display = p.steps.find((s) => s.kind === 'setDisplayLsm' && s.status === 'planned');
+  result.label = transition ? String(transition.args.label) : null;
+  result.displayLsm = display ? { lsm: 'apparmor', interface: String(display.args.interface) } : null;
+
+  // The raw document, so that every field the runtime reads survives untouched.
+  const doc = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown> & { process?: Record<string, unknown>; hooks?: Record<string, OciHook[]> };
+  const hooks = (doc.hooks ??= {});
+  for (const stage of SHIM_HOOK_STAGES) {
+    const have = [...(hooks[stage] ?? []), ...(stage === 'createRuntime' ? hooks.prestart ?? [] : [])];
+    if (have.some((h) => isLsmnsHook(h, stage) || (stage === 'createRuntime' && isLsmnsHook(h, 'prestart')))) continue;
+    (hooks[stage] ??= []).push(hookEntry(stage, o));
+    result.hooksAdded.push(stage);
+  }
+  let relabel = false;
+  if (result.label && !sim) {
+    if (doc.process === undefined) throw invalidInput('InvalidBundle', `${path}: has no process section to carry the AppArmor label`, 'give a runtime spec with a process (runc spec makes one)');
+    relabel = doc.process.apparmorProfile !== result.label;
+    doc.process.apparmorProfile = result.label;
+    result.labelTo = 'config';
+  }
+  if (result.label && sim) {
+    const c = p.containers.find((x) => x.label === result.label)!;
+    recordIntent(o.options.stateDir, { bundle, label: result.label, display: result.displayLsm ? 'apparmor' : null, container: c.name });
+    result.labelTo = 'sim';
+  } else if (sim) {
+    clearIntent(o.options.stateDir, bundle);
+  }
+  if (result.hooksAdded.length > 0 || relabel) {
+    writeAtomic(path, `${JSON.stringify(doc, null, 2)}\n`);
+    result.changed = true;
+  }
+  result.outcome = 'prepared';
+  return result;
+}

@@ -1,0 +1,60 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { FakeApiServer } from '../kube/fake-apiserver.js';
+import { podObj, waitFor } from '../kube/helpers.js';
+import { BIN, cliEnv, lsmns } from './cli.js';
+
+describe('lsmns agent --node and lsmns install --containerd/--crio (real CLI)', function () {
+  this.timeout(30_000);
+
+  it('agent --node: serves the socket and, beside it, the Kubernetes side; SIGTERM stops both', async () => {
+    const e = cliEnv();
+    const srv = await new FakeApiServer().start();
+    try {
+      srv.put('nodes', { metadata: { name: 'node-a' } });
+      srv.put('namespaces', { metadata: { name: 'team-a', labels: { 'lsmns.io/enabled': 'true' } } });
+      srv.put('pods', podObj('team-a', 'mine'));
+      const kc = srv.writeKubeConfig(join(e.dir, 'kubeconfig'));
+      const socket = join(e.dir, 'agent.sock');
+      const p = spawn(process.execPath, [BIN, 'agent', '--node', 'node-a', '--kubeconfig', kc, '--socket', socket, '--health-port', '0'], { env: e.env, stdio: ['ignore', 'ignore', 'pipe'] });
+      let err = '';
+      p.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
+      await waitFor(() => /"event":"kubernetes"/.test(err), 'the Kubernetes side', 20_000);
+      const health = Number(/"health":(\d+)/.exec(err)![1]);
+      assert.equal((await fetch(`http://127.0.0.1:${health}/readyz`)).status, 200);
+      assert.match(await (await fetch(`http://127.0.0.1:${health}/metrics`)).text(), /lsmns_informer_cached_objects\{resource="pods",component="agent"\} 1/);
+      assert.equal(srv.getObject('nodes', null, 'node-a')!.metadata.labels!['lsmns.io/apparmor'], 'true', 'node facts published');
+      assert.ok(srv.requests.some((r) => r.path === '/api/v1/pods' && r.query.fieldSelector === 'spec.nodeName=node-a'));
+      const exit = new Promise<number | null>((r) => p.on('exit', (c) => r(c)));
+      p.kill('SIGTERM');
+      assert.equal(await exit, 0);
+    } finally {
+      await srv.stop();
+    }
+  });
+
+  it('install --containerd 2|3 and --crio print the handler for the shim front', () => {
+    const e = cliEnv();
+    const v2 = lsmns(e, ['install', '--containerd', '2', '--shim', '/opt/lsmns/bin/lsmns-runtime']);
+    assert.equal(v2.code, 0, v2.stderr);
+    assert.match(v2.stdout, /\[plugins\."io\.containerd\.grpc\.v1\.cri"\.containerd\.runtimes\.lsmns\.options\]\n {2}BinaryName = "\/opt\/lsmns\/bin\/lsmns-runtime"/);
+    assert.match(lsmns(e, ['install', '--containerd', '3']).stdout, /io\.containerd\.cri\.v1\.runtime/);
+    assert.match(lsmns(e, ['install', '--crio', '--shim', '/s']).stdout, /runtime_path = "\/s"/);
+  });
+
+  it('install --containerd --write appends to the main config (with a backup); --crio --write makes a drop-in', () => {
+    const e = cliEnv();
+    const cfg = join(e.dir, 'config.toml');
+    writeFileSync(cfg, 'version = 2\n');
+    const w = lsmns(e, ['install', '--containerd', '2', '--write', '--containerd-config', cfg, '--crio', '--crio-conf-dir', join(e.dir, 'crio.d')]);
+    assert.equal(w.code, 0, w.stderr);
+    assert.match(readFileSync(cfg, 'utf8'), /runtimes\.lsmns\]/);
+    assert.equal(readFileSync(`${cfg}.lsmns-backup`, 'utf8'), 'version = 2\n');
+    assert.match(readFileSync(join(e.dir, 'crio.d', '50-lsmns.conf'), 'utf8'), /\[crio\.runtime\.runtimes\.lsmns\]/);
+    assert.match(w.stdout, /restart containerd/);
+    const bad = lsmns(e, ['install', '--write']);
+    assert.equal(bad.code, 2);
+  });
+});

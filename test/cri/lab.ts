@@ -1,0 +1,180 @@
+// A private containerd with its CRI plugin, driven over its socket the way kubelet drives it (recipe:
+// shared/lab/cri). Everything lives under a temporary directory; containerd and the shims it started
+// are stopped by pid. `fakeAppArmor` runs containerd in a private mount namespace whose
+// /sys/kernel/security/apparmor/profiles and /sys/module/apparmor/parameters/enabled look like an AppArmor
+// host's, so containerd's own Localhost-profile check runs here although this kernel has no AppArmor.
+
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import { renderContainerdHandler } from '../../src/install/runtime-handler.js';
+
+const HERE = fileURLToPath(new URL('../../../test/cri/', import.meta.url));
+const REPO = fileURLToPath(new URL('../../../', import.meta.url));
+
+export function criAvailable(): string | null {
+  if (process.getuid?.() !== 0) return 'needs root';
+  for (const bin of ['containerd', 'ctr', 'runc', 'unshare', 'jq']) if (spawnSync('sh', ['-c', `command -v ${bin}`]).status !== 0) return `${bin} is not installed (scripts/deps.sh installs it)`;
+  if (!existsSync('/bin/busybox')) return 'busybox-static is not installed';
+  return null;
+}
+
+/** Builds the two test images once (pause and app, busybox-based) into .work/cri-images. */
+export function buildImages(): { pause: string; app: string } {
+  const dir = join(REPO, '.work', 'cri-images');
+  mkdirSync(dir, { recursive: true });
+  const pause = join(dir, 'pause.tar');
+  const app = join(dir, 'app.tar');
+  const mk = (name: string, out: string, ep: string) => {
+    if (existsSync(out)) return;
+    const r = spawnSync('bash', [join(HERE, 'mkimage.sh'), name, out, ep], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`mkimage ${name}: ${r.stderr}`);
+  };
+  mk('lsmns.test/pause:1', pause, '["/bin/sh","-c","trap \\"exit 0\\" TERM; while :; do sleep 1; done"]');
+  mk('lsmns.test/app:1', app, '["/bin/sh","-c"]');
+  return { pause, app };
+}
+
+type Client = grpc.Client & Record<string, (req: unknown, md: grpc.Metadata | object, cb: (e: grpc.ServiceError | null, r: any) => void) => void>;
+
+export interface LabOptions {
+  fakeAppArmor?: boolean;
+  /** BinaryName of the lsmns handler (the shim front). */
+  shimPath?: string;
+  /** Extra environment for containerd, inherited by the shims and the runtime. */
+  env?: Record<string, string>;
+}
+
+export class CriLab {
+  readonly dir: string;
+  readonly sock: string;
+  private proc: ChildProcess | null = null;
+  private rt: Client | null = null;
+
+  constructor(private readonly o: LabOptions = {}) {
+    this.dir = mkdtempSync('/tmp/lsmns-cri-');
+    this.sock = join(this.dir, 'containerd.sock');
+  }
+
+  async start(): Promise<void> {
+    const B = this.dir;
+    for (const d of ['cni/bin', 'cni/net.d', 'runc-root', 'opt', 'conf.d', 'pod-logs']) mkdirSync(join(B, d), { recursive: true });
+    const capbnd = /CapBnd:\s*([0-9a-f]+)/.exec(readFileSync('/proc/self/status', 'utf8'))![1]!;
+    const restrict = ((BigInt(`0x${capbnd}`) >> 24n) & 1n) === 0n; // no CAP_SYS_RESOURCE: see the lab notes
+    writeFileSync(join(B, 'config.toml'), `version = 2
+root = "${B}/root"
+state = "${B}/state"
+disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.aufs"]
+[grpc]
+  address = "${this.sock}"
+[ttrpc]
+  address = "${this.sock}.ttrpc"
+[plugins."io.containerd.internal.v1.opt"]
+  path = "${B}/opt"
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "lsmns.test/pause:1"
+  disable_tcp_service = true
+  restrict_oom_score_adj = ${restrict}
+  stream_server_address = "127.0.0.1"
+  stream_server_port = "0"
+[plugins."io.containerd.grpc.v1.cri".cni]
+  bin_dir = "${B}/cni/bin"
+  conf_dir = "${B}/cni/net.d"
+[plugins."io.containerd.grpc.v1.cri".containerd]
+  snapshotter = "native"
+  default_runtime_name = "runc"
+[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+  runtime_type = "io.containerd.runc.v2"
+[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+  Root = "${B}/runc-root"
+
+${renderContainerdHandler(2, { shimPath: this.o.shimPath ?? join(REPO, 'hooks', 'lsmns-runtime') })}`);
+    const env = { ...process.env, PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', ...(this.o.env ?? {}) };
+    const log = join(B, 'containerd.log');
+    const run = `exec containerd --config ${B}/config.toml >${log} 2>&1`;
+    const fake = [
+      'set -e',
+      'mount -t tmpfs -o size=1m lsmns-fake-securityfs /sys/kernel/security',
+      'mkdir -p /sys/kernel/security/apparmor',
+      // the listing's format: "<name> (<mode>)" per loaded profile
+      "printf 'cri-containerd.apparmor.d (enforce)\\nhost-web (enforce)\\n' >/sys/kernel/security/apparmor/profiles",
+      'mount -t tmpfs -o size=1m lsmns-fake-module /sys/module',
+      'mkdir -p /sys/module/apparmor/parameters',
+      'echo Y >/sys/module/apparmor/parameters/enabled',
+    ].join('; ');
+    this.proc = this.o.fakeAppArmor
+      ? spawn('unshare', ['-m', '--propagation', 'private', 'sh', '-c', `${fake}; ${run}`], { env, stdio: 'ignore' })
+      : spawn('sh', ['-c', run], { env, stdio: 'ignore' });
+    for (let i = 0; i < 600; i++) {
+      if (existsSync(this.sock) && spawnSync('ctr', ['--address', this.sock, 'plugins', 'ls'], { encoding: 'utf8' }).stdout.match(/io\.containerd\.grpc\.v1\s+cri\s+\S+\s+ok/)) break;
+      if (this.proc.exitCode !== null) throw new Error(`containerd died: ${readFileSync(log, 'utf8').slice(-2000)}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const imgs = buildImages();
+    for (const t of [imgs.pause, imgs.app]) {
+      const r = spawnSync('ctr', ['--address', this.sock, '-n', 'k8s.io', 'images', 'import', '--snapshotter', 'native', t], { encoding: 'utf8' });
+      if (r.status !== 0) throw new Error(`ctr import ${t}: ${r.stderr}`);
+    }
+    const def = protoLoader.loadSync(join(HERE, 'cri-subset.proto'), { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true });
+    const v1 = (grpc.loadPackageDefinition(def) as any).runtime.v1;
+    this.rt = new v1.RuntimeService(`unix://${this.sock}`, grpc.credentials.createInsecure()) as Client;
+  }
+
+  private readonly sandboxes = new Set<string>();
+
+  async call<T = any>(method: string, req: unknown): Promise<T> {
+    const r = await new Promise<T>((resolve, reject) => this.rt![method]!(req, { deadline: Date.now() + 60_000 }, (e, res) => (e ? reject(e) : resolve(res as T))));
+    if (method === 'RunPodSandbox') this.sandboxes.add((r as { pod_sandbox_id: string }).pod_sandbox_id);
+    if (method === 'RemovePodSandbox') this.sandboxes.delete((req as { pod_sandbox_id: string }).pod_sandbox_id);
+    return r;
+  }
+
+  sandboxConfig(o: { name: string; uid: string; namespace?: string; annotations?: Record<string, string> }) {
+    const logDir = join(this.dir, 'pod-logs', `${o.name}_${o.uid}`);
+    mkdirSync(logDir, { recursive: true });
+    return {
+      metadata: { name: o.name, namespace: o.namespace ?? 'team-a', uid: o.uid, attempt: 0 },
+      log_directory: logDir,
+      annotations: o.annotations ?? {},
+      linux: { cgroup_parent: '/lsmns-cri-test', security_context: { namespace_options: { network: 'NODE', pid: 'POD', ipc: 'POD' } } },
+    };
+  }
+
+  containerConfig(o: { cmd: string; apparmor?: { profile_type: string; localhost_ref?: string } }) {
+    return {
+      metadata: { name: 'app', attempt: 0 }, image: { image: 'lsmns.test/app:1' }, command: ['/bin/sh', '-c', o.cmd],
+      log_path: 'app/0.log', linux: { security_context: o.apparmor ? { apparmor: o.apparmor } : {} },
+    };
+  }
+
+  /** Stops and removes every sandbox the tests started, so no shim is left behind. */
+  async cleanPods(): Promise<void> {
+    for (const id of [...this.sandboxes]) {
+      await this.call('StopPodSandbox', { pod_sandbox_id: id }).catch(() => {});
+      await this.call('RemovePodSandbox', { pod_sandbox_id: id }).catch(() => {});
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.rt?.close();
+    const pid = this.proc?.pid;
+    if (pid && this.proc!.exitCode === null) {
+      process.kill(pid, 'SIGTERM');
+      for (let i = 0; i < 100 && this.proc!.exitCode === null; i++) await new Promise((r) => setTimeout(r, 50));
+      if (this.proc!.exitCode === null) process.kill(pid, 'SIGKILL');
+    }
+    // Shims started for this containerd only (matched by its socket), one by one by pid.
+    for (const d of readdirSync('/proc')) {
+      if (!/^\d+$/.test(d)) continue;
+      try {
+        const args = readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0');
+        if (args[0]?.includes('containerd-shim') && args.includes(this.sock)) process.kill(Number(d), 'SIGTERM');
+      } catch { /* gone */ }
+    }
+    spawnSync('rmdir', ['/sys/fs/cgroup/lsmns-cri-test']);
+    rmSync(this.dir, { recursive: true, force: true, maxRetries: 3 });
+  }
+}

@@ -1,0 +1,148 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import YAML from 'yaml';
+import { validateAnnotations, parseAnnotations } from '../../src/schema/annotations.js';
+
+const ROOT = fileURLToPath(new URL('../../../manifests/', import.meta.url));
+type Obj = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; annotations?: Record<string, string> }; [k: string]: unknown };
+
+/** Reads a kustomization's resources (files and directories) the way kustomize does, without patches. */
+function renderResources(dir: string): Obj[] {
+  const k = YAML.parse(readFileSync(join(dir, 'kustomization.yaml'), 'utf8')) as { resources: string[] };
+  const out: Obj[] = [];
+  for (const r of k.resources) {
+    const p = join(dir, r);
+    if (statSync(p).isDirectory()) out.push(...renderResources(p));
+    else out.push(...YAML.parseAllDocuments(readFileSync(p, 'utf8')).map((d) => d.toJS() as Obj).filter(Boolean));
+  }
+  return out;
+}
+
+/** kubectl with kustomize v4 or later (Debian bookworm's kubernetes-client 1.20 embeds v2, which cannot read these). */
+function hasKustomize(): boolean {
+  const v = spawnSync('kubectl', ['version', '--client'], { encoding: 'utf8' });
+  const m = /Kustomize Version: v(\d+)/.exec(v.stdout ?? '');
+  return !v.error && m !== null && Number(m[1]) >= 4;
+}
+const KUBECTL = hasKustomize();
+
+function kubectlKustomize(dir: string): Obj[] | null {
+  if (!KUBECTL) return null; // the resources are read directly instead (see renderResources)
+  const r = spawnSync('kubectl', ['kustomize', dir], { encoding: 'utf8' });
+  assert.equal(r.status, 0, `kubectl kustomize ${dir}: ${r.stderr}`);
+  return YAML.parseAllDocuments(r.stdout).map((d) => d.toJS() as Obj);
+}
+
+/** The official schema class for an object, from kubernetes-models (generated from the Kubernetes OpenAPI). */
+async function modelFor(o: Obj): Promise<{ validate(): void } | null> {
+  const [group, version] = o.apiVersion.includes('/') ? o.apiVersion.split('/') : ['', o.apiVersion];
+  if (group === 'cert-manager.io') return null; // a CRD: no official schema
+  const mod = (await import(`kubernetes-models/${group ? `${group}/` : ''}${version}/${o.kind}`)) as Record<string, new (d: unknown) => { validate(): void }>;
+  const Cls = mod[o.kind];
+  assert.ok(Cls, `no schema for ${o.apiVersion} ${o.kind}`);
+  return new Cls(o);
+}
+
+const id = (o: Obj) => `${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`;
+
+describe('manifests (kustomize, official schemas)', () => {
+  const sets: [string, string][] = [['base', ROOT], ['examples', join(ROOT, 'examples')], ['cert-manager', join(ROOT, 'cert-manager')]];
+
+  for (const [name, dir] of sets) {
+    it(`${name}: every object validates against the Kubernetes schemas`, async () => {
+      const objs = kubectlKustomize(dir) ?? renderResources(dir);
+      assert.ok(objs.length > 0);
+      let checked = 0;
+      for (const o of objs) {
+        const m = await modelFor(o);
+        if (!m) continue;
+        assert.doesNotThrow(() => m.validate(), (e: unknown) => { throw new Error(`${id(o)}: ${(e as Error).message}`); });
+        checked++;
+      }
+      assert.ok(checked >= (name === 'base' ? 15 : 4), `${checked} objects checked`);
+    });
+  }
+
+  it('kubectl kustomize renders the same objects as the kustomization lists (when kubectl is installed)', function () {
+    const k = kubectlKustomize(ROOT);
+    if (!k) this.skip();
+    assert.deepEqual(k!.map(id).sort(), renderResources(ROOT).map(id).sort());
+  });
+
+  const base = renderResources(ROOT);
+  const byKind = (kind: string) => base.filter((o) => o.kind === kind);
+
+  it('RBAC: no wildcards, no secrets, and exactly the verbs the controller and agent use', () => {
+    type Rule = { apiGroups: string[]; resources: string[]; verbs: string[]; resourceNames?: string[] };
+    const rules = [...byKind('ClusterRole'), ...byKind('Role')].flatMap((r) => (r.rules as Rule[]).map((x) => ({ role: r.metadata.name, ...x })));
+    for (const r of rules) {
+      for (const f of [r.apiGroups, r.resources, r.verbs, r.resourceNames ?? []]) assert.ok(!f.includes('*'), `${r.role}: wildcard in ${JSON.stringify(r)}`);
+      assert.ok(!r.resources.some((x) => x.startsWith('secrets')), `${r.role}: secrets`);
+    }
+    const grants = (role: string) => rules.filter((r) => r.role === role).flatMap((r) => r.resources.flatMap((res) => r.verbs.map((v) => `${r.apiGroups[0] || 'core'}:${res}:${v}`))).sort();
+    assert.deepEqual(grants('lsmns-agent'), ['core:configmaps:get', 'core:configmaps:list', 'core:configmaps:watch', 'core:events:create', 'core:events:patch', 'core:namespaces:get', 'core:namespaces:list', 'core:namespaces:watch', 'core:nodes:get', 'core:nodes:patch', 'core:pods/status:patch', 'core:pods:get', 'core:pods:list', 'core:pods:watch']);
+    assert.deepEqual(grants('lsmns-controller'), ['core:events:create', 'core:events:patch', 'core:namespaces:get', 'core:namespaces:list', 'core:namespaces:watch', 'core:pods:get', 'core:pods:list', 'core:pods:watch']);
+    assert.deepEqual(grants('lsmns-controller-leader'), ['coordination.k8s.io:leases:create', 'coordination.k8s.io:leases:get', 'coordination.k8s.io:leases:update']);
+  });
+
+  it('webhook: Fail, opt-in namespaces only, lsmns-system excluded, no side effects, a short timeout', () => {
+    const [mwc] = byKind('MutatingWebhookConfiguration');
+    const w = (mwc!.webhooks as Record<string, unknown>[])[0]!;
+    assert.equal(w.failurePolicy, 'Fail');
+    assert.equal(w.sideEffects, 'None');
+    assert.ok((w.timeoutSeconds as number) <= 5);
+    assert.deepEqual(w.admissionReviewVersions, ['v1']);
+    const sel = (w.namespaceSelector as { matchExpressions: { key: string; operator: string; values: string[] }[] }).matchExpressions;
+    assert.deepEqual(sel.find((e) => e.key === 'lsmns.io/enabled'), { key: 'lsmns.io/enabled', operator: 'In', values: ['true'] });
+    assert.deepEqual(sel.find((e) => e.key === 'kubernetes.io/metadata.name'), { key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['lsmns-system'] });
+  });
+
+  it('controller: 2 replicas; agent: securityfs, CAP_MAC_ADMIN, explicit AppArmor, host socket, installs hook and shim', () => {
+    const [dep] = byKind('Deployment');
+    assert.equal((dep!.spec as { replicas: number }).replicas, 2);
+    const [ds] = byKind('DaemonSet');
+    const pod = (ds!.spec as { template: { spec: Record<string, any> } }).template.spec;
+    const agent = pod.containers[0];
+    assert.ok(agent.securityContext.capabilities.add.includes('MAC_ADMIN'));
+    assert.deepEqual(agent.securityContext.appArmorProfile, { type: 'Unconfined' });
+    const mounts = Object.fromEntries(agent.volumeMounts.map((m: { name: string; mountPath: string }) => [m.mountPath, m.name]));
+    const host = Object.fromEntries(pod.volumes.filter((v: any) => v.hostPath).map((v: any) => [v.name, v.hostPath.path]));
+    assert.equal(host[mounts['/sys/kernel/security']], '/sys/kernel/security');
+    assert.equal(host[mounts['/run/lsmns']], '/run/lsmns');
+    const init = pod.initContainers[0].args.join(' ');
+    for (const f of ['hooks/lsmns-hook-client', 'hooks/lsmns-runtime', 'lsmns-createruntime.json']) assert.ok(init.includes(f), `init installs ${f}`);
+    const [rc] = byKind('RuntimeClass');
+    assert.equal(rc!.handler, 'lsmns');
+    const hooks = byKind('ConfigMap').find((c) => c.metadata.name === 'lsmns-hooks')!;
+    for (const [file, text] of Object.entries(hooks.data as Record<string, string>)) {
+      const h = JSON.parse(text) as { version: string; hook: { path: string; args: string[] }; stages: string[] };
+      assert.equal(h.version, '1.0.0', file);
+      assert.equal(h.hook.path, '/opt/lsmns/bin/lsmns-hook-client');
+      assert.equal(h.hook.args[1], h.stages[0]);
+    }
+  });
+
+  it('the ValidatingAdmissionPolicy patterns agree with the annotation schema', () => {
+    const [vap] = byKind('ValidatingAdmissionPolicy');
+    const text = JSON.stringify(vap);
+    const pattern = (key: string) => {
+      const v = (vap!.spec as { validations: { expression: string }[] }).validations.find((x) => x.expression.startsWith(`!('${key}' in variables.ann)`))!;
+      return new RegExp(/matches\('([^']+)'\)/.exec(v.expression)![1]!);
+    };
+    const cases: [string, string][] = [
+      ['lsmns.io/apparmor-namespace', 'tenant-a'], ['lsmns.io/apparmor-namespace', 'auto'], ['lsmns.io/apparmor-namespace', '../../../etc'],
+      ['lsmns.io/apparmor-namespace', 'a:b'], ['lsmns.io/apparmor-namespace', 'a b'], ['lsmns.io/apparmor-namespace', '9lives'], ['lsmns.io/apparmor-namespace', 'x'.repeat(201)],
+      ['lsmns.io/apparmor-namespace', 'a&b'], ['lsmns.io/apparmor-namespace', 'ünï'], ['lsmns.io/apparmor-policy', 'web'], ['lsmns.io/apparmor-policy', 'cluster/baseline'],
+      ['lsmns.io/apparmor-policy', '/etc/shadow'], ['lsmns.io/apparmor-policy', 'other/x'], ['lsmns.io/apparmor-policy', 'a..b'],
+    ];
+    for (const [key, value] of cases) {
+      const schemaOk = validateAnnotations(parseAnnotations({ 'lsmns.io/apparmor-namespace': 'tenant-a', [key]: value })).length === 0;
+      const celOk = pattern(key).test(value) && !value.includes('..');
+      assert.equal(celOk, schemaOk, `${key}=${JSON.stringify(value)}: CEL says ${celOk}, the schema says ${schemaOk}`);
+    }
+    for (const k of ['lsmns.io/apparmor-profile', 'lsmns.io/host-profile', 'lsmns.io/apparmor-stacking', 'lsmns.io/display-lsm']) assert.ok(text.includes(k), `the policy knows ${k}`);
+  });
+});

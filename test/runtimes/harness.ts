@@ -1,0 +1,181 @@
+// Shared parts for tests with real runtimes: a busybox bundle, runc/crun command lines (crun needs the
+// unified cgroup hierarchy unmounted in a private mount namespace on this host), and a sim environment whose
+// LSMNS_* variables hooks and the shim pass along. Reused by the served-hooks tests.
+
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { closeSync, copyFileSync, mkdirSync, openSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { resolveOptions, type CommonOptions } from '../../src/config.js';
+import { SimKernel } from '../../src/kernel/sim/port.js';
+import { simView } from '../../src/kernel/sim/view.js';
+import { hookEntry, SHIM_HOOK_STAGES } from '../../src/oci/shim.js';
+import { PROFILE_P, tempDir } from '../kernel/sim/helpers.js';
+
+export { tempDir };
+
+/** The lsmns CLI entry (CommonJS, dispatches hook and runtime to the bundles). */
+export const LSMNS = fileURLToPath(new URL('../../../bin/lsmns.cjs', import.meta.url));
+export const SHIM_FRONT = fileURLToPath(new URL('../../../hooks/lsmns-runtime', import.meta.url));
+export const HOOK_CLIENT = fileURLToPath(new URL('../../../hooks/lsmns-hook-client', import.meta.url));
+
+export const ANNOTATIONS = { 'lsmns.io/apparmor-namespace': 'tenant-a', 'lsmns.io/apparmor-profile': 'p', 'lsmns.io/apparmor-policy': 'web' };
+
+export interface BundleOptions {
+  args?: string[];
+  annotations?: Record<string, string>;
+  hooks?: Record<string, unknown[]>;
+  /** Directory name under dir (several bundles in one test). */
+  name?: string;
+}
+
+/** A runnable busybox bundle (no user namespace, no network namespace) from `runc spec --rootless`. */
+export function busyboxBundle(dir: string, o: BundleOptions = {}): string {
+  const b = join(dir, o.name ?? 'bundle');
+  mkdirSync(join(b, 'rootfs', 'bin'), { recursive: true });
+  copyFileSync('/bin/busybox', join(b, 'rootfs', 'bin', 'busybox'));
+  for (const t of ['sh', 'sleep', 'true', 'cat']) symlinkSync('busybox', join(b, 'rootfs', 'bin', t));
+  const spec = spawnSync('runc', ['spec', '--rootless'], { cwd: b, encoding: 'utf8' });
+  assert.equal(spec.status, 0, spec.stderr);
+  const cfg = JSON.parse(readFileSync(join(b, 'config.json'), 'utf8'));
+  cfg.process.args = o.args ?? ['sleep', '30'];
+  cfg.process.terminal = false;
+  cfg.linux.namespaces = [{ type: 'pid' }, { type: 'mount' }, { type: 'ipc' }, { type: 'uts' }];
+  delete cfg.linux.uidMappings;
+  delete cfg.linux.gidMappings;
+  if (o.annotations) cfg.annotations = o.annotations;
+  if (o.hooks) cfg.hooks = o.hooks;
+  writeFileSync(join(b, 'config.json'), JSON.stringify(cfg, null, 2));
+  return b;
+}
+
+export function editConfig(bundle: string, fn: (cfg: Record<string, any>) => void): void {
+  const p = join(bundle, 'config.json');
+  const cfg = JSON.parse(readFileSync(p, 'utf8'));
+  fn(cfg);
+  writeFileSync(p, JSON.stringify(cfg, null, 2));
+}
+
+export interface Runtime {
+  name: 'runc' | 'crun';
+  /** argv that runs the runtime (crun through unshare + umount). */
+  argv0: string[];
+}
+
+export const RUNTIMES: Runtime[] = [
+  { name: 'runc', argv0: ['runc'] },
+  { name: 'crun', argv0: ['unshare', '-m', '--propagation', 'private', 'sh', '-c', 'umount /sys/fs/cgroup/unified 2>/dev/null; exec crun "$@"', 'crun'] },
+];
+
+/** A one-file program that runs the runtime as `argv0` does: what --runtime PATH and LSMNS_RUNTIME take. */
+export function runtimeWrapper(dir: string, rt: Runtime): string {
+  const w = join(dir, `${rt.name}-wrapper`);
+  writeFileSync(w, `#!/bin/sh\nexec ${rt.argv0.map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(' ')} "$@"\n`, { mode: 0o755 });
+  return w;
+}
+
+export interface Ran {
+  status: number | null;
+  signal: NodeJS.Signals | null;
+  out: string;
+}
+
+/**
+ * Runs a command whose stdio may be inherited by a long-lived container init (create, run -d): output goes
+ * to a file, never to a pipe the test would wait on.
+ */
+export function runToFile(cmd: string, args: string[], o: { cwd?: string; env?: NodeJS.ProcessEnv; dir: string }): Ran {
+  const file = join(o.dir, `out-${process.pid}-${Math.random().toString(36).slice(2)}.txt`);
+  const fd = openSync(file, 'w');
+  let r: SpawnSyncReturns<Buffer>;
+  try {
+    r = spawnSync(cmd, args, { stdio: ['ignore', fd, fd], cwd: o.cwd, env: o.env, timeout: 60_000 });
+  } finally {
+    closeSync(fd);
+  }
+  return { status: r.status, signal: r.signal, out: readFileSync(file, 'utf8') };
+}
+
+export interface SimEnv {
+  dir: string;
+  options: CommonOptions;
+  /** LSMNS_* for processes (hooks, the shim, podman's hooks.d JSON). */
+  env: Record<string, string>;
+  port: SimKernel;
+  namespaces(): { name: string; profiles: string[] }[];
+  tasks(): { pid: number; container: string | null; label: string }[];
+  /** The sim file's bytes, for "changed nothing" checks. */
+  bytes(): string;
+  /** The hook entries lsmns adds, for this env. */
+  hooks(): Record<string, unknown[]>;
+}
+
+/** A fresh sim (booted, so its bytes can be compared), a policy store with policy "web" (profile p) and a state dir. */
+export async function simEnv(prefix = 'lsmns-rt-'): Promise<SimEnv> {
+  const dir = tempDir(prefix);
+  const options = resolveOptions({ simState: join(dir, 'sim.json'), stateDir: join(dir, 'state'), policyDir: join(dir, 'policies'), socket: join(dir, 'agent.sock') }, {});
+  mkdirSync(join(options.policyDir, 'team-a'), { recursive: true });
+  writeFileSync(join(options.policyDir, 'web.aa'), PROFILE_P);
+  writeFileSync(join(options.policyDir, 'team-a', 'web.aa'), PROFILE_P);
+  const port = new SimKernel({ path: options.simState });
+  await port.bootId();
+  const env = { LSMNS_BACKEND: 'sim', LSMNS_SIM_STATE: options.simState, LSMNS_STATE_DIR: options.stateDir, LSMNS_POLICY_DIR: options.policyDir, LSMNS_SOCKET: options.socket, LSMNS_BIN: LSMNS };
+  const view = () => simView(port.store.read(), port.where);
+  return {
+    dir, options, env, port,
+    namespaces: () => view().namespaces.filter((n) => n.name !== 'root').map((n) => ({ name: n.name, profiles: n.profiles.map((p) => p.name) })),
+    tasks: () => view().tasks.filter((t) => t.pid !== 1).map((t) => ({ pid: t.pid, container: t.container, label: t.label })),
+    bytes: () => readFileSync(options.simState, 'latin1'),
+    hooks: () => Object.fromEntries(SHIM_HOOK_STAGES.map((s) => [s, [hookEntry(s, { options, hook: { mode: 'standalone', bin: LSMNS } })]])),
+  };
+}
+
+/** Polls until fn is true (a stopped container, a started agent); fails with what it last saw. */
+export function waitFor(fn: () => boolean, what: string, ms = 10_000): void {
+  const end = Date.now() + ms;
+  while (!fn()) {
+    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
+    spawnSync('sleep', ['0.05']);
+  }
+}
+
+export interface Containerd {
+  address: string;
+  ctr(args: string[]): Ran;
+  stop(): Promise<void>;
+}
+
+/** A private containerd (no CRI plugin) with its root, state and socket under dir; stopped by its pid. */
+export async function startContainerd(dir: string): Promise<Containerd> {
+  const base = join(dir, 'containerd');
+  mkdirSync(base, { recursive: true });
+  const address = join(base, 'containerd.sock');
+  writeFileSync(join(base, 'config.toml'), [
+    'version = 2', `root = "${base}/root"`, `state = "${base}/state"`,
+    'disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.aufs"]',
+    '[grpc]', `  address = "${address}"`, '[ttrpc]', `  address = "${address}.ttrpc"`,
+    '[plugins."io.containerd.internal.v1.opt"]', `  path = "${base}/opt"`, '',
+  ].join('\n'));
+  const logFd = openSync(join(base, 'containerd.log'), 'w');
+  const child = spawn('containerd', ['--config', join(base, 'config.toml')], { stdio: ['ignore', logFd, logFd] });
+  closeSync(logFd);
+  const ctr = (args: string[]) => runToFile('ctr', ['--address', address, ...args], { dir });
+  waitFor(() => child.exitCode === null && ctr(['version']).status === 0, 'containerd to answer', 30_000);
+  return {
+    address, ctr,
+    stop: () => new Promise((res) => {
+      if (child.exitCode !== null) return res();
+      child.once('exit', () => res());
+      child.kill('SIGTERM');
+    }),
+  };
+}
+
+/** A runtime program (for ctr --runc-binary, podman --runtime) that runs the lsmns shim front over runc in env e. */
+export function shimWrapper(e: SimEnv): string {
+  const wrapper = join(e.dir, 'lsmns-runc');
+  const env = Object.entries(e.env).map(([k, v]) => `${k}='${v}'`).join(' ');
+  writeFileSync(wrapper, `#!/bin/sh\nexport ${env} LSMNS_RUNTIME=runc PATH='${process.env.PATH}'\nexec '${SHIM_FRONT}' "$@"\n`, { mode: 0o755 });
+  return wrapper;
+}

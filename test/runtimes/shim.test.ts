@@ -1,0 +1,112 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ANNOTATIONS, LSMNS, RUNTIMES, SHIM_FRONT, busyboxBundle, runToFile, runtimeWrapper, simEnv, waitFor, type SimEnv } from './harness.js';
+
+// `lsmns runtime` in front of real runc and crun, on bundles that carry only annotations: the shim adds the
+// hooks, the runtime runs them, and on the sim the container's task runs under the planned label.
+
+describe('lsmns runtime (the shim) with real runtimes', function () {
+  this.timeout(120_000);
+  for (const rt of RUNTIMES) {
+    describe(rt.name, () => {
+      let e: SimEnv;
+      let root: string;
+      let wrapper: string;
+      const env = () => ({ ...process.env, ...e.env });
+      const shim = (args: string[]) => runToFile(process.execPath, [LSMNS, 'runtime', '--runtime', wrapper, '--', '--root', root, ...args], { dir: e.dir, env: env(), cwd: e.dir });
+      const direct = (args: string[]) => spawnSync(wrapper, ['--root', root, ...args], { encoding: 'utf8' });
+      const status = (id: string) => {
+        const r = direct(['state', id]);
+        return r.status === 0 ? (JSON.parse(r.stdout) as { status: string }).status : null;
+      };
+      const stop = (id: string) => {
+        shim(['kill', id, 'KILL']);
+        waitFor(() => status(id) === 'stopped', `${id} stopped`);
+        return shim(['delete', id]);
+      };
+      before(async () => {
+        e = await simEnv(`lsmns-shim-${rt.name}-`);
+        root = join(e.dir, 'root');
+        wrapper = runtimeWrapper(e.dir, rt);
+      });
+
+      it('create on a bundle with only annotations: hooks added, the sim runs the container as the label; delete ends it', () => {
+        const b = busyboxBundle(e.dir, { name: 'c', annotations: ANNOTATIONS });
+        const c = shim(['create', '--bundle', b, 'c1']);
+        assert.equal(c.status, 0, c.out);
+        const cfg = JSON.parse(readFileSync(join(b, 'config.json'), 'utf8'));
+        assert.equal(cfg.process.apparmorProfile, undefined, 'on the sim the real config.json keeps no AppArmor label');
+        assert.equal(cfg.hooks.createRuntime.length, 1);
+        assert.equal(cfg.hooks.poststop.length, 1);
+        assert.deepEqual(e.namespaces(), [{ name: 'tenant-a', profiles: ['p'] }]);
+        assert.deepEqual(e.tasks().map((t) => [t.container, t.label]), [['c1', 'unconfined//&:tenant-a:p (enforce)']]);
+        assert.equal(shim(['start', 'c1']).status, 0);
+        assert.equal(status('c1'), 'running');
+        assert.equal(stop('c1').status, 0);
+        assert.deepEqual(e.namespaces(), []);
+        assert.deepEqual(e.tasks(), []);
+      });
+
+      it('run -d in the bundle directory (no --bundle): the same, through the sh front', () => {
+        const b = busyboxBundle(e.dir, { name: 'r', annotations: ANNOTATIONS });
+        const r = runToFile('sh', [SHIM_FRONT, '--root', root, 'run', '-d', 'r1'], { dir: e.dir, cwd: b, env: { ...env(), LSMNS_RUNTIME: wrapper, LSMNS_BIN: LSMNS } });
+        assert.equal(r.status, 0, r.out);
+        assert.equal(status('r1'), 'running');
+        assert.deepEqual(e.tasks().map((t) => [t.container, t.label]), [['r1', 'unconfined//&:tenant-a:p (enforce)']]);
+        assert.equal(stop('r1').status, 0);
+        assert.deepEqual(e.namespaces(), []);
+      });
+
+      it('run in the foreground keeps the container\'s exit code, and poststop has cleaned up when it returns', () => {
+        const b = busyboxBundle(e.dir, { name: 'f', annotations: ANNOTATIONS, args: ['sh', '-c', 'exit 7'] });
+        const r = runToFile(process.execPath, [LSMNS, 'runtime', '--runtime', wrapper, '--', '--root', root, 'run', 'f1'], { dir: e.dir, cwd: b, env: env() });
+        assert.equal(r.status, 7, r.out);
+        assert.deepEqual(e.namespaces(), []);
+        assert.deepEqual(e.tasks(), []);
+      });
+
+      it('refuses a hostile annotation: exit 2, the key on stderr and in --log as a runc JSON line, nothing changed', () => {
+        const b = busyboxBundle(e.dir, { name: 'h', annotations: { ...ANNOTATIONS, 'lsmns.io/apparmor-namespace': 'tenant\u00e4' } });
+        const cfgBefore = readFileSync(join(b, 'config.json'), 'utf8');
+        const simBefore = e.bytes();
+        const log = join(e.dir, 'runtime-log.json');
+        writeFileSync(log, '');
+        const r = runToFile(process.execPath, [LSMNS, 'runtime', '--runtime', wrapper, '--', '--root', root, '--log', log, '--log-format', 'json', 'create', '--bundle', b, 'h1'], { dir: e.dir, env: env() });
+        assert.equal(r.status, 2, r.out);
+        assert.match(r.out, /lsmns\.io\/apparmor-namespace/);
+        const line = JSON.parse(readFileSync(log, 'utf8').trim()) as { level: string; msg: string; time: string };
+        assert.equal(line.level, 'error');
+        assert.match(line.msg, /lsmns\.io\/apparmor-namespace/);
+        assert.ok(!Number.isNaN(Date.parse(line.time)));
+        assert.equal(readFileSync(join(b, 'config.json'), 'utf8'), cfgBefore);
+        assert.equal(e.bytes(), simBefore);
+        assert.equal(status('h1'), null, 'the runtime was never called');
+      });
+
+      it('an unannotated bundle is passed through untouched', () => {
+        const b = busyboxBundle(e.dir, { name: 'u' });
+        const before = readFileSync(join(b, 'config.json'), 'utf8');
+        assert.equal(shim(['create', '--bundle', b, 'u1']).status, 0);
+        assert.equal(readFileSync(join(b, 'config.json'), 'utf8'), before);
+        assert.equal(stop('u1').status, 0);
+      });
+
+      it('pass-through verbs give the runtime\'s own output and exit code', () => {
+        for (const args of [['state', 'no-such'], ['list', '--format', 'json'], ['--version'], ['frobnicate']]) {
+          const d = direct(args);
+          const s = spawnSync(process.execPath, [LSMNS, 'runtime', '--runtime', wrapper, '--', '--root', root, ...args], { encoding: 'utf8', env: env() });
+          assert.equal(s.status, d.status, args.join(' '));
+          assert.equal(s.stdout, d.stdout, args.join(' '));
+          const t = (x: string) => x.replace(/\d{4}-\d\d-\d\dT[\d:.]+Z?/g, 'T');
+          assert.equal(t(s.stderr), t(d.stderr), args.join(' '));
+        }
+      });
+
+      after(() => {
+        for (const id of ['c1', 'r1', 'f1', 'h1', 'u1']) direct(['delete', '--force', id]);
+      });
+    });
+  }
+});
