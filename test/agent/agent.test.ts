@@ -117,6 +117,28 @@ describe('lsmns agent (served hooks, a real agent process)', function () {
         assert.equal(snapshot(e), before);
       });
     }
+    const form = (f: [string, string][]) => new URLSearchParams(f).toString();
+    const shim = (body: string, type = 'application/x-www-form-urlencoded') => call(a.socket, 'POST', '/v1/shim/prepare', body, { 'content-type': type });
+    const shimCases: [string, () => Promise<{ status: number; body: string }>, number, RegExp][] = [
+      ['shim: JSON instead of a form', () => shim('{"bundle":"/x"}', 'application/json'), 400, /content type "application\/json"/],
+      ['shim: no bundle', () => shim(form([['runtime', 'runc']])), 400, /needs a bundle field/],
+      ['shim: a relative bundle', () => shim(form([['bundle', 'rel/dir']])), 400, /bundle path "rel\/dir" is not absolute/],
+      ['shim: a bundle with .. segments', () => shim(form([['bundle', `${bundle(e, ANN)}/..`]])), 400, /not normalised/],
+      ['shim: a FIFO config.json', () => shim(form([['bundle', join(e.dir, 'fifo-bundle')]])), 400, /not a regular file/],
+      ['shim: crun --config elsewhere', () => shim(form([['bundle', bundle(e, ANN)], ['arg', 'create'], ['arg', '--config'], ['arg', '/etc/passwd'], ['arg', 'c1']])), 400, /--config "\/etc\/passwd"/],
+      ['shim: a hostile annotation', () => { const bad = { ...ANN, 'lsmns.io/apparmor-profile': 'x:y' }; return shim(form([['bundle', bundle(e, bad)], ['arg', '--log-format'], ['arg', 'json'], ['arg', 'create'], ['arg', 'c1']])); }, 400, /^lsmns runtime create: .*lsmns\.io\/apparmor-profile="x:y".*\n\{"level":"error","msg":"lsmns runtime create: /],
+      ['shim: GET', () => call(a.socket, 'GET', '/v1/shim/prepare'), 400, /GET is not allowed on \/v1\/shim\/prepare/],
+    ];
+    for (const [name, req, status, re] of shimCases) {
+      it(name, async () => {
+        fifoBundle();
+        const before = snapshot(e);
+        const r = await req();
+        assert.equal(r.status, status, r.body);
+        assert.match(r.body, re);
+        assert.equal(snapshot(e), before);
+      });
+    }
     it('the agent still serves after all of them', async () => {
       assert.equal((await call(a.socket, 'GET', '/healthz')).status, 200);
     });
