@@ -1,7 +1,6 @@
-// Bench fixtures: a runnable busybox bundle and a fresh simulated node (sim file, policy store, state dir).
+// Bench fixture: a fresh simulated node (sim file, policy store, state dir) on tmpfs. Bundles: the runtime tests' harness.
 
-import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SimKernel } from '../src/kernel/sim/port.js';
@@ -30,22 +29,4 @@ export function benchSim(prefix: string): BenchSim {
   const sim = join(dir, 'sim.json');
   const env = { LSMNS_BACKEND: 'sim', LSMNS_SIM_STATE: sim, LSMNS_STATE_DIR: join(dir, 'state'), LSMNS_POLICY_DIR: policyDir };
   return { dir, env, namespaces: () => Object.keys(new SimKernel({ path: sim }).store.read().root.children) };
-}
-
-/** A busybox bundle from `runc spec` (no network namespace, no terminal). */
-export function benchBundle(dir: string, o: { name: string; annotations?: Record<string, string>; args: string[]; hooks?: Record<string, unknown[]> }): string {
-  const b = join(dir, o.name);
-  mkdirSync(join(b, 'rootfs', 'bin'), { recursive: true });
-  copyFileSync('/bin/busybox', join(b, 'rootfs', 'bin', 'busybox'));
-  for (const t of ['sh', 'sleep', 'true']) symlinkSync('busybox', join(b, 'rootfs', 'bin', t));
-  const spec = spawnSync('runc', ['spec'], { cwd: b, encoding: 'utf8' });
-  if (spec.status !== 0) throw new Error(`runc spec: ${spec.stderr}`);
-  const cfg = JSON.parse(readFileSync(join(b, 'config.json'), 'utf8'));
-  cfg.process.args = o.args;
-  cfg.process.terminal = false;
-  cfg.linux.namespaces = cfg.linux.namespaces.filter((n: { type: string }) => n.type !== 'network');
-  if (o.annotations) cfg.annotations = o.annotations;
-  if (o.hooks) cfg.hooks = o.hooks;
-  writeFileSync(join(b, 'config.json'), JSON.stringify(cfg));
-  return b;
 }

@@ -12,7 +12,8 @@ import { request } from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { fmt, median, ratioLine, timeInterleaved } from './util.js';
-import { benchBundle, benchSim } from './bundle.js';
+import { benchSim } from './bundle.js';
+import { busyboxBundle as benchBundle } from '../test/runtimes/harness.js';
 import type { BenchModule } from './run.js';
 
 const N = Number(process.env.LSMNS_BENCH_N ?? 30);
