@@ -3,13 +3,6 @@ import { LsmnsCommand, commonOptions } from '../cli/base.js';
 import { kubeApiFrom, kubeFlags, untilSignal } from '../cli/kube-flags.js';
 import { Agent, systemdListenFd } from '../agent/agent.js';
 import { DEFAULT_MAX_BODY } from '../agent/server.js';
-import { OwnershipStore } from '../apply/ownership.js';
-import { handlerConfigured } from '../install/runtime-handler.js';
-import { openKernel } from '../kernel/factory.js';
-import { compiledPolicy } from '../kernel/securityfs/compile.js';
-import { SecurityfsKernel } from '../kernel/securityfs/port.js';
-import { NodeAgent } from '../kube/node-agent.js';
-import { closeServer, serveHealth } from '../kube/serve.js';
 import { DEFAULT_POLICY_WAIT_MS } from '../oci/hook.js';
 
 export default class AgentCommand extends LsmnsCommand {
@@ -39,10 +32,15 @@ export default class AgentCommand extends LsmnsCommand {
       await agent.runUntilSignal();
       return;
     }
-    // The Kubernetes side shares the process and its start/stop with the socket server.
+    // The Kubernetes side shares the process and its start/stop with the socket server. Its modules (the
+    // Kubernetes client, metrics) load only here, so an agent that serves hooks alone stays small.
+    const [{ OwnershipStore }, { handlerConfigured }, { openKernel }, { compiledPolicy }, { SecurityfsKernel }, { NodeAgent }, { closeServer, serveHealth }] = await Promise.all([
+      import('../apply/ownership.js'), import('../install/runtime-handler.js'), import('../kernel/factory.js'), import('../kernel/securityfs/compile.js'),
+      import('../kernel/securityfs/port.js'), import('../kube/node-agent.js'), import('../kube/serve.js'),
+    ]);
     const port = await openKernel(common);
     const node = new NodeAgent({
-      api: kubeApiFrom(flags), nodeName: flags.node, lsmnsNamespace: flags['lsmns-namespace'], port, policyDir: common.policyDir,
+      api: await kubeApiFrom(flags), nodeName: flags.node, lsmnsNamespace: flags['lsmns-namespace'], port, policyDir: common.policyDir,
       owners: new OwnershipStore({ stateDir: common.stateDir, backend: port.backend, bootId: await port.bootId() }),
       logger: agent.logger, gcGraceMs: flags['gc-grace'] * 1000,
       installed: { hook: `${flags['install-dir']}/lsmns-hook-client`, shim: `${flags['install-dir']}/lsmns-runtime` }, handlerConfigured: () => handlerConfigured(),
