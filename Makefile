@@ -3,10 +3,10 @@ SHELL := /bin/bash
 NODE_BIN := node_modules/.bin
 MOCHA := $(NODE_BIN)/mocha --forbid-only --exit --reporter dot --timeout 20000
 
-.PHONY: all deps npm-deps build demo test test-unit test-runtimes test-cri test-qemu bench clean
+.PHONY: all deps npm-deps build demo test test-unit test-runtimes test-cri test-qemu test-qemu-kube bench clean
 
 # Suites: unit and CLI tests run anywhere; the others use real components that deps.sh installs.
-TEST_SUITES := test-unit test-runtimes test-cri
+TEST_SUITES := test-unit test-runtimes test-cri test-qemu-kube
 
 all: build
 
@@ -38,6 +38,11 @@ test-runtimes: build
 # containerd's CRI plugin over its socket, as kubelet drives it (a private containerd; needs root).
 test-cri: build
 	$(MOCHA) --timeout 180000 'dist/test/cri/**/*.test.js'
+
+# The Kubernetes path on Debian's AppArmor kernel under qemu (TCG, about 3 minutes): CRI handler lsmns with the
+# securityfs backend, and the node agent setting lsmns.io/Confined.
+test-qemu-kube: build
+	$(MOCHA) --timeout 1200000 'dist/test/qemu/kube/*.test.js'
 
 deps:
 	./scripts/deps.sh

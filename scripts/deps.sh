@@ -11,6 +11,7 @@ APT_PACKAGES=(
   runc crun podman containerd busybox-static # test-runtimes (real runtimes, busybox rootfs)
   util-linux openssl                        # test-cri (unshare for a private mount namespace), webhook TLS in tests
   systemd                                   # systemd-socket-activate: the agent's socket activation test
+  qemu-system-x86 linux-image-amd64 apparmor cpio xz-utils # test-qemu-kube (Debian's AppArmor kernel in a TCG guest)
 )
 
 missing=()
