@@ -9,7 +9,9 @@
  *       sets the display LSM and "exec LABEL" on itself, then execs PROGRAM. A refusal prints
  *       "lsmns-task: ERRNO OP TARGET" on stderr and exits 3 before any exec.
  *   lsmns-task pause
- *       prints "ready" on stdout once it runs (after the exec, so the label is in place) and waits for a signal.
+ *       waits for a signal. The caller sees it is ready when /proc/PID/cmdline reads "... pause": the exec, and so
+ *       the label, is done. It writes nothing: after the exec AppArmor revalidates inherited descriptors against
+ *       the new profile, and a profile without unix rules loses the caller's socketpair.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -127,8 +129,6 @@ int main(int argc, char **argv) {
   if (argc >= 2 && !strcmp(argv[1], "probe")) return probe();
   if (argc >= 2 && !strcmp(argv[1], "exec")) return do_exec(argc, argv);
   if (argc >= 2 && !strcmp(argv[1], "pause")) {
-    if (write(1, "ready\n", 6) != 6) return 1;
-    close(1);
     for (;;) pause();
   }
   fprintf(stderr, "usage: lsmns-task probe | exec [--via apparmor/exec|exec|syscall] [--display FILE:LSM] [--label LABEL] -- PROGRAM ARGS... | pause\n");

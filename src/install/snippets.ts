@@ -1,5 +1,8 @@
-// The runtime configuration an administrator adds by hand: a containerd runtime handler and RuntimeClass that
-// run the lsmns shim front, and CRI-O's equivalent. Kept minimal here; see docs/decisions.md.
+// The runtime configuration an administrator adds for the shim: the containerd and CRI-O runtime handlers
+// (rendered by runtime-handler.ts, which `lsmns agent` also writes), the RuntimeClass that selects them, and
+// CRI-O's hooks_dir for the hooks.d JSON that install wrote.
+
+import { HANDLER, renderContainerdHandler, renderCrioHandler } from './runtime-handler.js';
 
 export interface SnippetOptions {
   /** The shim front (hooks/lsmns-runtime) as installed. */
@@ -9,15 +12,12 @@ export interface SnippetOptions {
 }
 
 export function runtimeSnippets(o: SnippetOptions): string {
-  const h = o.handler ?? 'lsmns';
+  const h = o.handler ?? HANDLER;
   return [
-    `# containerd (config.toml): a runtime handler that runs the lsmns shim front, which calls runc.`,
-    `[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.${h}]`,
-    `  runtime_type = "io.containerd.runc.v2"`,
-    `  pod_annotations = ["lsmns.io/*", "container.lsmns.io/*"]`,
-    `  [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.${h}.options]`,
-    `    BinaryName = ${JSON.stringify(o.shim)}`,
-    ``,
+    `# containerd 1.6/1.7: a drop-in (e.g. /etc/containerd/conf.d/lsmns.toml, listed in imports = [...]).`,
+    renderContainerdHandler(2, { handler: h, shimPath: o.shim }),
+    `# containerd 2.x:`,
+    renderContainerdHandler(3, { handler: h, shimPath: o.shim }),
     `# Kubernetes: the RuntimeClass that selects it (the lsmns webhook sets runtimeClassName).`,
     `apiVersion: node.k8s.io/v1`,
     `kind: RuntimeClass`,
@@ -25,11 +25,10 @@ export function runtimeSnippets(o: SnippetOptions): string {
     `  name: ${h}`,
     `handler: ${h}`,
     ``,
-    `# CRI-O (crio.conf.d): the same handler, and the hooks directory lsmns install wrote.`,
+    `# CRI-O (/etc/crio/crio.conf.d/50-lsmns.conf), and the hooks directory lsmns install wrote.`,
+    renderCrioHandler({ handler: h, shimPath: o.shim }),
     `[crio.runtime]`,
     `hooks_dir = [${JSON.stringify(o.hooksDir)}]`,
-    `[crio.runtime.runtimes.${h}]`,
-    `runtime_path = ${JSON.stringify(o.shim)}`,
     ``,
   ].join('\n');
 }

@@ -5,7 +5,6 @@ import { DEFAULTS } from '../config.js';
 import type { KernelPort } from './port.js';
 import { SimKernel } from './sim/port.js';
 import type { BootParams } from './sim/model.js';
-import { SecurityfsKernel } from './securityfs/port.js';
 
 export interface KernelOptions extends Pick<CommonOptions, 'backend' | 'simState' | 'securityfs'> {
   /** Boot parameters for a new sim (from --lsm/--kernel); an existing sim must match them. */
@@ -16,5 +15,8 @@ export interface KernelOptions extends Pick<CommonOptions, 'backend' | 'simState
 
 export async function openKernel(o: KernelOptions): Promise<KernelPort> {
   if (o.backend === 'sim') return new SimKernel({ path: o.simState, boot: o.boot ?? null });
+  // Loaded only when asked for: it pulls in execa and the policy compiler, which the sim-backed hook never needs
+  // (the bundles keep it, but its module code runs only on this path).
+  const { SecurityfsKernel } = await import('./securityfs/port.js');
   return new SecurityfsKernel({ securityfs: o.securityfs, stateDir: o.stateDir ?? DEFAULTS.stateDir });
 }

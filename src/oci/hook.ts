@@ -81,7 +81,14 @@ export async function runHook(stage: HookStage, state: OciState, deps: HookDeps)
       policyWaitMs: stage === 'poststop' ? 0 : deps.policyWaitMs, log: (e) => log({ ...base, ...e }),
     });
     if (stage !== 'poststop') {
-      const sim = await startSimContainer(deps.port, deps.stateDir, state.bundle, state.id);
+      let sim;
+      try {
+        sim = await startSimContainer(deps.port, deps.stateDir, state.bundle, state.id);
+      } catch (e) {
+        // The container never started: give back the reference this run took, as a failed start would.
+        await applyPlan(p, { port: deps.port, stateDir: deps.stateDir, stage: 'poststop', refs: [state.id], actors: ['hook'], policyWaitMs: 0 }).catch(() => {});
+        throw e;
+      }
       if (sim?.pid !== undefined) log({ ...base, event: 'sim-runtime', simPid: sim.pid, label: sim.label });
     }
     log({ ...base, event: 'done', results: result.results.map((r) => `${r.kind}:${r.outcome}`) });

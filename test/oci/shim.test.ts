@@ -6,6 +6,7 @@ import { LsmnsError } from '../../src/errors.js';
 import { SimKernel } from '../../src/kernel/sim/port.js';
 import { simView } from '../../src/kernel/sim/view.js';
 import { runHook } from '../../src/oci/hook.js';
+import { recordIntent } from '../../src/oci/sim-runtime.js';
 import { hookEntry, isLsmnsHook, prepareBundle, type PrepareOptions } from '../../src/oci/shim.js';
 import { PROFILE_P, tempDir } from '../kernel/sim/helpers.js';
 
@@ -97,6 +98,17 @@ describe('oci/shim prepareBundle', () => {
     const v = simView(e.port.store.read(), 'x');
     assert.equal(v.tasks.filter((t) => t.container === 'c1').length, 0);
     assert.deepEqual(v.namespaces.filter((n) => n.name !== 'root'), []);
+  });
+
+  it('when the sim container cannot start under the label, the hook fails and gives its reference back', async () => {
+    const e = env();
+    recordIntent(e.options.stateDir, { bundle: e.bundle, label: '&:tenant-a:missing', display: null, container: 'c1' });
+    const deps = { port: e.port, stateDir: e.options.stateDir, policyDir: e.options.policyDir, policyWaitMs: 0 };
+    const state = { ociVersion: '1.0.2', id: 'c1', status: 'creating', pid: 42, bundle: e.bundle, annotations: ANN };
+    const err = await runHook('createRuntime', state, deps).then(() => null, (x) => x as LsmnsError);
+    assert.ok(err instanceof LsmnsError);
+    assert.equal(err.errno, 'ENOENT');
+    assert.deepEqual(simView(e.port.store.read(), 'x').namespaces.filter((n) => n.name !== 'root'), []);
   });
 
   it('keeps hooks lsmns already has (hooks.d or a served client) and does not add its own twice', async () => {

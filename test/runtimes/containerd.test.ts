@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ANNOTATIONS, SHIM_FRONT, busyboxBundle, simEnv, startContainerd, waitFor, type Containerd, type SimEnv } from './harness.js';
+import { ANNOTATIONS, busyboxBundle, shimWrapper, simEnv, startContainerd, waitFor, type Containerd, type SimEnv } from './harness.js';
 
 // containerd (ctr, runc v2 shim): a spec that carries the lsmns hooks and annotations, and the lsmns shim as
 // the runc binary, where a refusal reaches the user through runc's --log file, which containerd reads.
@@ -44,9 +44,7 @@ describe('containerd (ctr run --config)', function () {
   });
 
   it('the lsmns shim as the runc binary: annotations only, the container runs as the label; delete ends it', () => {
-    const wrapper = join(e.dir, 'lsmns-runc');
-    const env = Object.entries(e.env).map(([k, v]) => `${k}='${v}'`).join(' ');
-    writeFileSync(wrapper, `#!/bin/sh\nexport ${env} LSMNS_RUNTIME=runc PATH='${process.env.PATH}'\nexec '${SHIM_FRONT}' "$@"\n`, { mode: 0o755 });
+    const wrapper = shimWrapper(e);
     const r = cd.ctr(['run', '-d', '--null-io', '--runc-binary', wrapper, '--config', spec('shimmed', { annotations: ANNOTATIONS }), 'shimmed']);
     assert.equal(r.status, 0, r.out);
     assert.deepEqual(e.namespaces(), [{ name: 'tenant-a', profiles: ['p'] }]);

@@ -171,3 +171,11 @@ export async function startContainerd(dir: string): Promise<Containerd> {
     }),
   };
 }
+
+/** A runtime program (for ctr --runc-binary, podman --runtime) that runs the lsmns shim front over runc in env e. */
+export function shimWrapper(e: SimEnv): string {
+  const wrapper = join(e.dir, 'lsmns-runc');
+  const env = Object.entries(e.env).map(([k, v]) => `${k}='${v}'`).join(' ');
+  writeFileSync(wrapper, `#!/bin/sh\nexport ${env} LSMNS_RUNTIME=runc PATH='${process.env.PATH}'\nexec '${SHIM_FRONT}' "$@"\n`, { mode: 0o755 });
+  return wrapper;
+}

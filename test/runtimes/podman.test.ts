@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { LSMNS, busyboxBundle, runToFile, simEnv, type SimEnv } from './harness.js';
+import { LSMNS, busyboxBundle, runToFile, shimWrapper, simEnv, type SimEnv } from './harness.js';
 
 // podman with --hooks-dir set to what `lsmns install` wrote: the hook fires only for containers with
 // lsmns.io/apparmor-namespace, and the namespace lives as long as the container (podman runs poststop).
@@ -11,6 +11,7 @@ describe('podman with the hooks.d JSON from lsmns install', function () {
   let e: SimEnv;
   let rootfs: string;
   let podman: (args: string[]) => ReturnType<typeof runToFile>;
+  let podmanBase: string[];
   const hookLines = () => (existsSync(join(e.options.stateDir, 'hook.log')) ? readFileSync(join(e.options.stateDir, 'hook.log'), 'utf8').trim().split('\n').filter(Boolean).length : 0);
   const ann = (a: Record<string, string>) => Object.entries(a).flatMap(([k, v]) => ['--annotation', `${k}=${v}`]);
   const OURS = { 'lsmns.io/apparmor-namespace': 'tenant-p', 'lsmns.io/apparmor-profile': 'p', 'lsmns.io/apparmor-policy': 'web' };
@@ -21,8 +22,8 @@ describe('podman with the hooks.d JSON from lsmns install', function () {
     const hooksDir = join(e.dir, 'hooks.d');
     const inst = runToFile(process.execPath, [LSMNS, 'install', '--hooks-dir', hooksDir], { dir: e.dir, env: { ...process.env, ...e.env } });
     assert.equal(inst.status, 0, inst.out);
-    const base = ['--root', join(e.dir, 'storage'), '--runroot', join(e.dir, 'run'), '--storage-driver', 'vfs', '--cgroup-manager', 'cgroupfs', '--events-backend', 'file', '--runtime', 'runc', '--hooks-dir', hooksDir];
-    podman = (args) => runToFile('podman', [...base, ...args], { dir: e.dir });
+    podmanBase = ['--root', join(e.dir, 'storage'), '--runroot', join(e.dir, 'run'), '--storage-driver', 'vfs', '--cgroup-manager', 'cgroupfs', '--events-backend', 'file', '--runtime', 'runc', '--hooks-dir', hooksDir];
+    podman = (args) => runToFile('podman', [...podmanBase, ...args], { dir: e.dir });
   });
 
   const run = (name: string, annotations: Record<string, string>, cmd: string[]) =>
@@ -55,6 +56,24 @@ describe('podman with the hooks.d JSON from lsmns install', function () {
     assert.match(r.out, /lsmns\.io\/apparmor-namespace/);
     assert.equal(e.bytes(), before);
     podman(['rm', '-f', 'bad']);
+  });
+
+  it('with the lsmns shim as podman\'s runtime (no hooks.d): annotations only, the container runs as the label', () => {
+    const wrapper = shimWrapper(e);
+    const shimmed = (args: string[]) => runToFile('podman', [...podmanBase.filter((a, i, all) => a !== '--hooks-dir' && all[i - 1] !== '--hooks-dir').map((a) => (a === 'runc' ? wrapper : a)), ...args], { dir: e.dir });
+    const r = shimmed(['run', '-d', '--name', 'shim', '--network', 'none', '--ulimit', 'nofile=1024:1024', '--ulimit', 'nproc=1000:1000', ...ann(OURS), '--rootfs', rootfs, 'sleep', '30']);
+    assert.equal(r.status, 0, r.out);
+    const id = r.out.trim().split('\n').pop()!;
+    assert.deepEqual(e.namespaces(), [{ name: 'tenant-p', profiles: ['p'] }]);
+    assert.deepEqual(e.tasks().map((t) => [t.container, t.label]), [[id, 'unconfined//&:tenant-p:p (enforce)']]);
+    assert.equal(shimmed(['rm', '-f', '-t', '0', 'shim']).status, 0);
+    assert.deepEqual(e.namespaces(), []);
+    assert.deepEqual(e.tasks(), []);
+    const before = e.bytes();
+    const bad = shimmed(['run', '--rm', '--network', 'none', '--ulimit', 'nofile=1024:1024', '--ulimit', 'nproc=1000:1000', ...ann({ ...OURS, 'lsmns.io/apparmor-namespace': 'a:b' }), '--rootfs', rootfs, 'true']);
+    assert.notEqual(bad.status, 0);
+    assert.match(bad.out, /lsmns runtime create: .*lsmns\.io\/apparmor-namespace="a:b"/);
+    assert.equal(e.bytes(), before);
   });
 
   after(() => {

@@ -3,7 +3,7 @@
 // applied to a task (a write to another task's attr is EPERM, even for root).
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { ExitCode, LsmnsError } from '../../errors.js';
 import { kernelError } from '../port.js';
@@ -59,34 +59,45 @@ export function startTask(o: StartTaskOptions): Promise<ChildProcess> {
   if (o.display) args.push('--display', `${o.display.file}:${o.display.lsm}`);
   if (o.label !== undefined) args.push('--label', o.label);
   args.push('--', path, 'pause');
+  const execed = `${path}\0pause\0`;
+  const timeoutMs = o.timeoutMs ?? 30_000;
   return new Promise((resolve, reject) => {
-    const child = spawn(path, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
+    const child = spawn(path, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new LsmnsError({ code: 'TaskStartTimeout', exitCode: ExitCode.ApplyFailed, message: `task helper ${path} did not start within ${o.timeoutMs ?? 30_000} ms`, remedy: 'check the node load and the kernel log' }));
-    }, o.timeoutMs ?? 30_000);
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      if (out.includes('ready\n')) {
-        clearTimeout(timer);
-        child.stdout!.destroy();
+    let settled = false;
+    const t0 = Date.now();
+    const done = (e: Error | null) => {
+      if (settled) return;
+      settled = true;
+      if (e) reject(e);
+      else {
         child.stderr!.destroy();
         resolve(child);
       }
-    });
+    };
+    // The exec (and with it the label) is done once the task's cmdline is the pause program's.
+    const poll = () => {
+      if (settled) return;
+      let cmdline = '';
+      try {
+        cmdline = readFileSync(`/proc/${child.pid}/cmdline`, 'latin1');
+      } catch {
+        // not started yet, or gone: the exit handler reports it
+      }
+      if (cmdline === execed) return done(null);
+      if (Date.now() - t0 > timeoutMs) {
+        child.kill('SIGKILL');
+        return done(new LsmnsError({ code: 'TaskStartTimeout', exitCode: ExitCode.ApplyFailed, message: `task helper ${path} did not start within ${timeoutMs} ms`, remedy: 'check the node load and the kernel log' }));
+      }
+      setTimeout(poll, 2);
+    };
     child.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
-    child.on('error', (e) => {
-      clearTimeout(timer);
-      reject(new LsmnsError({ code: 'TaskHelperMissing', exitCode: ExitCode.NotPossible, message: `cannot run ${path}: ${e.message}`, remedy: 'build it with make build (needs gcc and libc6-dev)' }));
-    });
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      if (out.includes('ready\n')) return;
+    child.on('spawn', poll);
+    child.on('error', (e) => done(new LsmnsError({ code: 'TaskHelperMissing', exitCode: ExitCode.NotPossible, message: `cannot run ${path}: ${e.message}`, remedy: 'build it with make build (needs gcc and libc6-dev)' })));
+    child.on('close', (code) => {
       const m = /^lsmns-task: (E[A-Z0-9]+) (\S+) (.*)$/m.exec(err);
-      if (m) reject(kernelError(m[2]!, m[3]!, m[1]!));
-      else reject(new LsmnsError({ code: 'TaskStartFailed', exitCode: ExitCode.ApplyFailed, message: `task helper exited with ${code}: ${err.trim() || 'no message'}`, remedy: 'check the kernel log (dmesg) for AppArmor denials' }));
+      if (m) done(kernelError(m[2]!, m[3]!, m[1]!));
+      else done(new LsmnsError({ code: 'TaskStartFailed', exitCode: ExitCode.ApplyFailed, message: `task helper exited with ${code}: ${err.trim() || 'no message'}`, remedy: 'check the kernel log (dmesg) for AppArmor denials' }));
     });
   });
 }

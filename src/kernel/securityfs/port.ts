@@ -155,17 +155,25 @@ export class SecurityfsKernel implements KernelPort {
     this.children.set(pid, child);
     child.once('exit', () => this.children.delete(pid));
     child.unref();
-    return { pid, label: await this.readTaskLabel(pid) };
+    try {
+      return { pid, label: await this.readTaskLabel(pid) };
+    } catch (e) {
+      await this.endTask(pid).catch(() => {});
+      throw e;
+    }
   }
 
   async endTask(pid: number): Promise<void> {
     const child = this.children.get(pid);
-    const gone = child ? new Promise<void>((r) => child.once('exit', () => r())) : null;
+    const gone = child && child.exitCode === null && child.signalCode === null ? new Promise<void>((r) => child.once('exit', () => r())) : null;
     try {
+      // AppArmor mediates signal receipt: a profile without a signal rule makes this EACCES, even for root.
       process.kill(pid, 'SIGKILL');
     } catch (e) {
       throw kernelError('kill', `/proc/${pid}`, errnoOf(e) === 'ESRCH' ? 'ENOENT' : errnoOf(e));
     }
+    // The child was unref'd so that a caller can exit while it runs; waiting for its exit needs a ref again.
+    child?.ref();
     if (gone) await gone;
   }
 }

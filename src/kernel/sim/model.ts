@@ -247,12 +247,17 @@ export function mkdirNs(s: SimState, callerPid: number, hname: string): SimNs {
   return created!;
 }
 
-/** Labels of tasks confined in a removed namespace fall back to that namespace's unconfined (Part A: ":busyns:unconfined"). */
+/**
+ * Labels of tasks confined in a removed namespace fall back to that namespace's unconfined (Part A:
+ * ":busyns:unconfined"). The kernel updates only the labels kept in the removed namespace's label set, which
+ * are those whose first (sorted) profile is in it: a stacked "outer//&:ns:p" lives in the root namespace's set
+ * and keeps reading "outer//&:ns:p" (seen on 6.1 and 6.12, test/fixtures/fidelity).
+ */
 function orphanTasks(s: SimState, path: NsPath): void {
   const inside = (ns: NsPath) => ns.length >= path.length && path.every((p, i) => ns[i] === p);
   for (const t of Object.values(s.tasks)) {
-    if (t.label.some((c) => inside(c.ns))) {
-      t.label = sortComponents(t.label.map((c) => (inside(c.ns) ? { ns: path, profile: 'unconfined', mode: 'unconfined' } : c)));
+    if (t.label.length > 0 && inside(t.label[0]!.ns)) {
+      t.label = sortComponents(t.label.map((c) => (inside(c.ns) ? { ns: c.ns, profile: 'unconfined', mode: 'unconfined' } : c)));
     }
     if (t.onexec?.some((c) => inside(c.ns))) t.onexec = null;
   }
@@ -341,8 +346,12 @@ function resolve(s: SimState, text: string, view: NsPath, op: string, where: str
   const parsed = parseLabel(text);
   if (!parsed) throw kernelError(op, where, 'EINVAL', `malformed label ${JSON.stringify(text)}`);
   const components: ResolvedComponent[] = [];
+  // A bare name resolves in the namespace of the last namespaced component before it (label.c's currbase):
+  // ":t:p//&outer" looks for outer in t (ENOENT on 6.1 and 6.12), not in the writer's namespace.
+  let base = view;
   for (const c of parsed.components) {
-    const path = c.ns === null ? view : [...view, ...nsPathOf(c.ns)];
+    const path = c.ns === null ? base : [...view, ...nsPathOf(c.ns)];
+    base = path;
     const ns = findNs(s, path);
     if (!ns) throw kernelError(op, where, 'ENOENT', `namespace ${c.ns} does not exist`);
     if (c.profile === 'unconfined') {

@@ -1,6 +1,7 @@
 // The sim backend of the kernel port: every call is one locked transaction on the shared state file,
 // made as task `selfPid` (pid 1, root with every capability, unless a test says otherwise).
 
+import { existsSync } from 'node:fs';
 import { FACTS_FORMAT_VERSION, kernelAtLeast, sharedAttrLsm, type NodeFacts } from '../facts.js';
 import { nsHname, nsPathOf, viewOf, type NsPath } from '../label.js';
 import type { AttrName, KernelPort, SpawnOptions, SpawnedTask } from '../port.js';
@@ -67,7 +68,9 @@ export class SimKernel implements KernelPort {
   }
 
   async bootId(): Promise<string> {
-    // Materialise the state so that the boot id recorded in ownership markers is the one that persists.
+    // Materialise the state so that the boot id recorded in ownership markers is the one that persists; a state
+    // that exists already is only read (it is replaced by rename, never removed), which spares a lock per hook.
+    if (existsSync(this.store.path)) return this.store.read().bootId;
     return this.store.mutate((s) => s.bootId);
   }
 

@@ -1,0 +1,74 @@
+// The standalone hook's cost (SPEC §7), interleaved with its baselines in one run, medians of many runs:
+// - `lsmns hook createRuntime` on an annotated container (a real create: poststop, untimed, removes it again)
+//   against `node -e 0`: target 1.2x, limit 1.5x;
+// - the hook on a container without lsmns annotations against `node -e 0`: limit 1.1x;
+// - runc create + start + delete with the lsmns hooks against without (printed; SPEC §7 sets no limit for the
+//   standalone hooks, since two Node start-ups cost more than a whole runc run).
+
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { ANNOTATIONS, LSMNS, busyboxBundle, runToFile, simEnv } from '../test/runtimes/harness.js';
+import { fmt, median, ratioLine, timeInterleaved } from './util.js';
+import type { BenchModule } from './run.js';
+
+const N = Number(process.env.LSMNS_BENCH_N ?? 40);
+
+function wall(f: () => void): () => number {
+  return () => {
+    const t0 = process.hrtime.bigint();
+    f();
+    return Number(process.hrtime.bigint() - t0) / 1e6;
+  };
+}
+
+function ok(r: { status: number | null; stderr?: Buffer | string | null }, what: string): void {
+  if (r.status !== 0) throw new Error(`${what}: exit ${r.status}: ${String(r.stderr ?? '').slice(0, 300)}`);
+}
+
+const bench: BenchModule = {
+  title: 'standalone hook (lsmns hook) and runc with the lsmns hooks',
+  async run() {
+    const e = await simEnv('lsmns-bench-hook-');
+    const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', ...e.env };
+    const bundle = busyboxBundle(e.dir, { name: 'ann', annotations: ANNOTATIONS, args: ['true'] });
+    const plainBundle = busyboxBundle(e.dir, { name: 'plain', annotations: { 'org.example/x': 'y' }, args: ['true'] });
+    const state = (b: string, annotations: Record<string, string>, status: string) => JSON.stringify({ ociVersion: '1.0.2', id: 'bench-1', status, pid: 4242, bundle: b, annotations });
+    const annCreate = state(bundle, ANNOTATIONS, 'creating');
+    const annStop = state(bundle, ANNOTATIONS, 'stopped');
+    const plainCreate = state(plainBundle, { 'org.example/x': 'y' }, 'creating');
+    const hook = (stage: string, input: string) => ok(spawnSync(process.execPath, [LSMNS, 'hook', stage], { input, env, stdio: ['pipe', 'ignore', 'pipe'] }), `lsmns hook ${stage}`);
+
+    // runc with and without the hooks, on two bundles that differ only in them.
+    const hooked = busyboxBundle(e.dir, { name: 'rh', annotations: ANNOTATIONS, args: ['true'], hooks: e.hooks() });
+    const bare = busyboxBundle(e.dir, { name: 'rb', annotations: ANNOTATIONS, args: ['true'] });
+    const root = join(e.dir, 'runc-root');
+    const lifecycle = (b: string, id: string) => () => {
+      for (const args of [['create', '--bundle', b, id], ['start', id], ['delete', '--force', id]]) {
+        const r = runToFile('runc', ['--root', root, ...args], { dir: e.dir });
+        if (r.status !== 0) throw new Error(`runc ${args.join(' ')}: ${r.out}`);
+      }
+    };
+
+    const t = timeInterleaved({
+      node: wall(() => ok(spawnSync(process.execPath, ['-e', '0'], { env, stdio: 'ignore' }), 'node -e 0')),
+      create: () => {
+        const ms = wall(() => hook('createRuntime', annCreate))();
+        hook('poststop', annStop);
+        return ms;
+      },
+      plain: wall(() => hook('createRuntime', plainCreate)),
+      runcBare: wall(lifecycle(bare, 'bench-bare')),
+      runcHooked: wall(lifecycle(hooked, 'bench-hooked')),
+    }, N, 3);
+    if (e.namespaces().length !== 0) throw new Error('a namespace was left behind: the hooks did not clean up');
+
+    const node = median(t.node!);
+    console.log(`  ${N} interleaved runs each, medians; baseline node -e 0: ${fmt(node)}`);
+    console.log(ratioLine('lsmns hook createRuntime (annotated; target 1.2x)', median(t.create!), node, 1.5));
+    console.log(ratioLine('lsmns hook createRuntime (no lsmns annotations)', median(t.plain!), node, 1.1));
+    const bareMs = median(t.runcBare!);
+    console.log(`  runc create+start+delete without hooks: ${fmt(bareMs)}`);
+    console.log(ratioLine('runc create+start+delete with the lsmns hooks', median(t.runcHooked!), bareMs));
+  },
+};
+export default bench;

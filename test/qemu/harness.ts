@@ -1,0 +1,69 @@
+// Host side of the qemu guest: picks an installed Debian kernel, boots it once under TCG with
+// scripts/qemu/boot.sh, runs dist/test/qemu/guest/run.js inside, and returns the guest's JSON document.
+
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { NodeFacts } from '../../src/kernel/facts.js';
+import type { SyscallProbe } from '../../src/kernel/securityfs/helper.js';
+import type { ScenarioResult } from '../kernel/fidelity/scenarios.js';
+import { REPO } from './guest/checks.js';
+
+export interface GuestDoc {
+  facts: NodeFacts;
+  syscallProbe: SyscallProbe;
+  scenarios: Record<string, ScenarioResult>;
+  checks: Record<string, Record<string, unknown>>;
+  leftover: string[];
+  timing: { nodeStartedAtUptimeS: number; scenariosMs: number; finishedAtUptimeS: number };
+}
+
+export interface GuestRun {
+  kver: string;
+  doc: GuestDoc | null;
+  rc: string;
+  output: string;
+  console: string;
+  /** Host wall time of the whole boot, qemu start to power-off. */
+  wallMs: number;
+  share: string;
+}
+
+function versionKey(v: string): number[] {
+  return v.split(/[^0-9]+/).filter(Boolean).map(Number);
+}
+
+/** The newest installed kernel whose release matches, with its vmlinuz and modules present; null if none. */
+export function installedKernel(match: RegExp): string | null {
+  const found = readdirSync('/lib/modules').filter((k) => match.test(k) && existsSync(`/boot/vmlinuz-${k}`));
+  found.sort((a, b) => {
+    const x = versionKey(a);
+    const y = versionKey(b);
+    for (let i = 0; i < Math.max(x.length, y.length); i++) if ((x[i] ?? 0) !== (y[i] ?? 0)) return (x[i] ?? 0) - (y[i] ?? 0);
+    return 0;
+  });
+  return found.at(-1) ?? null;
+}
+
+const read = (p: string) => (existsSync(p) ? readFileSync(p, 'utf8') : '');
+
+export async function bootGuest(kver: string, timeoutS = 900): Promise<GuestRun> {
+  const share = mkdtempSync(join(tmpdir(), 'lsmns-qemu-share-'));
+  writeFileSync(join(share, 'guest.sh'), `#!/bin/sh\nexec ${process.execPath} ${REPO}/dist/test/qemu/guest/run.js /mnt/results.json\n`, { mode: 0o755 });
+  const t0 = performance.now();
+  await new Promise<void>((resolve, reject) => {
+    const p = spawn(`${REPO}/scripts/qemu/boot.sh`, [kver, share, 'guest.sh'], { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, QEMU_TIMEOUT: String(timeoutS) } });
+    p.on('error', reject);
+    p.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`scripts/qemu/boot.sh ${kver} exited with ${code}; console:\n${read(join(share, 'console.log')).slice(-3000)}`))));
+  });
+  const wallMs = Math.round(performance.now() - t0);
+  const results = join(share, 'results.json');
+  return {
+    kver, share, wallMs,
+    doc: existsSync(results) ? (JSON.parse(readFileSync(results, 'utf8')) as GuestDoc) : null,
+    rc: read(join(share, 'guest.rc')).trim(),
+    output: read(join(share, 'guest.out')),
+    console: read(join(share, 'console.log')),
+  };
+}

@@ -1,0 +1,88 @@
+// make test-qemu: the securityfs backend on Debian's AppArmor kernels (6.1 and 6.12) under qemu TCG. One boot per
+// kernel runs everything (guest/run.ts); these tests only judge its results. The fidelity scenarios must observe
+// exactly what the sim observes for the same boot parameters. LSMNS_CAPTURE_FIDELITY=1 also stores each run as
+// the capture that make test-unit checks the sim against (test/fixtures/fidelity/<release>.json).
+
+import assert from 'node:assert/strict';
+import { copyFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { compareRuns, SCENARIOS, type ScenarioResult } from '../kernel/fidelity/scenarios.js';
+import { FIXTURES, simRunFor } from '../kernel/fidelity/sim-run.js';
+import { bootGuest, installedKernel, type GuestDoc, type GuestRun } from './harness.js';
+
+const KERNELS = [
+  { label: '6.1 (linux-image-amd64)', match: /^6\.1\.\d+-\d+-amd64$/, lsmSyscalls: false },
+  { label: '6.12 (linux-image-6.12-amd64, bookworm-security)', match: /^6\.12\.\d+\+deb12-amd64$/, lsmSyscalls: true },
+];
+
+for (const k of KERNELS) {
+  describe(`real kernel ${k.label} in qemu`, function () {
+    let run: GuestRun;
+    let doc: GuestDoc;
+    let sim: Record<string, ScenarioResult>;
+
+    before(async function () {
+      this.timeout(1_000_000);
+      const kver = installedKernel(k.match);
+      assert.ok(kver, `no installed kernel matches ${k.match} (scripts/deps.sh installs it)`);
+      run = await bootGuest(kver);
+      assert.equal(run.rc, '0', `guest run failed (rc ${run.rc || 'none'}):\n${run.output}\n${run.console.slice(-2000)}`);
+      doc = run.doc!;
+      sim = await simRunFor(doc.facts);
+      const c = compareRuns(doc.scenarios, sim);
+      process.stdout.write(`\n    [${kver}] guest: boot wall ${(run.wallMs / 1000).toFixed(1)} s, node up at ${doc.timing.nodeStartedAtUptimeS} s, scenarios ${doc.timing.scenariosMs} ms, power-off at ~${doc.timing.finishedAtUptimeS} s uptime; fidelity ${c.agreed}/${c.total} observations agree (${((100 * c.agreed) / c.total).toFixed(1)} %)\n`);
+      if (process.env.LSMNS_CAPTURE_FIDELITY === '1') copyFileSync(join(run.share, 'results.json'), join(FIXTURES, `${kver}.json`));
+    });
+
+    it('probes AppArmor with policy namespaces, stacking and policy admin, and no display interface (mainline)', () => {
+      const f = doc.facts;
+      assert.ok(f.lsms.includes('apparmor'), f.lsms.join(','));
+      assert.deepEqual([f.apparmor.enabled, f.apparmor.policyNamespaces, f.apparmor.stacking, f.apparmor.policyAdmin], [true, true, true, true]);
+      assert.deepEqual([f.apparmor.nsLevel, f.apparmor.nsName, f.apparmor.nsStacked, f.apparmor.domainVersion], [0, 'root', false, '1.2']);
+      assert.deepEqual(f.attr, { apparmorDir: true, display: null, sharedLsm: 'apparmor' });
+    });
+
+    it(`probes the LSM syscalls (459-461) as ${k.lsmSyscalls ? 'present' : 'absent'}`, () => {
+      assert.equal(doc.facts.syscalls.lsmSelfAttr, k.lsmSyscalls, JSON.stringify(doc.syscallProbe));
+      assert.equal(doc.syscallProbe.ran, true, doc.syscallProbe.note);
+      if (k.lsmSyscalls) assert.ok(doc.syscallProbe.listModules?.ids?.includes(104), JSON.stringify(doc.syscallProbe));
+      else assert.equal(doc.syscallProbe.listModules?.errno, 'ENOSYS');
+    });
+
+    for (const s of SCENARIOS) {
+      it(`fidelity: ${s.name} observes the same on the kernel and the sim`, () => {
+        assert.equal(doc.scenarios[s.name]?.error, undefined, `harness error on the kernel: ${doc.scenarios[s.name]?.error}`);
+        const c = compareRuns({ [s.name]: doc.scenarios[s.name]! }, { [s.name]: sim[s.name]! });
+        assert.deepEqual(c.disagreements, []);
+        assert.ok(c.total > 3, 'the scenario observed too little');
+      });
+    }
+
+    it('loads from the compile cache on a warm load, without running apparmor_parser', () => {
+      const c = doc.checks['compile-cache'] as { cold: { cached: boolean; compileMs: number; loadMs: number }; warm: { cached: boolean; loadMs: number }; listing: string[]; error?: string };
+      assert.equal(c.error, undefined, c.error);
+      assert.equal(c.cold.cached, false);
+      assert.equal(c.warm.cached, true);
+      assert.ok(c.warm.loadMs * 3 < c.cold.loadMs, `warm ${c.warm.loadMs} ms vs cold ${c.cold.loadMs} ms`);
+      assert.deepEqual(c.listing, [':cc:p (enforce)']);
+    });
+
+    it('transitions itself from the main thread (the shim path); the same write from a libuv worker is refused', () => {
+      const c = doc.checks['self-transition'] as Record<string, unknown>;
+      assert.deepEqual({ status: c.status, mainThread: c.mainThread, childLabel: c.childLabel, ownLabel: c.ownLabel, asyncWorker: c.asyncWorker },
+        { status: 0, mainThread: 'ok', childLabel: 'p (enforce)', ownLabel: 'unconfined', asyncWorker: 'EACCES' }, String(c.stderr ?? c.error));
+    });
+
+    it('lsmns probe --backend securityfs --output json prints the same facts', () => {
+      const c = doc.checks['probe-command'] as { status: number; output: Record<string, unknown> & { probe: { backend: string } }; stderr: string };
+      assert.equal(c.status, 0, c.stderr);
+      const { probe, ...facts } = c.output;
+      assert.equal(probe.backend, 'securityfs');
+      assert.deepEqual(facts, doc.facts);
+    });
+
+    it('leaves no task behind', () => {
+      assert.deepEqual(doc.leftover, []);
+    });
+  });
+}
