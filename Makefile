@@ -45,8 +45,8 @@ test-qemu: build
 test-cri: build
 	$(MOCHA) --timeout 180000 'dist/test/cri/**/*.test.js'
 
-# Only the Kubernetes path on Debian's AppArmor kernel under qemu (TCG, about 3 minutes; test-qemu runs it too):
-# CRI handler lsmns with the securityfs backend, and the node agent setting lsmns.io/Confined.
+# Only the Kubernetes path's tests on Debian's 6.1 AppArmor kernel (test-qemu runs them too, in the same 6.1 boot
+# as the port-level scenarios): CRI handler lsmns with the securityfs backend, the node agent setting Confined.
 test-qemu-kube: build
 	$(MOCHA) --timeout 1200000 'dist/test/qemu/kube/*.test.js'
 

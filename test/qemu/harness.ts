@@ -1,5 +1,7 @@
 // Host side of the qemu guest: picks an installed Debian kernel, boots it once under TCG with
 // scripts/qemu/boot.sh, runs dist/test/qemu/guest/run.js inside, and returns the guest's JSON document.
+// A kernel is booted once per test run (bootOnce): every test file that needs that kernel reads the same boot,
+// and the Kubernetes path (kube/guest.js) runs in the same boot after the port-level scenarios.
 
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -8,6 +10,7 @@ import { join } from 'node:path';
 import type { NodeFacts } from '../../src/kernel/facts.js';
 import type { SyscallProbe } from '../../src/kernel/securityfs/helper.js';
 import type { ScenarioResult } from '../kernel/fidelity/scenarios.js';
+import { buildImages } from '../cri/lab.js';
 import { REPO } from './guest/checks.js';
 
 export interface GuestDoc {
@@ -48,9 +51,22 @@ export function installedKernel(match: RegExp): string | null {
 
 const read = (p: string) => (existsSync(p) ? readFileSync(p, 'utf8') : '');
 
-export async function bootGuest(kver: string, timeoutS = 900): Promise<GuestRun> {
+export interface BootOptions {
+  /** Also run the Kubernetes path (containerd CRI, node agent) in this boot; its output is <share>/kube.out. */
+  kube?: boolean;
+}
+
+export async function bootGuest(kver: string, o: BootOptions = {}, timeoutS = 900): Promise<GuestRun> {
   const share = mkdtempSync(join(tmpdir(), 'lsmns-qemu-share-'));
-  writeFileSync(join(share, 'guest.sh'), `#!/bin/sh\nexec ${process.execPath} ${REPO}/dist/test/qemu/guest/run.js /mnt/results.json\n`, { mode: 0o755 });
+  let kube = '';
+  if (o.kube) {
+    buildImages(); // on the host: the guest sees the repository read-only
+    // Hooks get only the env their entry names, so lsmns is reached through a wrapper that names the task helper.
+    writeFileSync(join(share, 'lsmns'), `#!/bin/sh\nLSMNS_TASK_HELPER=${REPO}/dist/native/lsmns-task exec ${process.execPath} ${REPO}/bin/lsmns.cjs "$@"\n`, { mode: 0o755 });
+    // -nic none leaves only loopback, for the fake API server; the guest's init leaves it down.
+    kube = `ip link set lo up\n${process.execPath} ${REPO}/dist/test/qemu/kube/guest.js > /mnt/kube.out 2>&1\n`;
+  }
+  writeFileSync(join(share, 'guest.sh'), `#!/bin/sh\n${process.execPath} ${REPO}/dist/test/qemu/guest/run.js /mnt/results.json || exit $?\n${kube}`, { mode: 0o755 });
   const t0 = performance.now();
   await new Promise<void>((resolve, reject) => {
     const p = spawn(`${REPO}/scripts/qemu/boot.sh`, [kver, share, 'guest.sh'], { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, QEMU_TIMEOUT: String(timeoutS) } });
@@ -67,3 +83,18 @@ export async function bootGuest(kver: string, timeoutS = 900): Promise<GuestRun>
     console: read(join(share, 'console.log')),
   };
 }
+
+const boots = new Map<string, Promise<GuestRun>>();
+
+/** One boot per kernel per test run, shared by every test file that asks for that kernel. */
+export function bootOnce(kver: string, o: BootOptions = {}): Promise<GuestRun> {
+  let b = boots.get(kver);
+  if (!b) {
+    b = bootGuest(kver, o);
+    boots.set(kver, b);
+  }
+  return b;
+}
+
+/** The Kubernetes path runs in the 6.1 boot when containerd's CRI can run here. */
+export const KUBE_KERNEL = /^6\.1\.\d+-\d+-amd64$/;

@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { compareRuns, SCENARIOS, type ScenarioResult } from '../kernel/fidelity/scenarios.js';
 import { FIXTURES, simRunFor } from '../kernel/fidelity/sim-run.js';
 import type { ContainerResult } from './guest/containers.js';
-import { bootGuest, installedKernel, type GuestDoc, type GuestRun } from './harness.js';
+import { criAvailable } from '../cri/lab.js';
+import { bootOnce, installedKernel, KUBE_KERNEL, type GuestDoc, type GuestRun } from './harness.js';
 
 const pick = (r: ContainerResult) => ({ status: r.status, label: r.label, secret: r.secret, outerSecret: r.outerSecret, public: r.public, namespacesDuring: r.namespacesDuring, labelsDuring: r.labelsDuring, namespacesAfter: r.namespacesAfter });
 
@@ -29,7 +30,7 @@ for (const k of KERNELS) {
       this.timeout(1_000_000);
       const kver = installedKernel(k.match);
       assert.ok(kver, `no installed kernel matches ${k.match} (scripts/deps.sh installs it)`);
-      run = await bootGuest(kver);
+      run = await bootOnce(kver, { kube: KUBE_KERNEL.test(kver) && criAvailable() === null });
       assert.equal(run.rc, '0', `guest run failed (rc ${run.rc || 'none'}):\n${run.output}\n${run.console.slice(-2000)}`);
       doc = run.doc!;
       sim = await simRunFor(doc.facts);

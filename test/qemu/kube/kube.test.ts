@@ -4,21 +4,15 @@
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { buildImages, criAvailable } from '../../cri/lab.js';
-import { tempDir } from '../../kernel/sim/helpers.js';
-
-const HERE = fileURLToPath(new URL('../../../../test/qemu/kube/', import.meta.url));
-const GUEST_JS = fileURLToPath(new URL('./guest.js', import.meta.url));
+import { criAvailable } from '../../cri/lab.js';
+import { bootOnce, installedKernel, KUBE_KERNEL } from '../harness.js';
 
 function qemuMissing(): string | null {
   const why = criAvailable();
   if (why) return why;
   if (spawnSync('sh', ['-c', 'command -v qemu-system-x86_64 && command -v apparmor_parser && command -v cpio']).status !== 0) return 'qemu-system-x86, apparmor or cpio is not installed (scripts/deps.sh installs them)';
-  if (!readdirSync('/boot').some((f) => /^vmlinuz-6\.1\./.test(f))) return 'no Debian 6.1 kernel in /boot (linux-image-amd64)';
-  if (GUEST_JS.startsWith('/tmp/')) return 'the repository must not live under /tmp (a tmpfs in the guest)';
   return null;
 }
 
@@ -27,18 +21,15 @@ describe('qemu AppArmor guest: CRI handler lsmns, securityfs backend, node agent
   const r: Record<string, any> = {};
   let guestOut = '';
 
-  before(function () {
+  before(async function () {
     const why = qemuMissing();
     if (why) { console.log(`    skipped: ${why}`); this.skip(); }
-    buildImages(); // on the host: the guest sees the repository read-only
-    const share = tempDir('lsmns-qemu-kube-');
-    writeFileSync(join(share, 'guest.sh'), `#!/bin/sh\n# -nic none: only loopback, for the fake API server; the guest's init leaves it down\nip link set lo up\nexec node ${GUEST_JS}\n`, { mode: 0o755 });
-    const repo = fileURLToPath(new URL('../../../../', import.meta.url));
-    writeFileSync(join(share, 'lsmns'), `#!/bin/sh\nLSMNS_TASK_HELPER=${repo}dist/native/lsmns-task exec ${process.execPath} ${repo}bin/lsmns.cjs "$@"\n`, { mode: 0o755 });
-    const t0 = Date.now();
-    const run = spawnSync('bash', [join(HERE, 'boot.sh'), share, 'guest.sh'], { encoding: 'utf8', timeout: 1_100_000 });
-    guestOut = existsSync(join(share, 'guest.out')) ? readFileSync(join(share, 'guest.out'), 'utf8') : '';
-    console.log(`    guest ran ${((Date.now() - t0) / 1000).toFixed(0)} s (qemu exit ${run.status})`);
+    const kver = installedKernel(KUBE_KERNEL);
+    assert.ok(kver, 'no Debian 6.1 kernel in /boot (scripts/deps.sh installs linux-image-amd64)');
+    // The same boot as the 6.1 port-level scenarios (qemu.test.ts): kube/guest.js runs after them.
+    const run = await bootOnce(kver, { kube: true });
+    const out = join(run.share, 'kube.out');
+    guestOut = existsSync(out) ? readFileSync(out, 'utf8') : '';
     for (const l of guestOut.split('\n')) if (l.startsWith('RESULT ')) { const x = JSON.parse(l.slice(7)) as { k: string; v: unknown }; r[x.k] = x.v; }
     if (r.error) console.log(guestOut.slice(-4000));
   });
