@@ -222,28 +222,50 @@ describe('served hooks with real runtimes', function () {
       cd = await startContainerd(s.e.dir);
       await s.start();
     });
+    const stop = (id: string) => {
+      cd.ctr(['task', 'kill', '-s', 'KILL', id]);
+      waitFor(() => /STOPPED/.test(cd.ctr(['task', 'ls']).out.split('\n').find((l) => l.startsWith(`${id} `)) ?? 'STOPPED'), `${id} stopped`);
+      cd.ctr(['task', 'delete', id]);
+      return cd.ctr(['container', 'delete', id]);
+    };
+    const specFor = (name: string, annotations: Record<string, string>, hooks?: Record<string, unknown[]>) => {
+      const b = busyboxBundle(s.e.dir, { name, annotations, ...(hooks ? { hooks } : {}) });
+      const cfg = JSON.parse(readFileSync(join(b, 'config.json'), 'utf8'));
+      cfg.root = { path: join(b, 'rootfs'), readonly: true };
+      const spec = join(s.e.dir, `${name}-spec.json`);
+      writeFileSync(spec, JSON.stringify(cfg));
+      return spec;
+    };
     after(async () => {
-      cd.ctr(['task', 'kill', '-s', 'KILL', 'served1']);
-      cd.ctr(['task', 'delete', 'served1']);
-      cd.ctr(['container', 'delete', 'served1']);
+      for (const id of ['served1', 'shimmed1', 'refused1']) stop(id);
       await cd.stop();
       await s.stop().catch(() => {});
     });
 
     it('namespace while it runs, gone after delete', () => {
-      const b = busyboxBundle(s.e.dir, { name: 'ctr', annotations: ANNOTATIONS, hooks: s.hooks });
-      const cfg = JSON.parse(readFileSync(join(b, 'config.json'), 'utf8'));
-      cfg.root = { path: join(b, 'rootfs'), readonly: true };
-      const spec = join(s.e.dir, 'ctr-spec.json');
-      writeFileSync(spec, JSON.stringify(cfg));
-      const r = cd.ctr(['run', '-d', '--null-io', '--config', spec, 'served1']);
+      const r = cd.ctr(['run', '-d', '--null-io', '--config', specFor('ctr', ANNOTATIONS, s.hooks), 'served1']);
       assert.equal(r.status, 0, r.out);
       assert.deepEqual(s.e.namespaces(), [{ name: 'tenant-a', profiles: ['p'] }]);
-      cd.ctr(['task', 'kill', '-s', 'KILL', 'served1']);
-      waitFor(() => /STOPPED/.test(cd.ctr(['task', 'ls']).out.split('\n').find((l) => l.startsWith('served1 ')) ?? 'STOPPED'), 'served1 stopped');
-      assert.equal(cd.ctr(['task', 'delete', 'served1']).status, 0);
-      assert.equal(cd.ctr(['container', 'delete', 'served1']).status, 0);
+      assert.equal(stop('served1').status, 0);
       assert.deepEqual(s.e.namespaces(), []);
+    });
+
+    it('the served shim as the runc binary: annotations only; a refusal reaches ctr through --log', () => {
+      const wrapper = join(s.e.dir, 'lsmns-runc-served');
+      const env = Object.entries(s.e.env).map(([k, v]) => `${k}='${v}'`).join(' ');
+      writeFileSync(wrapper, `#!/bin/sh\nexport ${env} LSMNS_RUNTIME=runc LSMNS_SHIM_MODE=served PATH='${process.env.PATH}'\nexec '${SHIM_FRONT}' "$@"\n`, { mode: 0o755 });
+      const r = cd.ctr(['run', '-d', '--null-io', '--runc-binary', wrapper, '--config', specFor('ctr-shim', ANNOTATIONS), 'shimmed1']);
+      assert.equal(r.status, 0, r.out);
+      assert.deepEqual(s.e.namespaces(), [{ name: 'tenant-a', profiles: ['p'] }]);
+      assert.deepEqual(s.e.tasks().map((t) => [t.container, t.label]), [['shimmed1', 'unconfined//&:tenant-a:p (enforce)']]);
+      assert.equal(stop('shimmed1').status, 0);
+      assert.deepEqual(s.e.namespaces(), []);
+
+      const before = s.e.bytes();
+      const bad = cd.ctr(['run', '-d', '--null-io', '--runc-binary', wrapper, '--config', specFor('ctr-bad', { ...ANNOTATIONS, 'lsmns.io/apparmor-profile': 'x:y' }), 'refused1']);
+      assert.notEqual(bad.status, 0);
+      assert.match(bad.out, /OCI runtime create failed: lsmns runtime create: .*lsmns\.io\/apparmor-profile="x:y"/);
+      assert.equal(s.e.bytes(), before);
     });
   });
 });
