@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { killLeftoverAgents, startAgent, type RunningAgent } from '../agent/helpers.js';
 import { ANNOTATIONS, HOOK_CLIENT, LSMNS, RUNTIMES, SHIM_FRONT, busyboxBundle, runToFile, runtimeWrapper, simEnv, startContainerd, waitFor, type Containerd, type SimEnv } from './harness.js';
@@ -167,6 +167,57 @@ describe('served hooks with real runtimes', function () {
       });
     });
   }
+
+  describe('the thin client under load: 100 hook processes at once', () => {
+    let s: Served;
+    before(async () => {
+      s = await served('lsmns-served-load-');
+      await s.start();
+    });
+    after(async () => s.stop().catch(() => {}));
+
+    /** The installed hook as a runtime runs it: its program, argv and env, the state on stdin. */
+    const hook = (stage: string, state: string) => new Promise<{ code: number | null; err: string }>((resolve) => {
+      const h = s.hooks[stage]![0] as { path: string; args: string[]; env: string[] };
+      const p = spawn(h.path, h.args.slice(1), { argv0: h.args[0], env: Object.fromEntries(h.env.map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)])), stdio: ['pipe', 'ignore', 'pipe'] });
+      let err = '';
+      p.stderr.on('data', (c) => (err += c));
+      p.on('close', (code) => resolve({ code, err }));
+      p.stdin.end(state);
+    });
+    // The hooks read only config.json: no rootfs needed for these bundles.
+    const configOnly = (name: string, annotations: Record<string, string>) => {
+      const b = join(s.e.dir, name);
+      mkdirSync(b);
+      writeFileSync(join(b, 'config.json'), JSON.stringify({ ociVersion: '1.0.2', process: { args: ['true'] }, annotations }));
+      return b;
+    };
+    const state = (b: string, id: string, status: string, annotations: Record<string, string>) => JSON.stringify({ ociVersion: '1.0.2', id, status, pid: 4242, bundle: b, annotations });
+
+    it('one pod: one namespace with 100 references, then none', async () => {
+      const pod = { ...ANNOTATIONS, 'io.kubernetes.cri.sandbox-uid': '9d0e2d1e-3333-4c5e-9f10-2a3b4c5d6e7f' };
+      const b = configOnly('load-one', pod);
+      const ids = Array.from({ length: 100 }, (_, i) => `one-${i}`);
+      const created = await Promise.all(ids.map((id) => hook('createRuntime', state(b, id, 'creating', pod))));
+      assert.deepEqual(created.filter((r) => r.code !== 0), []);
+      assert.deepEqual(s.e.namespaces(), [{ name: 'tenant-a', profiles: ['p'] }]);
+      assert.deepEqual(refs(s.e), { 'tenant-a': [...ids].sort() });
+      const stopped = await Promise.all(ids.map((id) => hook('poststop', state(b, id, 'stopped', pod))));
+      assert.deepEqual(stopped.filter((r) => r.code !== 0), []);
+      assert.deepEqual(s.e.namespaces(), []);
+      assert.deepEqual(refs(s.e), {});
+    });
+
+    it('100 pods: 100 namespaces, then none', async () => {
+      const pods = Array.from({ length: 100 }, (_, i) => ({ ...ANNOTATIONS, 'lsmns.io/apparmor-namespace': `load-${i}` }));
+      const b = pods.map((p, i) => configOnly(`load-${i}`, p));
+      const created = await Promise.all(pods.map((p, i) => hook('createRuntime', state(b[i]!, `c-${i}`, 'creating', p))));
+      assert.deepEqual(created.filter((r) => r.code !== 0), []);
+      assert.deepEqual(s.e.namespaces().map((n) => n.name).sort(), pods.map((p) => p['lsmns.io/apparmor-namespace']).sort());
+      await Promise.all(pods.map((p, i) => hook('poststop', state(b[i]!, `c-${i}`, 'stopped', p))));
+      assert.deepEqual(s.e.namespaces(), []);
+    });
+  });
 
   describe('podman --hooks-dir on the served hooks.d', () => {
     let s: Served;
