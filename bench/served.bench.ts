@@ -90,6 +90,7 @@ const bench: BenchModule = {
         servedCreate: client('createRuntime', state('creating')),
         servedStop: client('poststop', state('stopped')),
         curl: wall(() => ok(spawnSync('curl', ['-sf', '--unix-socket', socket, 'http://lsmns/healthz'], { stdio: 'ignore' }), 'curl')),
+        socat: wall(() => ok(spawnSync('sh', ['-c', `printf 'GET /healthz HTTP/1.0\\r\\n\\r\\n' | socat - UNIX-CONNECT:${socket}`], { stdio: 'ignore' }), 'socat')),
         node: wall(() => ok(spawnSync(process.execPath, ['-e', '0'], { stdio: 'ignore' }), 'node -e 0')),
         hookCreate: hook('createRuntime', state('creating')),
         hookStop: hook('poststop', state('stopped')),
@@ -102,7 +103,9 @@ const bench: BenchModule = {
       console.log(ratioLine('runc run with the standalone hooks (no limit)', median(t.runcStandalone!), bareMs));
       const call = median([...t.servedCreate!, ...t.servedStop!]);
       console.log(`  one served hook call, end to end: createRuntime ${fmt(median(t.servedCreate!))}, poststop ${fmt(median(t.servedStop!))}; median ${fmt(call)} (limit 10 ms: ${call <= 10 ? 'ok' : 'OVER'})`);
-      console.log(`  curl --unix-socket to /healthz (the transport's floor): ${fmt(median(t.curl!))}`);
+      const curl = median(t.curl!);
+      console.log(`  transport floors, GET /healthz: curl --unix-socket ${fmt(curl)} (SPEC's reference machine: 7 ms), sh + socat ${fmt(median(t.socat!))}`);
+      console.log(`  served call against curl's floor in this run: ${(call / curl).toFixed(2)}x (scaled to the reference machine's 7 ms curl: about ${fmt((call / curl) * 7)})`);
       const node = median(t.node!);
       console.log(`  baseline node -e 0: ${fmt(node)}`);
       console.log(ratioLine('lsmns hook createRuntime, standalone cold path', median(t.hookCreate!), node, 1.2));

@@ -169,7 +169,8 @@ export class AgentServer {
       const err = toLsmnsError(e);
       logged = { ...logged, exitCode: err.exitCode, code: err.code };
       if (!res.headersSent) {
-        if (err.code === 'BodyTooLarge') res.setHeader('Connection', 'close');
+        // A refused huge body is answered at once and the rest drained (bounded by requestTimeout), not cut
+        // off: closing while the client still writes makes it fail on EPIPE before it reads the answer.
         send(res, err.exitCode, json ? `${JSON.stringify(err.toJSON())}\n` : `${err.oneLine()}\n`, json);
       }
     } finally {

@@ -11,7 +11,7 @@ export default class AgentCommand extends LsmnsCommand {
   static override examples = ['<%= config.bin %> agent', '<%= config.bin %> agent --socket /run/lsmns/agent.sock --sim-state /var/lib/lsmns/sim-kernel.json'];
   static override flags = {
     'policy-wait': Flags.integer({ summary: 'milliseconds a createRuntime waits for a policy that has not reached the node', default: DEFAULT_POLICY_WAIT_MS, min: 0, max: 600_000, env: 'LSMNS_POLICY_WAIT' }),
-    'hook-client': Flags.string({ summary: 'absolute path of lsmns-hook-client, for the hooks the served shim adds (default: the one shipped in hooks/)', env: 'LSMNS_HOOK_CLIENT' }),
+    'hook-client': Flags.string({ summary: 'absolute path of lsmns-hook-client, for the hooks the served shim adds (default: the one shipped in hooks/; with --node, the one in --install-dir)', env: 'LSMNS_HOOK_CLIENT' }),
     'max-body': Flags.integer({ summary: 'largest request body accepted, in bytes', default: DEFAULT_MAX_BODY, min: 1024, max: 64 * 1024 * 1024 }),
     node: Flags.string({ summary: 'Kubernetes node name: also watch this node\'s pods, sync their policies, publish node facts, GC and set lsmns.io/Confined', env: 'NODE_NAME', helpGroup: 'KUBERNETES' }),
     kubeconfig: kubeFlags.kubeconfig,
@@ -26,7 +26,9 @@ export default class AgentCommand extends LsmnsCommand {
     const { flags } = await this.parse(AgentCommand);
     const common = commonOptions(flags);
     const listenFd = systemdListenFd(process.env);
-    const agent = new Agent({ common, policyWaitMs: flags['policy-wait'], maxBodyBytes: flags['max-body'], ...(flags['hook-client'] ? { hookClient: flags['hook-client'] } : {}), ...(listenFd !== undefined ? { listenFd } : {}) });
+    // Hooks run on the host: in Kubernetes the client is where the DaemonSet installs it, not in this image.
+    const hookClient = flags['hook-client'] ?? (flags.node ? `${flags['install-dir']}/lsmns-hook-client` : undefined);
+    const agent = new Agent({ common, policyWaitMs: flags['policy-wait'], maxBodyBytes: flags['max-body'], ...(hookClient ? { hookClient } : {}), ...(listenFd !== undefined ? { listenFd } : {}) });
     await agent.start();
     if (!flags.node) {
       await agent.runUntilSignal();

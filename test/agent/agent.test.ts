@@ -74,6 +74,16 @@ describe('lsmns agent (served hooks, a real agent process)', function () {
       });
     }
 
+    it('a pretty-printed state with a final newline and non-ASCII: the client sends it whole', async () => {
+      const ann = { ...ANN, 'org.example/note': 'caf\u00e9 \\ "q" \u2603' };
+      const b = bundle(e, ann);
+      const text = (status: string) => `${JSON.stringify({ ...JSON.parse(ociState(b, 'pretty', ann)), status }, null, 2)}\n`;
+      assert.deepEqual(await client(a.socket, 'createRuntime', text('creating')), { code: 0, stderr: '' });
+      assert.deepEqual(owners(e).map((o) => o.refs), [['pretty']]);
+      assert.deepEqual(await client(a.socket, 'poststop', text('stopped')), { code: 0, stderr: '' });
+      assert.deepEqual(owners(e), []);
+    });
+
     it('a container start and stop: exit 0, and `lsmns sim show` sees the namespace come and go', async () => {
       const b = bundle(e, ANN);
       assert.deepEqual(await client(a.socket, 'createRuntime', ociState(b, 'c1', ANN)), { code: 0, stderr: '' });

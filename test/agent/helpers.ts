@@ -82,30 +82,51 @@ export function call(socket: string, method: string, path: string, body?: string
 }
 
 /**
- * A raw HTTP/1.1 request, for bodies the agent refuses part-way: it answers and closes while we still write
- * (EPIPE), which node's http client reports instead of the answer. Resolves with status and body.
+ * A raw HTTP/1.1 request for bodies the agent refuses part-way. It answers and closes while a client is still
+ * writing, and node destroys a socket on EPIPE before reading what arrived, so this writes chunk by chunk and
+ * stops as soon as the answer is in. With a declared length the agent refuses before any body byte is read,
+ * so none is sent. Resolves with status and body.
  */
 export function rawPost(socket: string, path: string, body: Buffer, chunked = false): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const s = connect(socket);
     let got = '';
-    s.on('data', (c) => (got += c));
-    s.on('error', () => { /* EPIPE while the body is still going out; the answer has arrived */ });
+    let settled = false;
+    const answer = (): { status: number; body: string } | null => {
+      const at = got.indexOf('\r\n\r\n');
+      if (at < 0) return null;
+      const head = got.slice(0, at);
+      const body = got.slice(at + 4);
+      const status = /^HTTP\/1\.1 (\d{3})/.exec(head);
+      const length = /\r\ncontent-length: (\d+)/i.exec(head);
+      return status && length && Buffer.byteLength(body) >= Number(length[1]) ? { status: Number(status[1]), body } : null;
+    };
+    s.on('data', (c) => {
+      got += c;
+      const a = answer();
+      if (a && !settled) {
+        settled = true;
+        s.destroy();
+        resolve(a);
+      }
+    });
+    s.on('error', () => { /* EPIPE or a reset after the answer; what it answered is in got */ });
     s.on('close', () => {
-      const m = /^HTTP\/1\.1 (\d{3})[^]*?\r\n\r\n([^]*)$/.exec(got);
-      if (!m) reject(new Error(`no HTTP answer: ${JSON.stringify(got.slice(0, 200))}`));
-      else resolve({ status: Number(m[1]), body: m[2]! });
+      if (!settled) reject(new Error(`no HTTP answer: ${JSON.stringify(got.slice(0, 200))}`));
     });
     const length = chunked ? 'Transfer-Encoding: chunked' : `Content-Length: ${body.length}`;
     s.write(`POST ${path} HTTP/1.1\r\nHost: lsmns\r\nContent-Type: application/json\r\n${length}\r\n\r\n`);
-    if (!chunked) return void s.end(body);
-    for (let i = 0; i < body.length; i += 65536) {
-      const c = body.subarray(i, i + 65536);
+    if (!chunked) return;
+    let at = 0;
+    const next = (): void => {
+      if (got || s.destroyed) return;
+      if (at >= body.length) return void s.write('0\r\n\r\n');
+      const c = body.subarray(at, (at += 65536));
       s.write(`${c.length.toString(16)}\r\n`);
       s.write(c);
-      s.write('\r\n');
-    }
-    s.end('0\r\n\r\n');
+      s.write('\r\n', () => setTimeout(next, 1));
+    };
+    next();
   });
 }
 

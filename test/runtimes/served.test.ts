@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { killLeftoverAgents, startAgent, type RunningAgent } from '../agent/helpers.js';
 import { ANNOTATIONS, HOOK_CLIENT, LSMNS, RUNTIMES, SHIM_FRONT, busyboxBundle, runToFile, runtimeWrapper, simEnv, startContainerd, waitFor, type Containerd, type SimEnv } from './harness.js';
@@ -168,6 +168,57 @@ describe('served hooks with real runtimes', function () {
     });
   }
 
+  describe('the thin client under load: 100 hook processes at once', () => {
+    let s: Served;
+    before(async () => {
+      s = await served('lsmns-served-load-');
+      await s.start();
+    });
+    after(async () => s.stop().catch(() => {}));
+
+    /** The installed hook as a runtime runs it: its program, argv and env, the state on stdin. */
+    const hook = (stage: string, state: string) => new Promise<{ code: number | null; err: string }>((resolve) => {
+      const h = s.hooks[stage]![0] as { path: string; args: string[]; env: string[] };
+      const p = spawn(h.path, h.args.slice(1), { argv0: h.args[0], env: Object.fromEntries(h.env.map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)])), stdio: ['pipe', 'ignore', 'pipe'] });
+      let err = '';
+      p.stderr.on('data', (c) => (err += c));
+      p.on('close', (code) => resolve({ code, err }));
+      p.stdin.end(state);
+    });
+    // The hooks read only config.json: no rootfs needed for these bundles.
+    const configOnly = (name: string, annotations: Record<string, string>) => {
+      const b = join(s.e.dir, name);
+      mkdirSync(b);
+      writeFileSync(join(b, 'config.json'), JSON.stringify({ ociVersion: '1.0.2', process: { args: ['true'] }, annotations }));
+      return b;
+    };
+    const state = (b: string, id: string, status: string, annotations: Record<string, string>) => JSON.stringify({ ociVersion: '1.0.2', id, status, pid: 4242, bundle: b, annotations });
+
+    it('one pod: one namespace with 100 references, then none', async () => {
+      const pod = { ...ANNOTATIONS, 'io.kubernetes.cri.sandbox-uid': '9d0e2d1e-3333-4c5e-9f10-2a3b4c5d6e7f' };
+      const b = configOnly('load-one', pod);
+      const ids = Array.from({ length: 100 }, (_, i) => `one-${i}`);
+      const created = await Promise.all(ids.map((id) => hook('createRuntime', state(b, id, 'creating', pod))));
+      assert.deepEqual(created.filter((r) => r.code !== 0), []);
+      assert.deepEqual(s.e.namespaces(), [{ name: 'tenant-a', profiles: ['p'] }]);
+      assert.deepEqual(refs(s.e), { 'tenant-a': [...ids].sort() });
+      const stopped = await Promise.all(ids.map((id) => hook('poststop', state(b, id, 'stopped', pod))));
+      assert.deepEqual(stopped.filter((r) => r.code !== 0), []);
+      assert.deepEqual(s.e.namespaces(), []);
+      assert.deepEqual(refs(s.e), {});
+    });
+
+    it('100 pods: 100 namespaces, then none', async () => {
+      const pods = Array.from({ length: 100 }, (_, i) => ({ ...ANNOTATIONS, 'lsmns.io/apparmor-namespace': `load-${i}` }));
+      const b = pods.map((p, i) => configOnly(`load-${i}`, p));
+      const created = await Promise.all(pods.map((p, i) => hook('createRuntime', state(b[i]!, `c-${i}`, 'creating', p))));
+      assert.deepEqual(created.filter((r) => r.code !== 0), []);
+      assert.deepEqual(s.e.namespaces().map((n) => n.name).sort(), pods.map((p) => p['lsmns.io/apparmor-namespace']).sort());
+      await Promise.all(pods.map((p, i) => hook('poststop', state(b[i]!, `c-${i}`, 'stopped', p))));
+      assert.deepEqual(s.e.namespaces(), []);
+    });
+  });
+
   describe('podman --hooks-dir on the served hooks.d', () => {
     let s: Served;
     let rootfs: string;
@@ -222,28 +273,50 @@ describe('served hooks with real runtimes', function () {
       cd = await startContainerd(s.e.dir);
       await s.start();
     });
+    const stop = (id: string) => {
+      cd.ctr(['task', 'kill', '-s', 'KILL', id]);
+      waitFor(() => /STOPPED/.test(cd.ctr(['task', 'ls']).out.split('\n').find((l) => l.startsWith(`${id} `)) ?? 'STOPPED'), `${id} stopped`);
+      cd.ctr(['task', 'delete', id]);
+      return cd.ctr(['container', 'delete', id]);
+    };
+    const specFor = (name: string, annotations: Record<string, string>, hooks?: Record<string, unknown[]>) => {
+      const b = busyboxBundle(s.e.dir, { name, annotations, ...(hooks ? { hooks } : {}) });
+      const cfg = JSON.parse(readFileSync(join(b, 'config.json'), 'utf8'));
+      cfg.root = { path: join(b, 'rootfs'), readonly: true };
+      const spec = join(s.e.dir, `${name}-spec.json`);
+      writeFileSync(spec, JSON.stringify(cfg));
+      return spec;
+    };
     after(async () => {
-      cd.ctr(['task', 'kill', '-s', 'KILL', 'served1']);
-      cd.ctr(['task', 'delete', 'served1']);
-      cd.ctr(['container', 'delete', 'served1']);
+      for (const id of ['served1', 'shimmed1', 'refused1']) stop(id);
       await cd.stop();
       await s.stop().catch(() => {});
     });
 
     it('namespace while it runs, gone after delete', () => {
-      const b = busyboxBundle(s.e.dir, { name: 'ctr', annotations: ANNOTATIONS, hooks: s.hooks });
-      const cfg = JSON.parse(readFileSync(join(b, 'config.json'), 'utf8'));
-      cfg.root = { path: join(b, 'rootfs'), readonly: true };
-      const spec = join(s.e.dir, 'ctr-spec.json');
-      writeFileSync(spec, JSON.stringify(cfg));
-      const r = cd.ctr(['run', '-d', '--null-io', '--config', spec, 'served1']);
+      const r = cd.ctr(['run', '-d', '--null-io', '--config', specFor('ctr', ANNOTATIONS, s.hooks), 'served1']);
       assert.equal(r.status, 0, r.out);
       assert.deepEqual(s.e.namespaces(), [{ name: 'tenant-a', profiles: ['p'] }]);
-      cd.ctr(['task', 'kill', '-s', 'KILL', 'served1']);
-      waitFor(() => /STOPPED/.test(cd.ctr(['task', 'ls']).out.split('\n').find((l) => l.startsWith('served1 ')) ?? 'STOPPED'), 'served1 stopped');
-      assert.equal(cd.ctr(['task', 'delete', 'served1']).status, 0);
-      assert.equal(cd.ctr(['container', 'delete', 'served1']).status, 0);
+      assert.equal(stop('served1').status, 0);
       assert.deepEqual(s.e.namespaces(), []);
+    });
+
+    it('the served shim as the runc binary: annotations only; a refusal reaches ctr through --log', () => {
+      const wrapper = join(s.e.dir, 'lsmns-runc-served');
+      const env = Object.entries(s.e.env).map(([k, v]) => `${k}='${v}'`).join(' ');
+      writeFileSync(wrapper, `#!/bin/sh\nexport ${env} LSMNS_RUNTIME=runc LSMNS_SHIM_MODE=served PATH='${process.env.PATH}'\nexec '${SHIM_FRONT}' "$@"\n`, { mode: 0o755 });
+      const r = cd.ctr(['run', '-d', '--null-io', '--runc-binary', wrapper, '--config', specFor('ctr-shim', ANNOTATIONS), 'shimmed1']);
+      assert.equal(r.status, 0, r.out);
+      assert.deepEqual(s.e.namespaces(), [{ name: 'tenant-a', profiles: ['p'] }]);
+      assert.deepEqual(s.e.tasks().map((t) => [t.container, t.label]), [['shimmed1', 'unconfined//&:tenant-a:p (enforce)']]);
+      assert.equal(stop('shimmed1').status, 0);
+      assert.deepEqual(s.e.namespaces(), []);
+
+      const before = s.e.bytes();
+      const bad = cd.ctr(['run', '-d', '--null-io', '--runc-binary', wrapper, '--config', specFor('ctr-bad', { ...ANNOTATIONS, 'lsmns.io/apparmor-profile': 'x:y' }), 'refused1']);
+      assert.notEqual(bad.status, 0);
+      assert.match(bad.out, /OCI runtime create failed: lsmns runtime create: .*lsmns\.io\/apparmor-profile="x:y"/);
+      assert.equal(s.e.bytes(), before);
     });
   });
 });
