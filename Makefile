@@ -3,7 +3,7 @@ SHELL := /bin/bash
 NODE_BIN := node_modules/.bin
 MOCHA := $(NODE_BIN)/mocha --forbid-only --exit --reporter dot --timeout 20000
 
-.PHONY: all deps npm-deps build demo test test-unit test-runtimes test-cri test-qemu bench clean
+.PHONY: all deps npm-deps build demo test test-unit test-runtimes test-cri test-qemu test-qemu-kube bench clean
 
 # Suites: unit and CLI tests run anywhere; the others use real components that deps.sh installs.
 TEST_SUITES := test-unit test-runtimes test-cri test-qemu
@@ -44,6 +44,11 @@ test-qemu: build
 # containerd's CRI plugin over its socket, as kubelet drives it (a private containerd; needs root).
 test-cri: build
 	$(MOCHA) --timeout 180000 'dist/test/cri/**/*.test.js'
+
+# Only the Kubernetes path on Debian's AppArmor kernel under qemu (TCG, about 3 minutes; test-qemu runs it too):
+# CRI handler lsmns with the securityfs backend, and the node agent setting lsmns.io/Confined.
+test-qemu-kube: build
+	$(MOCHA) --timeout 1200000 'dist/test/qemu/kube/*.test.js'
 
 deps:
 	./scripts/deps.sh

@@ -2,8 +2,8 @@
 // TLS; lsmns asks for plain JSON through it. Plain objects keep the informer's projection cheap and let the
 // schema code read pods exactly as the CLI does. Everything the kube side does goes through `KubeApi`.
 
-import { request as httpRequest } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import http from 'node:http';
+import https from 'node:https';
 import { KubeConfig, Watch } from '@kubernetes/client-node';
 import { ExitCode, LsmnsError } from '../errors.js';
 
@@ -103,7 +103,8 @@ export class HttpKubeApi implements KubeApi {
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
     if (payload) { headers['content-type'] = contentType; headers['content-length'] = String(payload.length); }
     const url = new URL(this.server + path);
-    const req = url.protocol === 'http:' ? httpRequest : httpsRequest;
+    // Looked up per call (not bound at import), so that request interception in tests sees it.
+    const req = url.protocol === 'http:' ? http.request : https.request;
     return new Promise<T>((resolve, reject) => {
       const r = req(url, { method, headers, agent: opts.agent as never, timeout: this.timeoutMs }, (res) => {
         const chunks: Buffer[] = [];

@@ -164,6 +164,18 @@ describe('kube/node-agent (fake API server, sim kernel)', () => {
     assert.ok(!srv.events.some((e) => (e.body as { reason: string }).reason === 'Confined'));
   });
 
+  it('records NotPossibleOnNode once when this node cannot host the pod', async () => {
+    port = new SimKernel({ path: join(dir, 'sim-selinux.json'), boot: { lsm: 'capability,selinux', kernel: '6.1.0-sim' } });
+    srv.put('pods', podObj('team-a', 'web', { annotations: { 'lsmns.io/apparmor-namespace': 'tenant-a' } }));
+    await startAgent();
+    await agent!.syncNow();
+    const ev = srv.events.map((e) => e.body as { reason: string; message: string; type: string });
+    assert.equal(ev.length, 1);
+    assert.equal(ev[0]!.reason, 'NotPossibleOnNode');
+    assert.equal(ev[0]!.type, 'Warning');
+    assert.match(ev[0]!.message, /AppArmorNotActive: AppArmor is not among the active LSMs/);
+  });
+
   it('label matching: the tenant part must match; a bounded label accepts the runtime\'s host part', () => {
     assert.ok(labelMatches('&:ns:p', 'unconfined//&:ns:p (enforce)'));
     assert.ok(labelMatches('&:ns:p', 'cri-containerd.apparmor.d//&:ns:p (enforce)'));
