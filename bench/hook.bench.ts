@@ -3,7 +3,8 @@
 //   against `node -e 0`: target 1.2x, limit 1.5x;
 // - the hook on a container without lsmns annotations against `node -e 0`: limit 1.1x;
 // - runc create + start + delete with the lsmns hooks against without (printed; SPEC §7 sets no limit for the
-//   standalone hooks, since two Node start-ups cost more than a whole runc run).
+//   standalone hooks, since two Node start-ups cost more than a whole runc run), and the same created through
+//   `lsmns runtime` on a bundle with annotations only (a third Node start-up).
 
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -49,6 +50,17 @@ const bench: BenchModule = {
       }
     };
 
+    // The shim path: a bundle with only annotations, created through `lsmns runtime` (hooks added, label recorded).
+    const shimmed = busyboxBundle(e.dir, { name: 'rs', annotations: ANNOTATIONS, args: ['true'] });
+    const viaShim = () => {
+      const c = runToFile(process.execPath, [LSMNS, 'runtime', '--runtime', 'runc', '--', '--root', root, 'create', '--bundle', shimmed, 'bench-shim'], { dir: e.dir, env });
+      if (c.status !== 0) throw new Error(`lsmns runtime create: ${c.out}`);
+      for (const args of [['start', 'bench-shim'], ['delete', '--force', 'bench-shim']]) {
+        const r = runToFile('runc', ['--root', root, ...args], { dir: e.dir });
+        if (r.status !== 0) throw new Error(`runc ${args.join(' ')}: ${r.out}`);
+      }
+    };
+
     const t = timeInterleaved({
       node: wall(() => ok(spawnSync(process.execPath, ['-e', '0'], { env, stdio: 'ignore' }), 'node -e 0')),
       create: () => {
@@ -59,6 +71,7 @@ const bench: BenchModule = {
       plain: wall(() => hook('createRuntime', plainCreate)),
       runcBare: wall(lifecycle(bare, 'bench-bare')),
       runcHooked: wall(lifecycle(hooked, 'bench-hooked')),
+      runcShim: wall(viaShim),
     }, N, 3);
     if (e.namespaces().length !== 0) throw new Error('a namespace was left behind: the hooks did not clean up');
 
@@ -72,6 +85,7 @@ const bench: BenchModule = {
     const bareMs = median(t.runcBare!);
     console.log(`  runc create+start+delete without hooks: ${fmt(bareMs)}`);
     console.log(`${ratioLine('runc create+start+delete with the lsmns hooks', median(t.runcHooked!), bareMs)}; paired ${paired(t.runcHooked!, t.runcBare!)}x`);
+    console.log(`${ratioLine('the same, created through lsmns runtime (shim)', median(t.runcShim!), bareMs)}; paired ${paired(t.runcShim!, t.runcBare!)}x`);
   },
 };
 export default bench;

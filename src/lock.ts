@@ -2,7 +2,16 @@
 // thread-pool round trips (mkdir, stat, rmdir), which add up on every container start when the machine is busy.
 // A lock held by another process falls back to proper-lockfile's async lock with its retries.
 
+import * as fs from 'node:fs';
 import lockfile from 'proper-lockfile';
+
+// Only the calls proper-lockfile makes. Its sync path copies the fs object it is given with a spread, and a
+// spread of node:fs reads fs.promises, which loads fs/promises, readline and the streams: most of a hook's
+// module loading, for nothing.
+const lockFs = {
+  mkdir: fs.mkdir, mkdirSync: fs.mkdirSync, realpath: fs.realpath, realpathSync: fs.realpathSync, stat: fs.stat, statSync: fs.statSync,
+  rmdir: fs.rmdir, rmdirSync: fs.rmdirSync, utimes: fs.utimes, utimesSync: fs.utimesSync,
+};
 
 export interface LockOptions {
   /** A lock not refreshed for this long is stale and taken over (a holder that died). */
@@ -12,10 +21,10 @@ export interface LockOptions {
 
 export async function acquireLock(path: string, o: LockOptions): Promise<() => Promise<void>> {
   try {
-    const release = lockfile.lockSync(path, { realpath: false, stale: o.stale });
+    const release = lockfile.lockSync(path, { realpath: false, stale: o.stale, fs: lockFs });
     return async () => release();
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ELOCKED') throw e;
   }
-  return lockfile.lock(path, { realpath: false, stale: o.stale, retries: o.retries });
+  return lockfile.lock(path, { realpath: false, stale: o.stale, retries: o.retries, fs: lockFs });
 }

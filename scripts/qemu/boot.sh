@@ -7,6 +7,9 @@
 set -euo pipefail
 kver=$1; share=$(cd "$2" && pwd); script=$3
 here=$(cd "$(dirname "$0")" && pwd)
+# The project itself, shared again at its own path: a checkout under /tmp, /run or /var/lib would otherwise be
+# hidden by the tmpfs the guest mounts there.
+proj=$(cd "$here/../.." && pwd)
 [ -f /boot/vmlinuz-$kver ] || { echo "boot.sh: no /boot/vmlinuz-$kver (scripts/deps.sh installs the kernels)" >&2; exit 2; }
 key=$(cat "$here/init" /bin/busybox | sha256sum | cut -c1-12)
 cache=/tmp/lsmns-qemu-$kver-$key; irfs=$cache/initramfs.cpio.gz
@@ -21,7 +24,8 @@ fi
 rm -f $share/guest.out $share/guest.rc
 timeout ${QEMU_TIMEOUT:-900} qemu-system-x86_64 -accel tcg -cpu max -machine q35 -m 2048 -smp 2 \
   -kernel /boot/vmlinuz-$kver -initrd $irfs \
-  -append "console=ttyS0 panic=-1 quiet apparmor=1 security=apparmor labcmd=/mnt/$script" \
+  -append "console=ttyS0 panic=-1 quiet apparmor=1 security=apparmor labcmd=/mnt/$script lsmns_proj=$proj" \
   -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
   -virtfs local,path=$share,mount_tag=lab,security_model=none,multidevs=remap \
+  -virtfs local,path=$proj,mount_tag=proj,security_model=none,readonly=on,multidevs=remap \
   -display none -serial file:$share/console.log -monitor none -nic none -no-reboot

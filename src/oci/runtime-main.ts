@@ -13,6 +13,7 @@ import { ExitCode, invalidInput, toLsmnsError } from '../errors.js';
 import { openKernel } from '../kernel/factory.js';
 import { escapeValue } from '../schema/names.js';
 import { parseRuntimeArgs, runtimeLogLine } from './runtime-args.js';
+import { fileLog } from './hook.js';
 import { defaultLsmnsBin, prepareBundle, type PrepareResult } from './shim.js';
 
 export const RUNTIME_USAGE = 'usage: lsmns runtime [--runtime runc|crun|PATH] [--backend sim|securityfs] [--sim-state PATH] [--state-dir PATH] [--policy-dir PATH] -- <runtime arguments>';
@@ -92,10 +93,19 @@ export async function prepareFor(args: string[], own: ReturnType<typeof parse>['
     throw invalidInput('InvalidInput', `--config ${escapeValue(ra.config)}: lsmns prepares the bundle's config.json only`, 'drop --config, or use the bundle\'s config.json');
   }
   const o = resolveOptions({ backend: own.backend, simState: own['sim-state'], securityfs: own.securityfs, policyDir: own['policy-dir'], hostProfileDir: own['host-profile-dir'], stateDir: own['state-dir'], socket: own.socket }, io.env);
-  const port = await openKernel(o);
-  const r = await prepareBundle(ra.bundle ?? io.cwd, { port, options: o, hook: { mode: 'standalone', bin: defaultLsmnsBin(io.env) }, containerId: ra.containerId ?? undefined });
-  if (r.displayLsm && port.backend !== 'sim') await port.writeTaskAttr('self', r.displayLsm.interface as 'display' | 'interface_lsm', 'apparmor');
-  return r;
+  // The same structured log as the hooks (front "shim"): containerd shows a runtime's errors, never its output.
+  const log = fileLog(o.stateDir, 'shim');
+  const base = { verb: ra.verb, container: ra.containerId, bundle: ra.bundle ?? io.cwd };
+  try {
+    const port = await openKernel(o);
+    const r = await prepareBundle(ra.bundle ?? io.cwd, { port, options: o, hook: { mode: 'standalone', bin: defaultLsmnsBin(io.env) }, containerId: ra.containerId ?? undefined });
+    if (r.displayLsm && port.backend !== 'sim') await port.writeTaskAttr('self', r.displayLsm.interface as 'display' | 'interface_lsm', 'apparmor');
+    if (r.outcome !== 'skipped') log({ ...base, event: 'prepared', outcome: r.outcome, namespace: r.plan?.namespace?.name ?? null, label: r.label, labelTo: r.labelTo, hooksAdded: r.hooksAdded, displayLsm: r.displayLsm?.interface ?? null });
+    return r;
+  } catch (e) {
+    log({ ...base, event: 'refused', ...toLsmnsError(e).toJSON() });
+    throw e;
+  }
 }
 
 export async function runtimeMain(args: string[], io: RuntimeIo): Promise<number> {

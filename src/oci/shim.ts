@@ -79,7 +79,8 @@ export function checkBundleDir(dir: string, cwd = process.cwd()): string {
   return abs;
 }
 
-const LSMNS_BIN_NAMES = new Set(['lsmns', 'lsmns.cjs', 'lsmns.js', 'lsmns-hook-client']);
+const CLI_NAMES = new Set(['lsmns', 'lsmns.cjs', 'lsmns.js']);
+const LSMNS_BIN_NAMES = new Set([...CLI_NAMES, 'lsmns-hook-client']);
 
 /** True when a hook entry is lsmns's own for that stage (either front door), so it is not added twice. */
 export function isLsmnsHook(h: OciHook, stage: string): boolean {
@@ -104,7 +105,7 @@ export function hookEntry(stage: ShimHookStage, o: Pick<PrepareOptions, 'options
 /** The absolute lsmns CLI for standalone hooks: LSMNS_BIN, else the script this process runs, else PATH. */
 export function defaultLsmnsBin(env: NodeJS.ProcessEnv = process.env, argv1: string | undefined = process.argv[1]): string {
   if (env.LSMNS_BIN?.startsWith('/')) return env.LSMNS_BIN;
-  if (argv1 && LSMNS_BIN_NAMES.has(basename(argv1))) return resolve(argv1);
+  if (argv1 && CLI_NAMES.has(basename(argv1))) return resolve(argv1);
   for (const d of (env.PATH ?? '').split(':')) {
     if (!d.startsWith('/')) continue;
     try {

@@ -94,6 +94,8 @@ describe('lsmns runtime (the shim) with real runtimes', function () {
         assert.ok(!Number.isNaN(Date.parse(line.time)));
         assert.equal(readFileSync(join(b, 'config.json'), 'utf8'), cfgBefore);
         assert.equal(e.bytes(), simBefore);
+        const logged = readFileSync(join(e.options.stateDir, 'hook.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+        assert.ok(logged.some((l) => l.front === 'shim' && l.event === 'refused' && l.container === 'h1' && String(l.message).includes('lsmns.io/apparmor-namespace')), 'the refusal is in the structured log');
         assert.equal(status('h1'), null, 'the runtime was never called');
       });
 
