@@ -105,8 +105,9 @@ static int do_exec(int argc, char **argv) {
   if (display) {
     /* FILE:LSM, FILE being display or interface_lsm (only where the kernel has it). */
     const char *colon = strchr(display, ':');
-    if (!colon || colon - display > 32) return fail("usage", display, EINVAL);
-    snprintf(path, sizeof(path), "/proc/thread-self/attr/%.*s", (int)(colon - display), display);
+    size_t n = colon ? (size_t)(colon - display) : 0;
+    if (!((n == 7 && !strncmp(display, "display", 7)) || (n == 13 && !strncmp(display, "interface_lsm", 13)))) return fail("usage", display, EINVAL);
+    snprintf(path, sizeof(path), "/proc/thread-self/attr/%.*s", (int)n, display);
     int r = write_attr(path, colon + 1);
     if (r) return r;
   }

@@ -3,7 +3,7 @@
 // only on a cache miss, which keeps the hook's import graph small.
 
 import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { ExitCode, LsmnsError } from '../../errors.js';
 import type { PolicySource } from '../../policy/store.js';
 
@@ -64,6 +64,7 @@ export async function compiledPolicy(policy: PolicySource, o: CompileOptions): P
   const { execa } = await import('execa');
   const t0 = performance.now();
   const r = await execa('apparmor_parser', args, { encoding: 'buffer', reject: false, timeout: o.timeoutMs ?? PARSER_TIMEOUT_MS, stdin: 'ignore' });
+  rmSync(src, { force: true });
   const compileMs = Math.round(performance.now() - t0);
   const stderr = Buffer.from(r.stderr ?? []).toString('utf8').trim();
   const blob = Buffer.from(r.stdout ?? []);

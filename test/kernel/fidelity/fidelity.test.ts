@@ -12,6 +12,13 @@ describe('kernel fidelity: the sim against real-kernel captures', () => {
   it('has captures from both guest kernels (6.1 and 6.12)', () => {
     assert.ok(files.some((f) => f.startsWith('6.1.')) && files.some((f) => f.startsWith('6.12.')), files.join(', '));
   });
+  it('counts a changed label, errno or missing step as a disagreement', () => {
+    const run = (obs: [string, string][]) => ({ s: { observations: obs.map(([step, value]) => ({ step, value })), ms: 0 } });
+    const kernel = run([['a', 'ok'], ['b', ':t:p (enforce)'], ['c', 'ENOENT']]);
+    assert.deepEqual(compareRuns(kernel, kernel).disagreements, []);
+    const c = compareRuns(kernel, run([['a', 'ok'], ['b', ':t:p (complain)']]));
+    assert.deepEqual([c.total, c.agreed, c.disagreements.map((d) => d.step)], [3, 1, ['b', 'c']]);
+  });
   for (const file of files) {
     describe(file.replace(/\.json$/, ''), () => {
       const kernel = JSON.parse(readFileSync(join(FIXTURES, file), 'utf8')) as Capture;

@@ -214,10 +214,12 @@ export const SCENARIOS: Scenario[] = [
       await r.value('load tenant into busy2', r.k.loadPolicy('busy2', TENANT));
       const a = await r.spawn('exec :busy:p', ':busy:p');
       const b = await r.spawn('exec outer//&:busy2:p', 'outer//&:busy2:p');
+      const c = await r.spawn('exec &:busy2:p (stack on unconfined)', '&:busy2:p');
       await r.errno('remove busy with a task inside', r.k.removeNamespace('busy'));
       await r.errno('remove busy2 with a task inside', r.k.removeNamespace('busy2'));
       if (a !== null) await r.value('label of the task that was in busy', r.k.readTaskLabel(a));
       if (b !== null) await r.value('label of the stacked task that was in busy2', r.k.readTaskLabel(b));
+      if (c !== null) await r.value('label of the task stacked on unconfined that was in busy2', r.k.readTaskLabel(c));
       await r.value('busy exists', r.k.namespaceExists('busy'));
       await r.value('namespaces at the end', r.k.listNamespaces(''));
       await r.endAll();

@@ -3,8 +3,8 @@
 // that needs an AppArmor kernel runs in make test-qemu.
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LsmnsError } from '../../../src/errors.js';
 import { cachePath, compiledPolicy, featuresDigest } from '../../../src/kernel/securityfs/compile.js';
@@ -34,6 +34,7 @@ describe('kernel/securityfs', function () {
       assert.equal(cold.cached, false);
       assert.ok(cold.blob.length > 100, `blob of ${cold.blob.length} bytes`);
       assert.deepEqual(readFileSync(cachePath(o, P)), cold.blob);
+      assert.deepEqual(readdirSync(join(o.stateDir, 'policy-cache')), [cachePath(o, P).split('/').pop()], 'only the binary stays');
       const path = process.env.PATH;
       process.env.PATH = '/nonexistent';
       try {
@@ -93,6 +94,12 @@ describe('kernel/securityfs', function () {
   });
 
   describe('port', () => {
+    it('the helper sets a display LSM only through attr/display or attr/interface_lsm', () => {
+      const r = spawnSync(helperPath(), ['exec', '--display', '../../../../tmp/x:apparmor', '--', '/bin/true'], { encoding: 'utf8' });
+      assert.equal(r.status, 3);
+      assert.match(r.stderr, /^lsmns-task: EINVAL usage /);
+    });
+
     it('refuses a write to another task\'s attr with EPERM, even as root', async () => {
       const k = new SecurityfsKernel({ securityfs: fakeSecurityfs(), stateDir: tempDir() });
       const other = spawn('sleep', ['30'], { stdio: 'ignore' });

@@ -132,6 +132,29 @@ describe('kernel/sim/port', () => {
       assert.equal(await errnoOf(k.removeNamespace('busyns')), 'ok');
       assert.equal(await k.readTaskLabel(t.pid), ':busyns:unconfined');
     });
+    // The two behaviours below were corrected after the fidelity suite compared the sim with 6.1 and 6.12.
+    it('rmdir changes only labels whose first profile is in the namespace: a stacked outer//&:ns:p stays', async () => {
+      const k = freshSim();
+      await k.loadPolicy('', policy('profile outer { /** mrwlkix, }'));
+      for (const ns of ['busy', 'busy2']) {
+        await k.createNamespace(ns);
+        await k.loadPolicy(ns, policy(PROFILE_P));
+      }
+      const inNs = await k.spawnTask({ comm: 'sleep', execLabel: ':busy2:p' });
+      const stacked = await k.spawnTask({ comm: 'sleep', execLabel: 'outer//&:busy:p' });
+      const onUnconfined = await k.spawnTask({ comm: 'sleep', execLabel: '&:busy:p' });
+      await k.removeNamespace('busy');
+      await k.removeNamespace('busy2');
+      assert.equal(await k.readTaskLabel(stacked.pid), 'outer//&:busy:p (enforce)');
+      assert.equal(await k.readTaskLabel(onUnconfined.pid), 'unconfined//&:busy:p (enforce)');
+      assert.equal(await k.readTaskLabel(inNs.pid), ':busy2:unconfined');
+    });
+    it('resolves a bare name after :ns: in that namespace: :testns:p//&outer is ENOENT without testns//outer', async () => {
+      const k = await loaded();
+      await k.loadPolicy('', policy('profile outer { /** mrwlkix, }'));
+      assert.equal(await errnoOf(k.spawnTask({ comm: 'sh', execLabel: ':testns:p//&outer' })), 'ENOENT');
+      assert.equal((await k.spawnTask({ comm: 'sh', execLabel: 'outer//&:testns:p' })).label, 'outer//&:testns:p (enforce)');
+    });
     it('has no attr/apparmor before 5.8, and the shared files do not reach AppArmor under SELinux', async () => {
       const old = freshSim({ kernel: '5.4.0' });
       assert.equal(await errnoOf(old.writeTaskAttr('self', 'apparmor/exec', 'exec :x:y')), 'ENOENT');
