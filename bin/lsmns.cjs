@@ -38,7 +38,9 @@ async function main() {
     // Containers without lsmns annotations leave here, after one JSON.parse.
     if (loadBundle('gate').skipsFast(argv[1], state)) return 0;
     const io = { env: process.env, stdout: (s) => process.stdout.write(s), stderr: (s) => process.stderr.write(s) };
-    return loadBundle('hook').hookMain(argv.slice(1), state, io);
+    // Exit as soon as the answer is known: the runtime waits on this process, and nothing is left to finish
+    // (the locks are released, and stdout/stderr writes to files and pipes are synchronous on Linux).
+    process.exit(await loadBundle('hook').hookMain(argv.slice(1), state, io));
   }
   if (argv[0] === 'runtime') {
     const io = { env: process.env, cwd: process.cwd(), stderr: (s) => process.stderr.write(s) };

@@ -4,7 +4,7 @@
 // shim leaves an intent in the state dir, keyed by the bundle, and the createRuntime hook, once the namespace
 // and policy exist, starts a sim task for the container that applies the label itself; poststop ends it.
 
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../hash.js';
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import type { KernelPort } from '../kernel/port.js';
 
@@ -20,7 +20,7 @@ export interface SimRuntimeIntent {
 }
 
 function intentPath(stateDir: string, bundle: string): string {
-  const key = createHash('sha256').update(bundle.replace(/\/+$/, '')).digest('hex').slice(0, 32);
+  const key = sha256Hex(bundle.replace(/\/+$/, '')).slice(0, 32);
   return `${stateDir.replace(/\/+$/, '')}/sim-runtime/${key}.json`;
 }
 

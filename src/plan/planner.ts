@@ -1,7 +1,7 @@
 // The pure planner (SPEC §2): plan(request, nodeFacts) -> Plan. No I/O, no clock, no randomness,
 // so the same input always gives the same plan and golden tests can hold it.
 
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../hash.js';
 import type { Problem } from '../errors.js';
 import { Keys, lsmnsAnnotations, parseAnnotations, readSpec, type LsmnsSpec } from '../schema/annotations.js';
 import { containerNameRuleBroken, escapeValue, nameRuleBroken } from '../schema/names.js';
@@ -22,7 +22,7 @@ export function podKeyOf(req: Pick<PlanRequest, 'pod' | 'sandboxId' | 'container
 }
 
 function hashName(seed: string): string {
-  return `lsmns-${createHash('sha256').update(seed).digest('hex').slice(0, 32)}`;
+  return `lsmns-${sha256Hex(seed).slice(0, 32)}`;
 }
 
 /** The stable, unique name behind "auto" (SPEC §1): from the pod UID, else the sandbox or container id. */

@@ -2,7 +2,7 @@
 // Resolution is pure; reading is the only I/O here. A pod reaches only its own namespace's policies
 // and the cluster/ ones; names were validated by the schema, so no other path can be formed.
 
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../hash.js';
 import { readFileSync, statSync } from 'node:fs';
 import { LsmnsError, ExitCode } from '../errors.js';
 
@@ -17,7 +17,7 @@ export function policyPath(ref: string, podNamespace: string | null, policyDir: 
 }
 
 export function digestOf(text: string): string {
-  return `sha256:${createHash('sha256').update(text).digest('hex')}`;
+  return `sha256:${sha256Hex(text)}`;
 }
 
 export interface PolicySource {

@@ -2,7 +2,6 @@
 // Each operation follows a documented kernel behaviour (KERNEL-FACTS Part A first, Part B where A is
 // silent) and fails with the kernel's errno. The fidelity suite checks this model against a real kernel.
 
-import { randomUUID } from 'node:crypto';
 import { kernelError } from '../port.js';
 import { type DisplayInterface, LSM_IDS, kernelAtLeast, resolveLsmList, sharedAttrLsm } from '../facts.js';
 import { isUnconfined, nsHname, nsPathOf, parseLabel, renderLabel, sortComponents, viewOf, type NsPath, type ResolvedComponent } from '../label.js';
@@ -92,7 +91,7 @@ export interface BootParams {
 }
 
 /** A fresh boot: root namespace, init (pid 1) unconfined with every capability. */
-export function bootSim(p: BootParams, bootId: string = randomUUID()): SimState {
+export function bootSim(p: BootParams, bootId: string = globalThis.crypto.randomUUID()): SimState {
   const display = p.display ?? null;
   const { active } = resolveLsmList(p.lsm, { majorsStack: display !== null });
   const unconfined: ResolvedComponent[] = [{ ns: [], profile: 'unconfined', mode: 'unconfined' }];
