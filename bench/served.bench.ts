@@ -91,7 +91,7 @@ const bench: BenchModule = {
         servedStop: client('poststop', state('stopped')),
         curl: wall(() => ok(spawnSync('curl', ['-sf', '--unix-socket', socket, 'http://lsmns/healthz'], { stdio: 'ignore' }), 'curl')),
         socat: wall(() => ok(spawnSync('sh', ['-c', `printf 'GET /healthz HTTP/1.0\\r\\n\\r\\n' | socat - UNIX-CONNECT:${socket}`], { stdio: 'ignore' }), 'socat')),
-        node: wall(() => ok(spawnSync(process.execPath, ['-e', '0'], { stdio: 'ignore' }), 'node -e 0')),
+        node: wall(() => ok(spawnSync(process.execPath, ['-e', '0'], { env, stdio: 'ignore' }), 'node -e 0')),
         hookCreate: hook('createRuntime', state('creating')),
         hookStop: hook('poststop', state('stopped')),
       }, N, 3);
