@@ -6,8 +6,6 @@ import { DEFAULT_MAX_BODY } from '../agent/server.js';
 import { OwnershipStore } from '../apply/ownership.js';
 import { handlerConfigured } from '../install/runtime-handler.js';
 import { openKernel } from '../kernel/factory.js';
-import { compiledPolicy } from '../kernel/securityfs/compile.js';
-import { SecurityfsKernel } from '../kernel/securityfs/port.js';
 import { NodeAgent } from '../kube/node-agent.js';
 import { closeServer, serveHealth } from '../kube/serve.js';
 import { DEFAULT_POLICY_WAIT_MS } from '../oci/hook.js';
@@ -46,7 +44,12 @@ export default class AgentCommand extends LsmnsCommand {
       logger: agent.logger, gcGraceMs: flags['gc-grace'] * 1000,
       installed: { hook: `${flags['install-dir']}/lsmns-hook-client`, shim: `${flags['install-dir']}/lsmns-runtime` }, handlerConfigured: () => handlerConfigured(),
       // securityfs: compile into the policy cache now, so the container start only writes the cached binary.
-      ...(port instanceof SecurityfsKernel ? { precompile: async (p) => { await compiledPolicy(p, { stateDir: common.stateDir, aaDir: port.aa, defaultLocation: port.where === '/sys/kernel/security' }); } } : {}),
+      ...(port.backend === 'securityfs' ? {
+        precompile: async (p) => {
+          const { compiledPolicy } = await import('../kernel/securityfs/compile.js');
+          await compiledPolicy(p, { stateDir: common.stateDir, aaDir: `${port.where}/apparmor`, defaultLocation: port.where === '/sys/kernel/security' });
+        },
+      } : {}),
     });
     const health = await serveHealth({ port: flags['health-port'], registry: node.metrics.registry, notReady: () => node.notReady() });
     await node.start();
