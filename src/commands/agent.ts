@@ -1,3 +1,4 @@
+import type { Server } from 'node:http';
 import { Flags } from '@oclif/core';
 import { LsmnsCommand, commonOptions } from '../cli/base.js';
 import { kubeApiFrom, kubeFlags, untilSignal } from '../cli/kube-flags.js';
@@ -30,16 +31,20 @@ export default class AgentCommand extends LsmnsCommand {
     const { flags } = await this.parse(AgentCommand);
     const common = commonOptions(flags);
     const listenFd = systemdListenFd(process.env);
+    // A bad kubeconfig is refused before the socket is served, so nothing is left running.
+    const api = flags.node ? kubeApiFrom(flags) : null;
     const agent = new Agent({ common, policyWaitMs: flags['policy-wait'], maxBodyBytes: flags['max-body'], ...(listenFd !== undefined ? { listenFd } : {}) });
     await agent.start();
-    if (!flags.node) {
+    if (!flags.node || !api) {
       await agent.runUntilSignal();
       return;
     }
-    // The Kubernetes side shares the process and its start/stop with the socket server.
+    // The Kubernetes side shares the process and its start/stop with the socket server. Hooks are served from
+    // the start: they do not wait for the API server.
+    const stopped = untilSignal();
     const port = await openKernel(common);
     const node = new NodeAgent({
-      api: kubeApiFrom(flags), nodeName: flags.node, lsmnsNamespace: flags['lsmns-namespace'], port, policyDir: common.policyDir,
+      api, nodeName: flags.node, lsmnsNamespace: flags['lsmns-namespace'], port, policyDir: common.policyDir,
       owners: new OwnershipStore({ stateDir: common.stateDir, backend: port.backend, bootId: await port.bootId() }),
       logger: agent.logger, gcGraceMs: flags['gc-grace'] * 1000,
       installed: { hook: `${flags['install-dir']}/lsmns-hook-client`, shim: `${flags['install-dir']}/lsmns-runtime` }, handlerConfigured: () => handlerConfigured(),
@@ -51,13 +56,20 @@ export default class AgentCommand extends LsmnsCommand {
         },
       } : {}),
     });
-    const health = await serveHealth({ port: flags['health-port'], registry: node.metrics.registry, notReady: () => node.notReady() });
-    await node.start();
-    agent.logger.info({ event: 'kubernetes', node: flags.node, health: health.port });
-    const sig = await untilSignal();
-    agent.logger.info({ event: 'signal', signal: sig, inFlight: agent.server.requestsInFlight });
+    const servers: Server[] = [];
+    const failed = (async () => {
+      const health = await serveHealth({ port: flags['health-port'], registry: node.metrics.registry, notReady: () => node.notReady() });
+      servers.push(health.server);
+      await node.start();
+      agent.logger.info({ event: 'kubernetes', node: flags.node, health: health.port });
+      return new Promise<never>(() => {});
+    })().catch((e: Error) => e);
+    const end = await Promise.race([stopped, failed]);
+    if (end instanceof Error) agent.logger.error({ event: 'kubernetes-failed', err: end.message });
+    else agent.logger.info({ event: 'signal', signal: end, inFlight: agent.server.requestsInFlight });
     await node.stop();
-    await closeServer(health.server);
+    for (const h of servers) await closeServer(h);
     await agent.stop();
+    if (end instanceof Error) throw end;
   }
 }
