@@ -63,12 +63,15 @@ const bench: BenchModule = {
     if (e.namespaces().length !== 0) throw new Error('a namespace was left behind: the hooks did not clean up');
 
     const node = median(t.node!);
+    // On a shared machine, load drifts within a run: the median of the per-round ratios (each measured next to
+    // its own baseline) is steadier than the ratio of medians, so both are printed.
+    const paired = (a: number[], b: number[]) => median(a.map((x, i) => x / b[i]!)).toFixed(2);
     console.log(`  ${N} interleaved runs each, medians; baseline node -e 0: ${fmt(node)}`);
-    console.log(ratioLine('lsmns hook createRuntime (annotated; target 1.2x)', median(t.create!), node, 1.5));
-    console.log(ratioLine('lsmns hook createRuntime (no lsmns annotations)', median(t.plain!), node, 1.1));
+    console.log(`${ratioLine('lsmns hook createRuntime (annotated; target 1.2x)', median(t.create!), node, 1.5)}; paired ${paired(t.create!, t.node!)}x`);
+    console.log(`${ratioLine('lsmns hook createRuntime (no lsmns annotations)', median(t.plain!), node, 1.1)}; paired ${paired(t.plain!, t.node!)}x`);
     const bareMs = median(t.runcBare!);
     console.log(`  runc create+start+delete without hooks: ${fmt(bareMs)}`);
-    console.log(ratioLine('runc create+start+delete with the lsmns hooks', median(t.runcHooked!), bareMs));
+    console.log(`${ratioLine('runc create+start+delete with the lsmns hooks', median(t.runcHooked!), bareMs)}; paired ${paired(t.runcHooked!, t.runcBare!)}x`);
   },
 };
 export default bench;

@@ -20,7 +20,7 @@ for (const [name, entry] of Object.entries(entries)) {
     target: 'node20', minify: true, legalComments: 'none', logLevel: 'warning',
     // Loaded lazily, and only off the hook path (pod YAML); keeping it out keeps the bundle small.
     external: ['yaml'],
-    alias: { 'graceful-fs': `${root}/scripts/bundle-shims/graceful-fs.cjs` },
+    alias: { 'graceful-fs': `${root}/scripts/bundle-shims/graceful-fs.cjs`, 'signal-exit': `${root}/scripts/bundle-shims/signal-exit.cjs` },
     // A CJS bundle has no import.meta. The only bundled use (securityfs/helper.ts) finds dist/native/ relative
     // to its tsc output, dist/src/kernel/securityfs/; the bundle (loaded with __dirname = dist/bundle) says so.
     define: { 'import.meta.url': '__lsmnsHelperUrl' },

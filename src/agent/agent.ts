@@ -4,13 +4,16 @@
 // files stay the truth, so a restart between createRuntime and poststop loses nothing.
 
 import { statSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import type { CommonOptions } from '../config.js';
 import { ExitCode, LsmnsError, invalidInput, toLsmnsError } from '../errors.js';
 import { openKernel } from '../kernel/factory.js';
 import { skipsFast } from '../oci/gate.js';
 import { DEFAULT_POLICY_WAIT_MS, HOOK_STAGES, hookErrorLine, hookExitCode, parseStage, runHook } from '../oci/hook.js';
-import { parseOciState, type OciState } from '../oci/spec.js';
+import { parseRuntimeArgs, runtimeLogLine } from '../oci/runtime-args.js';
+import { prepareBundle } from '../oci/shim.js';
+import { parseOciState } from '../oci/spec.js';
 import { escapeValue } from '../schema/names.js';
 import { AgentServer, type HookHandler, type HookReply, type Logger, type Route } from './server.js';
 
@@ -21,8 +24,47 @@ export interface AgentOptions {
   /** A listening socket handed over by systemd (LISTEN_FDS), used instead of binding common.socket. */
   listenFd?: number;
   logger?: Logger;
-  /** Extra endpoints (the served shim's /v1/shim/prepare), by path. */
-  routes?: Record<string, Route>;
+  /** Absolute path of lsmns-hook-client: the hooks the served shim adds to a bundle run it. */
+  hookClient?: string;
+}
+
+/** The thin client shipped with this package (hooks/lsmns-hook-client). */
+export const DEFAULT_HOOK_CLIENT = fileURLToPath(new URL('../../../hooks/lsmns-hook-client', import.meta.url));
+
+export const SHIM_PREPARE_PATH = '/v1/shim/prepare';
+
+/**
+ * The served shim (POST /v1/shim/prepare, form-encoded `bundle`, `runtime` and the runtime's arguments as
+ * repeated `arg`): the same prepareBundle as `lsmns runtime`, with hooks that call this agent. On success the
+ * body is empty, or `display=<interface>` when the front must set the display LSM on itself before it execs
+ * the runtime (a process may write only its own attr). On failure it is two lines: the message the front
+ * prints on stderr, then the runc log line it appends to --log, where containerd reads runtime errors.
+ */
+export function shimRoute(o: { common: CommonOptions; hookClient: string; logger: Logger }): Route {
+  return async (body, contentType) => {
+    let verb = 'create';
+    let logFormat: string | null = null;
+    try {
+      if (!contentType.startsWith('application/x-www-form-urlencoded')) throw invalidInput('InvalidRequest', `content type ${escapeValue(contentType.slice(0, 80))} on ${SHIM_PREPARE_PATH}`, 'send application/x-www-form-urlencoded fields bundle, runtime and arg (as hooks/lsmns-runtime does)');
+      const form = new URLSearchParams(body);
+      const bundle = form.get('bundle');
+      if (bundle === null) throw invalidInput('InvalidRequest', `${SHIM_PREPARE_PATH} needs a bundle field`, 'send bundle=<absolute bundle directory>');
+      if (!bundle.startsWith('/')) throw invalidInput('InvalidBundle', `bundle path ${escapeValue(bundle)} is not absolute`, 'the front resolves the bundle against its working directory; send the absolute path');
+      checkBundlePath(bundle, 'the runtime\'s create');
+      const ra = parseRuntimeArgs(form.getAll('arg'));
+      verb = ra.verb ?? verb;
+      logFormat = ra.logFormat;
+      if (ra.config !== null && ra.config !== 'config.json') throw invalidInput('InvalidInput', `--config ${escapeValue(ra.config)}: lsmns prepares the bundle's config.json only`, 'drop --config, or use the bundle\'s config.json');
+      const port = await openKernel(o.common);
+      const r = await prepareBundle(bundle, { port, options: o.common, hook: { mode: 'served', bin: o.hookClient }, ...(ra.containerId ? { containerId: ra.containerId } : {}) });
+      o.logger.info({ front: 'shim', event: 'prepared', bundle: r.bundle, outcome: r.outcome, label: r.label, hooksAdded: r.hooksAdded, runtime: form.get('runtime') });
+      return { exitCode: ExitCode.Ok, body: r.displayLsm && port.backend !== 'sim' ? `display=${r.displayLsm.interface}\n` : '' };
+    } catch (e) {
+      const err = toLsmnsError(e);
+      const line = `lsmns runtime ${verb}: ${err.message}; remedy: ${err.remedy}`.replace(/[\r\n]+/g, ' ');
+      return { exitCode: hookExitCode(err), body: `${line}\n${runtimeLogLine(logFormat, line, new Date())}` };
+    }
+  };
 }
 
 /** The JSON-lines logger on stderr (fd 2, synchronous so that the last lines before exit are not lost). */
@@ -38,9 +80,8 @@ const MAX_CONFIG_BYTES = 16 * 1024 * 1024;
  * by a FIFO or a device where config.json should be (a one-shot hook only hurts itself), and runtimes always
  * send a clean absolute path, so anything else is refused with the same code as the hook's own check.
  */
-export function checkBundlePath(state: OciState): void {
-  const b = state.bundle;
-  const odd = (why: string) => invalidInput('InvalidBundle', `bundle path ${escapeValue(b)} of container ${escapeValue(state.id)} ${why}`, 'pass the absolute, normalised bundle directory, as runtimes do');
+export function checkBundlePath(b: string, whose: string): void {
+  const odd = (why: string) => invalidInput('InvalidBundle', `bundle path ${escapeValue(b)} of ${whose} ${why}`, 'pass the absolute, normalised bundle directory, as runtimes do');
   // Relative paths are the hook's own refusal (readBundleConfig, before any read); keep its exact message.
   if (!b.startsWith('/')) return;
   // eslint-disable-next-line no-control-regex
@@ -63,7 +104,7 @@ export function hookHandler(o: { common: CommonOptions; policyWaitMs: number; lo
       const hookStage = parseStage(stage);
       if (skipsFast(stage, text)) return { exitCode: ExitCode.Ok, message: '' };
       const state = parseOciState(text);
-      checkBundlePath(state);
+      checkBundlePath(state.bundle, `container ${escapeValue(state.id)}`);
       // A fresh port per call, as a hook process has: facts are probed from the state file as it is now.
       const port = await openKernel(o.common);
       await runHook(hookStage, state, {
@@ -121,7 +162,7 @@ export class Agent {
       socket: o.common.socket, handler, stages: HOOK_STAGES, logger: this.logger, lockKey: lockKeyOf,
       ...(o.maxBodyBytes !== undefined ? { maxBodyBytes: o.maxBodyBytes } : {}),
       ...(o.listenFd !== undefined ? { listenFd: o.listenFd } : {}),
-      ...(o.routes ? { routes: o.routes } : {}),
+      routes: { [SHIM_PREPARE_PATH]: shimRoute({ common: o.common, hookClient: o.hookClient ?? DEFAULT_HOOK_CLIENT, logger: this.logger }) },
     });
   }
 

@@ -3,7 +3,7 @@
 // Markers live per backend and boot: namespaces never survive a reboot, so older boots' markers are stale.
 
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import lockfile from 'proper-lockfile';
+import { acquireLock } from '../lock.js';
 import { ExitCode, LsmnsError } from '../errors.js';
 import type { BackendName } from '../kernel/port.js';
 
@@ -98,7 +98,7 @@ export class OwnershipStore {
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     let release: () => Promise<void>;
     try {
-      release = await lockfile.lock(this.path(ns), { realpath: false, stale: 30_000, retries: { retries: 600, factor: 1.2, minTimeout: 2, maxTimeout: 50 } });
+      release = await acquireLock(this.path(ns), { stale: 30_000, retries: { retries: 600, factor: 1.2, minTimeout: 2, maxTimeout: 50 } });
     } catch (e) {
       throw new LsmnsError({ code: 'Locked', exitCode: ExitCode.ApplyFailed, message: `cannot lock ${this.path(ns)}: ${(e as Error).message}`, remedy: 'another lsmns is working on this pod; retry, or remove the .lock directory if no lsmns runs', cause: e });
     }

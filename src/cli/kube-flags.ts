@@ -4,7 +4,7 @@
 import { hostname } from 'node:os';
 import { Flags } from '@oclif/core';
 import pino from 'pino';
-import { HttpKubeApi, loadKubeConfig } from '../kube/client.js';
+import type { HttpKubeApi } from '../kube/client.js';
 
 export const kubeFlags = {
   kubeconfig: Flags.string({ summary: 'kubeconfig file (default: in-cluster when KUBERNETES_SERVICE_HOST is set, else ~/.kube/config)', env: 'KUBECONFIG' }),
@@ -14,7 +14,9 @@ export const kubeFlags = {
   'health-port': Flags.integer({ summary: 'port for /healthz, /readyz and /metrics', default: 8080 }),
 };
 
-export function kubeApiFrom(f: { kubeconfig?: string; 'in-cluster'?: boolean }): HttpKubeApi {
+/** Loaded on use: the Kubernetes client costs about 50 MiB of RSS, which an agent serving hooks only never needs. */
+export async function kubeApiFrom(f: { kubeconfig?: string; 'in-cluster'?: boolean }): Promise<HttpKubeApi> {
+  const { HttpKubeApi, loadKubeConfig } = await import('../kube/client.js');
   return new HttpKubeApi(loadKubeConfig({ kubeconfig: f['in-cluster'] ? undefined : f.kubeconfig, inCluster: f['in-cluster'] }, process.env));
 }
 

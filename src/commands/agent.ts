@@ -4,11 +4,6 @@ import { LsmnsCommand, commonOptions } from '../cli/base.js';
 import { kubeApiFrom, kubeFlags, untilSignal } from '../cli/kube-flags.js';
 import { Agent, systemdListenFd } from '../agent/agent.js';
 import { DEFAULT_MAX_BODY } from '../agent/server.js';
-import { OwnershipStore } from '../apply/ownership.js';
-import { handlerConfigured } from '../install/runtime-handler.js';
-import { openKernel } from '../kernel/factory.js';
-import { NodeAgent } from '../kube/node-agent.js';
-import { closeServer, serveHealth } from '../kube/serve.js';
 import { DEFAULT_POLICY_WAIT_MS } from '../oci/hook.js';
 
 export default class AgentCommand extends LsmnsCommand {
@@ -17,6 +12,7 @@ export default class AgentCommand extends LsmnsCommand {
   static override examples = ['<%= config.bin %> agent', '<%= config.bin %> agent --socket /run/lsmns/agent.sock --sim-state /var/lib/lsmns/sim-kernel.json'];
   static override flags = {
     'policy-wait': Flags.integer({ summary: 'milliseconds a createRuntime waits for a policy that has not reached the node', default: DEFAULT_POLICY_WAIT_MS, min: 0, max: 600_000, env: 'LSMNS_POLICY_WAIT' }),
+    'hook-client': Flags.string({ summary: 'absolute path of lsmns-hook-client, for the hooks the served shim adds (default: the one shipped in hooks/)', env: 'LSMNS_HOOK_CLIENT' }),
     'max-body': Flags.integer({ summary: 'largest request body accepted, in bytes', default: DEFAULT_MAX_BODY, min: 1024, max: 64 * 1024 * 1024 }),
     node: Flags.string({ summary: 'Kubernetes node name: also watch this node\'s pods, sync their policies, publish node facts, GC and set lsmns.io/Confined', env: 'NODE_NAME', helpGroup: 'KUBERNETES' }),
     kubeconfig: kubeFlags.kubeconfig,
@@ -32,16 +28,21 @@ export default class AgentCommand extends LsmnsCommand {
     const common = commonOptions(flags);
     const listenFd = systemdListenFd(process.env);
     // A bad kubeconfig is refused before the socket is served, so nothing is left running.
-    const api = flags.node ? kubeApiFrom(flags) : null;
-    const agent = new Agent({ common, policyWaitMs: flags['policy-wait'], maxBodyBytes: flags['max-body'], ...(listenFd !== undefined ? { listenFd } : {}) });
+    const api = flags.node ? await kubeApiFrom(flags) : null;
+    const agent = new Agent({ common, policyWaitMs: flags['policy-wait'], maxBodyBytes: flags['max-body'], ...(flags['hook-client'] ? { hookClient: flags['hook-client'] } : {}), ...(listenFd !== undefined ? { listenFd } : {}) });
     await agent.start();
     if (!flags.node || !api) {
       await agent.runUntilSignal();
       return;
     }
-    // The Kubernetes side shares the process and its start/stop with the socket server. Hooks are served from
-    // the start: they do not wait for the API server.
+    // The Kubernetes side shares the process and its start/stop with the socket server. Its modules (the
+    // Kubernetes client, metrics) load only here, so an agent that serves hooks alone stays small. Hooks are
+    // served from the start: they do not wait for the API server, and SIGTERM works at any point.
     const stopped = untilSignal();
+    const [{ OwnershipStore }, { handlerConfigured }, { openKernel }, { NodeAgent }, { closeServer, serveHealth }] = await Promise.all([
+      import('../apply/ownership.js'), import('../install/runtime-handler.js'), import('../kernel/factory.js'),
+      import('../kube/node-agent.js'), import('../kube/serve.js'),
+    ]);
     const port = await openKernel(common);
     const node = new NodeAgent({
       api, nodeName: flags.node, lsmnsNamespace: flags['lsmns-namespace'], port, policyDir: common.policyDir,

@@ -27,7 +27,7 @@ export default class ControllerCommand extends LsmnsCommand {
     const o = commonOptions(flags);
     const logger = jsonLogger('lsmns-controller');
     const c = new Controller({
-      api: kubeApiFrom(flags), namespace: flags['lsmns-namespace'], identity: identityOf(flags), logger,
+      api: await kubeApiFrom(flags), namespace: flags['lsmns-namespace'], identity: identityOf(flags), logger,
       labelDelivery: flags['label-delivery'] as LabelDelivery, runtimeClass: flags['runtime-class'], policyDir: o.policyDir,
       healthPort: flags['health-port'],
       webhook: flags['webhook-port'] > 0 ? { port: flags['webhook-port'], certFile: flags['tls-cert'], keyFile: flags['tls-key'] } : null,

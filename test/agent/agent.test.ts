@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { lockKeyOf, systemdListenFd } from '../../src/agent/agent.js';
 import { SimKernel } from '../../src/kernel/sim/port.js';
+import { tempDir } from '../kernel/sim/helpers.js';
 import { BIN, cliEnv, lsmns, type CliEnv } from '../commands/cli.js';
 import { ANN, bundle, call, client, killLeftoverAgents, rawPost, ociState, post, startAgent, waitFor, type RunningAgent } from './helpers.js';
 
@@ -115,6 +117,28 @@ describe('lsmns agent (served hooks, a real agent process)', function () {
         assert.equal(snapshot(e), before);
       });
     }
+    const form = (f: [string, string][]) => new URLSearchParams(f).toString();
+    const shim = (body: string, type = 'application/x-www-form-urlencoded') => call(a.socket, 'POST', '/v1/shim/prepare', body, { 'content-type': type });
+    const shimCases: [string, () => Promise<{ status: number; body: string }>, number, RegExp][] = [
+      ['shim: JSON instead of a form', () => shim('{"bundle":"/x"}', 'application/json'), 400, /content type "application\/json"/],
+      ['shim: no bundle', () => shim(form([['runtime', 'runc']])), 400, /needs a bundle field/],
+      ['shim: a relative bundle', () => shim(form([['bundle', 'rel/dir']])), 400, /bundle path "rel\/dir" is not absolute/],
+      ['shim: a bundle with .. segments', () => shim(form([['bundle', `${bundle(e, ANN)}/..`]])), 400, /not normalised/],
+      ['shim: a FIFO config.json', () => shim(form([['bundle', join(e.dir, 'fifo-bundle')]])), 400, /not a regular file/],
+      ['shim: crun --config elsewhere', () => shim(form([['bundle', bundle(e, ANN)], ['arg', 'create'], ['arg', '--config'], ['arg', '/etc/passwd'], ['arg', 'c1']])), 400, /--config "\/etc\/passwd"/],
+      ['shim: a hostile annotation', () => { const bad = { ...ANN, 'lsmns.io/apparmor-profile': 'x:y' }; return shim(form([['bundle', bundle(e, bad)], ['arg', '--log-format'], ['arg', 'json'], ['arg', 'create'], ['arg', 'c1']])); }, 400, /^lsmns runtime create: .*lsmns\.io\/apparmor-profile="x:y".*\n\{"level":"error","msg":"lsmns runtime create: /],
+      ['shim: GET', () => call(a.socket, 'GET', '/v1/shim/prepare'), 400, /GET is not allowed on \/v1\/shim\/prepare/],
+    ];
+    for (const [name, req, status, re] of shimCases) {
+      it(name, async () => {
+        fifoBundle();
+        const before = snapshot(e);
+        const r = await req();
+        assert.equal(r.status, status, r.body);
+        assert.match(r.body, re);
+        assert.equal(snapshot(e), before);
+      });
+    }
     it('the agent still serves after all of them', async () => {
       assert.equal((await call(a.socket, 'GET', '/healthz')).status, 200);
     });
@@ -210,5 +234,29 @@ describe('agent helpers', () => {
     assert.equal(systemdListenFd({ LISTEN_PID: '10', LISTEN_FDS: '1' }, 10), 3);
     assert.equal(systemdListenFd({ LISTEN_PID: '11', LISTEN_FDS: '1' }, 10), undefined);
     assert.throws(() => systemdListenFd({ LISTEN_PID: '10', LISTEN_FDS: '2' }, 10), /exactly one socket/);
+  });
+});
+
+describe('the thin client (hooks/lsmns-hook-client)', () => {
+  it('gives up on an agent that accepts but never answers, within its timeout, and says so', async () => {
+    const socket = join(tempDir('lsmns-silent-'), 'agent.sock');
+    const held: Socket[] = [];
+    const silent = createServer((s) => held.push(s));
+    await new Promise<void>((r) => silent.listen(socket, r));
+    const t0 = Date.now();
+    const r = await client(socket, 'createRuntime', '{}', { ...process.env, LSMNS_CLIENT_TIMEOUT: '1' });
+    const took = Date.now() - t0;
+    for (const s of held) s.destroy();
+    silent.close();
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, new RegExp(`^lsmns: the lsmns agent at ${socket} did not answer within 1s`));
+    assert.ok(took >= 900 && took < 5000, `took ${took} ms`);
+  });
+
+  it('an agent that is not running: exit 1, the socket and the command that starts it', async () => {
+    const socket = join(tempDir('lsmns-down-'), 'agent.sock');
+    const r = await client(socket, 'poststop', '{}');
+    assert.equal(r.code, 1);
+    assert.equal(r.stderr, `lsmns: cannot reach the lsmns agent at ${socket} (No such file or directory). Remedy: start it with systemctl start lsmns-agent.socket, or lsmns agent --socket ${socket}\n`);
   });
 });

@@ -47,7 +47,7 @@ export function killLeftoverAgents(): void {
 }
 
 /** Starts `lsmns agent` (or the given argv through sh, for socket activation) and waits until it answers. */
-export async function startAgent(e: CliEnv, socket = join(e.dir, 'run', 'agent.sock'), extra: string[] = [], spawnArgs?: { cmd: string; args: string[] }): Promise<RunningAgent> {
+export async function startAgent(e: { dir: string; env: NodeJS.ProcessEnv }, socket = join(e.dir, 'run', 'agent.sock'), extra: string[] = [], spawnArgs?: { cmd: string; args: string[] }): Promise<RunningAgent> {
   const env = { ...e.env, LSMNS_SOCKET: socket };
   const proc = spawnArgs
     ? spawn(spawnArgs.cmd, spawnArgs.args, { env, stdio: ['ignore', 'pipe', 'pipe'] })

@@ -1,5 +1,6 @@
 // make test-qemu: the securityfs backend on Debian's AppArmor kernels (6.1 and 6.12) under qemu TCG. One boot per
-// kernel runs everything (guest/run.ts); these tests only judge its results. The fidelity scenarios must observe
+// kernel runs everything (guest/run.ts): the fidelity scenarios, the guest checks, and runc/crun containers with
+// lsmns hook and lsmns runtime; these tests only judge its results. The fidelity scenarios must observe
 // exactly what the sim observes for the same boot parameters. LSMNS_CAPTURE_FIDELITY=1 also stores each run as
 // the capture that make test-unit checks the sim against (test/fixtures/fidelity/<release>.json).
 
@@ -8,7 +9,10 @@ import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { compareRuns, SCENARIOS, type ScenarioResult } from '../kernel/fidelity/scenarios.js';
 import { FIXTURES, simRunFor } from '../kernel/fidelity/sim-run.js';
+import type { ContainerResult } from './guest/containers.js';
 import { bootGuest, installedKernel, type GuestDoc, type GuestRun } from './harness.js';
+
+const pick = (r: ContainerResult) => ({ status: r.status, label: r.label, secret: r.secret, outerSecret: r.outerSecret, public: r.public, namespacesDuring: r.namespacesDuring, labelsDuring: r.labelsDuring, namespacesAfter: r.namespacesAfter });
 
 const KERNELS = [
   { label: '6.1 (linux-image-amd64)', match: /^6\.1\.\d+-\d+-amd64$/, lsmSyscalls: false },
@@ -80,6 +84,33 @@ for (const k of KERNELS) {
       assert.equal(probe.backend, 'securityfs');
       assert.deepEqual(facts, doc.facts);
     });
+
+    for (const rt of ['runc', 'crun']) {
+      const c = (name: string) => {
+        const all = doc.checks.containers as Record<string, ContainerResult & { profilesUnchanged?: boolean; namespacesBefore?: string[] }> & { error?: string };
+        assert.equal(all.error, undefined, String(all.error));
+        return all[`${rt}-${name}`]!;
+      };
+      it(`${rt} with lsmns hooks and apparmorProfile &:tenant-a:p: confined, tenant denial enforced, namespace gone after exit`, () => {
+        const r = c('hook');
+        assert.deepEqual(pick(r), { status: 0, label: 'p (enforce)', secret: 'denied', outerSecret: 'readable', public: 'readable', namespacesDuring: ['tenant-a'], labelsDuring: ['unconfined//&:tenant-a:p (enforce)'], namespacesAfter: [] }, r.output);
+      });
+      it(`${rt} through lsmns runtime (no hooks, no apparmorProfile in the config) is confined the same way`, () => {
+        const r = c('runtime');
+        assert.deepEqual(pick(r), { status: 0, label: 'p (enforce)', secret: 'denied', outerSecret: 'readable', public: 'readable', namespacesDuring: ['tenant-a'], labelsDuring: ['unconfined//&:tenant-a:p (enforce)'], namespacesAfter: [] }, r.output);
+      });
+      it(`${rt} under host profile outer: outer//&:tenant-a:p enforces both layers' denials`, () => {
+        const r = c('host-stacked');
+        assert.deepEqual(pick(r), { status: 0, label: 'p (enforce)', secret: 'denied', outerSecret: 'denied', public: 'readable', namespacesDuring: ['tenant-a'], labelsDuring: ['outer//&:tenant-a:p (enforce)'], namespacesAfter: [] }, r.output);
+      });
+      it(`${rt}: a hostile annotation stops the start, and policy/namespaces and the profiles are unchanged`, () => {
+        const r = c('hostile');
+        assert.notEqual(r.status, 0);
+        assert.equal(r.label, null, 'the container must not have run');
+        if (rt === 'runc') assert.match(r.output, /lsmns\.io\/apparmor-profile=.*must not contain '\/\/'/);
+        assert.deepEqual([r.namespacesDuring, r.namespacesAfter, r.profilesUnchanged], [[], r.namespacesBefore, true]);
+      });
+    }
 
     it('leaves no task behind', () => {
       assert.deepEqual(doc.leftover, []);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ANNOTATIONS, LSMNS, RUNTIMES, SHIM_FRONT, busyboxBundle, runToFile, runtimeWrapper, simEnv, waitFor, type SimEnv } from './harness.js';
 
@@ -67,6 +67,18 @@ describe('lsmns runtime (the shim) with real runtimes', function () {
         assert.deepEqual(e.tasks(), []);
       });
 
+      it('forwards signals to the runtime: SIGTERM reaches the container, whose exit code comes back', async () => {
+        const b = busyboxBundle(e.dir, { name: 's', annotations: ANNOTATIONS, args: ['sh', '-c', 'trap "exit 42" TERM; sleep 30 & wait'] });
+        const out = openSync(join(e.dir, 'signal.out'), 'w');
+        const p = spawn(process.execPath, [LSMNS, 'runtime', '--runtime', wrapper, '--', '--root', root, 'run', 's1'], { cwd: b, env: env(), stdio: ['ignore', out, out] });
+        closeSync(out);
+        waitFor(() => status('s1') === 'running' && e.tasks().some((t) => t.container === 's1'), 's1 running');
+        p.kill('SIGTERM');
+        const code = await new Promise<number | null>((res) => p.once('exit', (c) => res(c)));
+        assert.equal(code, 42, readFileSync(join(e.dir, 'signal.out'), 'utf8'));
+        assert.deepEqual(e.namespaces(), [], 'poststop ran');
+      });
+
       it('refuses a hostile annotation: exit 2, the key on stderr and in --log as a runc JSON line, nothing changed', () => {
         const b = busyboxBundle(e.dir, { name: 'h', annotations: { ...ANNOTATIONS, 'lsmns.io/apparmor-namespace': 'tenant\u00e4' } });
         const cfgBefore = readFileSync(join(b, 'config.json'), 'utf8');
@@ -105,7 +117,7 @@ describe('lsmns runtime (the shim) with real runtimes', function () {
       });
 
       after(() => {
-        for (const id of ['c1', 'r1', 'f1', 'h1', 'u1']) direct(['delete', '--force', id]);
+        for (const id of ['c1', 'r1', 'f1', 's1', 'h1', 'u1']) direct(['delete', '--force', id]);
       });
     });
   }

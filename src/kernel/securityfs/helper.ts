@@ -28,7 +28,13 @@ let cachedProbe: SyscallProbe | null = null;
 
 export function probeSyscalls(): SyscallProbe {
   if (cachedProbe) return cachedProbe;
-  const path = helperPath();
+  let path: string;
+  try {
+    path = helperPath();
+  } catch {
+    // A bundle without import.meta.url (and no LSMNS_TASK_HELPER): probe without the helper.
+    path = '(unknown location)';
+  }
   if (!existsSync(path)) {
     cachedProbe = { ran: false, works: false, listModules: null, getSelfAttr: null, note: `helper ${path} is missing (run make build); inferred from the kernel release` };
     return cachedProbe;

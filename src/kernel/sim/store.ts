@@ -4,7 +4,7 @@
 
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import lockfile from 'proper-lockfile';
+import { acquireLock } from '../../lock.js';
 import { invalidInput, LsmnsError, ExitCode } from '../../errors.js';
 import { DEFAULT_SIM_KERNEL, DEFAULT_SIM_LSM } from '../facts.js';
 import { bootSim, SIM_FORMAT_VERSION, type BootParams, type SimState } from './model.js';
@@ -72,7 +72,7 @@ export class SimStore {
     mkdirSync(dirname(this.path), { recursive: true, mode: 0o700 });
     let release: () => Promise<void>;
     try {
-      release = await lockfile.lock(this.path, { realpath: false, stale: 10_000, retries: { retries: 400, factor: 1.3, minTimeout: 2, maxTimeout: 40 } });
+      release = await acquireLock(this.path, { stale: 10_000, retries: { retries: 400, factor: 1.3, minTimeout: 2, maxTimeout: 40 } });
     } catch (e) {
       throw new LsmnsError({ code: 'SimLocked', exitCode: ExitCode.ApplyFailed, message: `cannot lock simulated kernel state ${this.path}: ${(e as Error).message}`, remedy: `another lsmns holds ${this.path}.lock; if no lsmns runs, remove that directory`, cause: e });
     }

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { mkdtempSync } from 'node:fs';
 import { SecurityfsKernel } from '../../../src/kernel/securityfs/port.js';
 import { TENANT } from '../../kernel/fidelity/scenarios.js';
+import { containerChecks } from './containers.js';
 
 export const REPO = fileURLToPath(new URL('../../../../', import.meta.url)).replace(/\/$/, '');
 
@@ -48,9 +49,13 @@ export const GUEST_CHECKS: GuestCheck[] = [
     },
   },
   {
+    name: 'containers',
+    run: (k) => containerChecks(k, REPO),
+  },
+  {
     name: 'probe-command',
     async run() {
-      const r = spawnSync(process.execPath, [`${REPO}/bin/lsmns.js`, 'probe', '--backend', 'securityfs', '--output', 'json'], { encoding: 'utf8', timeout: 120_000 });
+      const r = spawnSync(process.execPath, [`${REPO}/bin/lsmns.cjs`, 'probe', '--backend', 'securityfs', '--output', 'json'], { encoding: 'utf8', timeout: 120_000 });
       return { status: r.status, output: JSON.parse(r.stdout || 'null') as unknown, stderr: r.stderr.trim() };
     },
   },

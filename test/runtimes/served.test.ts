@@ -1,0 +1,249 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { killLeftoverAgents, startAgent, type RunningAgent } from '../agent/helpers.js';
+import { ANNOTATIONS, HOOK_CLIENT, LSMNS, RUNTIMES, SHIM_FRONT, busyboxBundle, runToFile, runtimeWrapper, simEnv, startContainerd, waitFor, type Containerd, type SimEnv } from './harness.js';
+
+// Served mode with real runtimes: the hooks are the thin client from the JSON that `lsmns install --served`
+// wrote, and a real `lsmns agent` does the work. The same lifecycle as the standalone hook, and what only
+// served mode has: the agent down (fail closed, the socket named), an agent restart between create and
+// poststop, and the served shim through the sh front.
+
+interface Served {
+  e: SimEnv;
+  hooksDir: string;
+  /** The hook entries (createRuntime, poststop) from the installed hooks.d JSON, for a bundle's hooks. */
+  hooks: Record<string, unknown[]>;
+  agent: RunningAgent | null;
+  start(): Promise<RunningAgent>;
+  stop(): Promise<void>;
+}
+
+async function served(prefix: string): Promise<Served> {
+  const e = await simEnv(prefix);
+  const hooksDir = join(e.dir, 'hooks.d');
+  const env = { ...process.env, ...e.env, LSMNS_POLICY_WAIT: '0' };
+  const inst = runToFile(process.execPath, [LSMNS, 'install', '--served', '--hooks-dir', hooksDir, '--hook-client', HOOK_CLIENT], { dir: e.dir, env });
+  assert.equal(inst.status, 0, inst.out);
+  const entry = (stage: string) => {
+    const doc = JSON.parse(readFileSync(join(hooksDir, `50-lsmns-${stage}.json`), 'utf8')) as { hook: { path: string; env: string[] }; stages: string[] };
+    assert.deepEqual(doc.stages, [stage]);
+    assert.equal(doc.hook.path, HOOK_CLIENT);
+    assert.ok(doc.hook.env.includes(`LSMNS_SOCKET=${e.options.socket}`));
+    return doc.hook;
+  };
+  const s: Served = {
+    e, hooksDir, agent: null,
+    hooks: { createRuntime: [entry('createRuntime')], poststop: [entry('poststop')] },
+    start: async () => (s.agent = await startAgent({ dir: e.dir, env }, e.options.socket)),
+    stop: async () => {
+      if (s.agent) assert.equal(await s.agent.stop(), 0, s.agent.stderr());
+      s.agent = null;
+    },
+  };
+  return s;
+}
+
+/** The ownership markers: namespace and the containers holding it. */
+function refs(e: SimEnv): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const d of spawnSync('sh', ['-c', `cat ${e.options.stateDir}/owners/*/*.json 2>/dev/null`], { encoding: 'utf8' }).stdout.split(/\n(?=\{)/).filter((x) => x.trim())) {
+    const r = JSON.parse(d) as { namespace: string; refs: string[] };
+    out[r.namespace] = [...r.refs].sort();
+  }
+  return out;
+}
+
+describe('served hooks with real runtimes', function () {
+  this.timeout(180_000);
+  after(killLeftoverAgents);
+
+  for (const rt of RUNTIMES) {
+    describe(rt.name, () => {
+      let s: Served;
+      let root: string;
+      let wrapper: string;
+      const call = (args: string[]) => runToFile(wrapper, ['--root', root, ...args], { dir: s.e.dir });
+      const status = (id: string) => {
+        const r = spawnSync(wrapper, ['--root', root, 'state', id], { encoding: 'utf8' });
+        return r.status === 0 ? (JSON.parse(r.stdout) as { status: string }).status : null;
+      };
+      const stopAndDelete = (id: string) => {
+        call(['kill', id, 'KILL']);
+        waitFor(() => status(id) === 'stopped', `${id} stopped`);
+        return call(['delete', id]);
+      };
+      before(async () => {
+        s = await served(`lsmns-served-${rt.name}-`);
+        root = join(s.e.dir, 'root');
+        wrapper = runtimeWrapper(s.e.dir, rt);
+        await s.start();
+      });
+      after(async () => {
+        for (const id of ['ok1', 'p1', 'p2', 'down1', 'sh1', 'sh2']) spawnSync(wrapper, ['--root', root, 'delete', '--force', id], { stdio: 'ignore' });
+        await s.stop().catch(() => {});
+      });
+
+      it('create runs the served createRuntime: namespace and profile; delete (served poststop) removes them', () => {
+        const b = busyboxBundle(s.e.dir, { name: 'ok', annotations: ANNOTATIONS, hooks: s.hooks });
+        const c = call(['create', '--bundle', b, 'ok1']);
+        assert.equal(c.status, 0, c.out);
+        assert.deepEqual(s.e.namespaces(), [{ name: 'tenant-a', profiles: ['p'] }]);
+        assert.deepEqual(refs(s.e), { 'tenant-a': ['ok1'] });
+        assert.equal(call(['start', 'ok1']).status, 0);
+        assert.equal(status('ok1'), 'running');
+        const d = stopAndDelete('ok1');
+        assert.equal(d.status, 0, d.out);
+        assert.deepEqual(s.e.namespaces(), []);
+        assert.deepEqual(refs(s.e), {});
+      });
+
+      it('the agent restarts while a pod runs: poststop after the restart still releases, references intact', async () => {
+        const pod = { ...ANNOTATIONS, 'io.kubernetes.cri.sandbox-uid': '5b0e2d1e-2222-4c5e-9f10-2a3b4c5d6e7f', 'io.kubernetes.cri.sandbox-namespace': 'team-a' };
+        for (const id of ['p1', 'p2']) {
+          const b = busyboxBundle(s.e.dir, { name: `pod-${id}`, annotations: { ...pod, 'io.kubernetes.cri.container-name': id }, hooks: s.hooks });
+          assert.equal(call(['create', '--bundle', b, id]).status, 0);
+          assert.equal(call(['start', id]).status, 0);
+        }
+        assert.deepEqual(refs(s.e), { 'tenant-a': ['p1', 'p2'] });
+        await s.stop();
+        await s.start();
+        assert.equal(stopAndDelete('p1').status, 0);
+        assert.deepEqual(s.e.namespaces(), [{ name: 'tenant-a', profiles: ['p'] }]);
+        assert.deepEqual(refs(s.e), { 'tenant-a': ['p2'] });
+        assert.equal(stopAndDelete('p2').status, 0);
+        assert.deepEqual(s.e.namespaces(), []);
+        assert.deepEqual(refs(s.e), {});
+      });
+
+      it('the agent is down: an annotated container does not start, the socket is named, nothing changed', async () => {
+        await s.stop();
+        try {
+          const b = busyboxBundle(s.e.dir, { name: 'down', annotations: ANNOTATIONS, hooks: s.hooks, args: ['sh', '-c', 'echo CONTAINER-RAN'] });
+          const before = s.e.bytes();
+          const r = call(['run', '--bundle', b, 'down1']);
+          assert.notEqual(r.status, 0, r.out);
+          assert.doesNotMatch(r.out, /CONTAINER-RAN/);
+          // runc shows a hook's stderr; crun only that the hook failed.
+          assert.match(r.out, rt.name === 'runc' ? /error running hook/ : /createRuntime|hook/i);
+          if (rt.name === 'runc') assert.match(r.out, new RegExp(`cannot reach the lsmns agent at ${s.e.options.socket}.*lsmns agent --socket`));
+          assert.equal(s.e.bytes(), before);
+          assert.equal(status('down1'), null, 'no container is left');
+        } finally {
+          await s.start();
+        }
+      });
+
+      it('the served shim through the sh front: create adds the served hooks, the agent prepares and hooks run', () => {
+        const b = busyboxBundle(s.e.dir, { name: 'shim', annotations: ANNOTATIONS });
+        const env = { ...process.env, ...s.e.env, LSMNS_SHIM_MODE: 'served', LSMNS_RUNTIME: wrapper };
+        const c = runToFile('sh', [SHIM_FRONT, '--root', root, 'create', '--bundle', b, 'sh1'], { dir: s.e.dir, env });
+        assert.equal(c.status, 0, c.out);
+        const cfg = JSON.parse(readFileSync(join(b, 'config.json'), 'utf8')) as { hooks: Record<string, { path: string; args: string[] }[]> };
+        assert.deepEqual([cfg.hooks.createRuntime!.map((h) => h.args), cfg.hooks.poststop!.map((h) => h.args)], [[['lsmns-hook-client', 'createRuntime']], [['lsmns-hook-client', 'poststop']]]);
+        assert.equal(cfg.hooks.createRuntime![0]!.path, HOOK_CLIENT);
+        assert.deepEqual(s.e.namespaces(), [{ name: 'tenant-a', profiles: ['p'] }]);
+        assert.deepEqual(s.e.tasks().map((t) => [t.container, t.label]), [['sh1', 'unconfined//&:tenant-a:p (enforce)']]);
+        assert.equal(runToFile('sh', [SHIM_FRONT, '--root', root, 'start', 'sh1'], { dir: s.e.dir, env }).status, 0);
+        assert.equal(stopAndDelete('sh1').status, 0);
+        assert.deepEqual(s.e.namespaces(), []);
+
+        // A refusal: exit 2, the message on stderr and as a runc JSON line in --log; config.json and sim unchanged.
+        const bad = busyboxBundle(s.e.dir, { name: 'shim-bad', annotations: { ...ANNOTATIONS, 'lsmns.io/apparmor-profile': 'x:y' } });
+        const cfgBefore = readFileSync(join(bad, 'config.json'), 'utf8');
+        const simBefore = s.e.bytes();
+        const log = join(s.e.dir, 'shim-log.json');
+        writeFileSync(log, '');
+        const r = runToFile('sh', [SHIM_FRONT, '--root', root, '--log', log, '--log-format', 'json', 'create', '--bundle', bad, 'sh2'], { dir: s.e.dir, env });
+        assert.equal(r.status, 2, r.out);
+        assert.match(r.out, /^lsmns runtime create: .*lsmns\.io\/apparmor-profile="x:y".*remedy: /);
+        const line = JSON.parse(readFileSync(log, 'utf8').trim()) as { level: string; msg: string };
+        assert.equal(line.level, 'error');
+        assert.equal(line.msg, r.out.trim());
+        assert.equal(readFileSync(join(bad, 'config.json'), 'utf8'), cfgBefore);
+        assert.equal(s.e.bytes(), simBefore);
+        assert.equal(status('sh2'), null, 'the runtime was never called');
+      });
+    });
+  }
+
+  describe('podman --hooks-dir on the served hooks.d', () => {
+    let s: Served;
+    let rootfs: string;
+    let podman: (args: string[]) => ReturnType<typeof runToFile>;
+    const OURS = { 'lsmns.io/apparmor-namespace': 'tenant-p', 'lsmns.io/apparmor-profile': 'p', 'lsmns.io/apparmor-policy': 'web' };
+    const ann = (a: Record<string, string>) => Object.entries(a).flatMap(([k, v]) => ['--annotation', `${k}=${v}`]);
+    const run = (name: string, a: Record<string, string>, cmd: string[], detach = true) =>
+      podman(['run', ...(detach ? ['-d'] : ['--rm']), '--name', name, '--network', 'none', '--ulimit', 'nofile=1024:1024', '--ulimit', 'nproc=1000:1000', ...ann(a), '--rootfs', rootfs, ...cmd]);
+    before(async () => {
+      s = await served('lsmns-served-podman-');
+      rootfs = join(busyboxBundle(s.e.dir), 'rootfs');
+      const base = ['--root', join(s.e.dir, 'storage'), '--runroot', join(s.e.dir, 'run'), '--storage-driver', 'vfs', '--cgroup-manager', 'cgroupfs', '--events-backend', 'file', '--runtime', 'runc', '--hooks-dir', s.hooksDir];
+      podman = (args) => runToFile('podman', [...base, ...args], { dir: s.e.dir });
+      await s.start();
+    });
+    after(async () => {
+      podman(['rm', '-f', '-t', '0', 'ann', 'plain', 'down']);
+      await s.stop().catch(() => {});
+    });
+
+    it('an annotated container: the agent makes the namespace; rm (poststop) removes it', () => {
+      const r = run('ann', OURS, ['sleep', '30']);
+      assert.equal(r.status, 0, r.out);
+      assert.deepEqual(s.e.namespaces(), [{ name: 'tenant-p', profiles: ['p'] }]);
+      assert.equal(podman(['rm', '-f', '-t', '0', 'ann']).status, 0);
+      assert.deepEqual(s.e.namespaces(), []);
+    });
+
+    it('the agent is down: an unannotated container starts normally; an annotated one does not, naming the socket', async () => {
+      await s.stop();
+      try {
+        const before = s.e.bytes();
+        const plain = run('plain', { 'org.example/x': 'y' }, ['true'], false);
+        assert.equal(plain.status, 0, plain.out);
+        const down = run('down', OURS, ['sh', '-c', 'echo CONTAINER-RAN'], false);
+        assert.notEqual(down.status, 0, down.out);
+        assert.doesNotMatch(down.out, /CONTAINER-RAN/);
+        assert.match(down.out, new RegExp(`cannot reach the lsmns agent at ${s.e.options.socket}`));
+        assert.equal(s.e.bytes(), before);
+      } finally {
+        podman(['rm', '-f', 'down']);
+        await s.start();
+      }
+    });
+  });
+
+  describe('containerd (ctr run --config) with the served hooks in the spec', () => {
+    let s: Served;
+    let cd: Containerd;
+    before(async () => {
+      s = await served('lsmns-served-containerd-');
+      cd = await startContainerd(s.e.dir);
+      await s.start();
+    });
+    after(async () => {
+      cd.ctr(['task', 'kill', '-s', 'KILL', 'served1']);
+      cd.ctr(['task', 'delete', 'served1']);
+      cd.ctr(['container', 'delete', 'served1']);
+      await cd.stop();
+      await s.stop().catch(() => {});
+    });
+
+    it('namespace while it runs, gone after delete', () => {
+      const b = busyboxBundle(s.e.dir, { name: 'ctr', annotations: ANNOTATIONS, hooks: s.hooks });
+      const cfg = JSON.parse(readFileSync(join(b, 'config.json'), 'utf8'));
+      cfg.root = { path: join(b, 'rootfs'), readonly: true };
+      const spec = join(s.e.dir, 'ctr-spec.json');
+      writeFileSync(spec, JSON.stringify(cfg));
+      const r = cd.ctr(['run', '-d', '--null-io', '--config', spec, 'served1']);
+      assert.equal(r.status, 0, r.out);
+      assert.deepEqual(s.e.namespaces(), [{ name: 'tenant-a', profiles: ['p'] }]);
+      cd.ctr(['task', 'kill', '-s', 'KILL', 'served1']);
+      waitFor(() => /STOPPED/.test(cd.ctr(['task', 'ls']).out.split('\n').find((l) => l.startsWith('served1 ')) ?? 'STOPPED'), 'served1 stopped');
+      assert.equal(cd.ctr(['task', 'delete', 'served1']).status, 0);
+      assert.equal(cd.ctr(['container', 'delete', 'served1']).status, 0);
+      assert.deepEqual(s.e.namespaces(), []);
+    });
+  });
+});
