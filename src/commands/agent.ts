@@ -1,3 +1,4 @@
+import type { Server } from 'node:http';
 import { Flags } from '@oclif/core';
 import { LsmnsCommand, commonOptions } from '../cli/base.js';
 import { kubeApiFrom, kubeFlags, untilSignal } from '../cli/kube-flags.js';
@@ -26,36 +27,52 @@ export default class AgentCommand extends LsmnsCommand {
     const { flags } = await this.parse(AgentCommand);
     const common = commonOptions(flags);
     const listenFd = systemdListenFd(process.env);
+    // A bad kubeconfig is refused before the socket is served, so nothing is left running.
+    const api = flags.node ? await kubeApiFrom(flags) : null;
     // Hooks run on the host: in Kubernetes the client is where the DaemonSet installs it, not in this image.
     const hookClient = flags['hook-client'] ?? (flags.node ? `${flags['install-dir']}/lsmns-hook-client` : undefined);
     const agent = new Agent({ common, policyWaitMs: flags['policy-wait'], maxBodyBytes: flags['max-body'], ...(hookClient ? { hookClient } : {}), ...(listenFd !== undefined ? { listenFd } : {}) });
     await agent.start();
-    if (!flags.node) {
+    if (!flags.node || !api) {
       await agent.runUntilSignal();
       return;
     }
     // The Kubernetes side shares the process and its start/stop with the socket server. Its modules (the
-    // Kubernetes client, metrics) load only here, so an agent that serves hooks alone stays small.
-    const [{ OwnershipStore }, { handlerConfigured }, { openKernel }, { compiledPolicy }, { SecurityfsKernel }, { NodeAgent }, { closeServer, serveHealth }] = await Promise.all([
-      import('../apply/ownership.js'), import('../install/runtime-handler.js'), import('../kernel/factory.js'), import('../kernel/securityfs/compile.js'),
-      import('../kernel/securityfs/port.js'), import('../kube/node-agent.js'), import('../kube/serve.js'),
+    // Kubernetes client, metrics) load only here, so an agent that serves hooks alone stays small. Hooks are
+    // served from the start: they do not wait for the API server, and SIGTERM works at any point.
+    const stopped = untilSignal();
+    const [{ OwnershipStore }, { handlerConfigured }, { openKernel }, { NodeAgent }, { closeServer, serveHealth }] = await Promise.all([
+      import('../apply/ownership.js'), import('../install/runtime-handler.js'), import('../kernel/factory.js'),
+      import('../kube/node-agent.js'), import('../kube/serve.js'),
     ]);
     const port = await openKernel(common);
     const node = new NodeAgent({
-      api: await kubeApiFrom(flags), nodeName: flags.node, lsmnsNamespace: flags['lsmns-namespace'], port, policyDir: common.policyDir,
+      api, nodeName: flags.node, lsmnsNamespace: flags['lsmns-namespace'], port, policyDir: common.policyDir,
       owners: new OwnershipStore({ stateDir: common.stateDir, backend: port.backend, bootId: await port.bootId() }),
       logger: agent.logger, gcGraceMs: flags['gc-grace'] * 1000,
       installed: { hook: `${flags['install-dir']}/lsmns-hook-client`, shim: `${flags['install-dir']}/lsmns-runtime` }, handlerConfigured: () => handlerConfigured(),
       // securityfs: compile into the policy cache now, so the container start only writes the cached binary.
-      ...(port instanceof SecurityfsKernel ? { precompile: async (p) => { await compiledPolicy(p, { stateDir: common.stateDir, aaDir: port.aa, defaultLocation: port.where === '/sys/kernel/security' }); } } : {}),
+      ...(port.backend === 'securityfs' ? {
+        precompile: async (p) => {
+          const { compiledPolicy } = await import('../kernel/securityfs/compile.js');
+          await compiledPolicy(p, { stateDir: common.stateDir, aaDir: `${port.where}/apparmor`, defaultLocation: port.where === '/sys/kernel/security' });
+        },
+      } : {}),
     });
-    const health = await serveHealth({ port: flags['health-port'], registry: node.metrics.registry, notReady: () => node.notReady() });
-    await node.start();
-    agent.logger.info({ event: 'kubernetes', node: flags.node, health: health.port });
-    const sig = await untilSignal();
-    agent.logger.info({ event: 'signal', signal: sig, inFlight: agent.server.requestsInFlight });
+    const servers: Server[] = [];
+    const failed = (async () => {
+      const health = await serveHealth({ port: flags['health-port'], registry: node.metrics.registry, notReady: () => node.notReady() });
+      servers.push(health.server);
+      await node.start();
+      agent.logger.info({ event: 'kubernetes', node: flags.node, health: health.port });
+      return new Promise<never>(() => {});
+    })().catch((e: Error) => e);
+    const end = await Promise.race([stopped, failed]);
+    if (end instanceof Error) agent.logger.error({ event: 'kubernetes-failed', err: end.message });
+    else agent.logger.info({ event: 'signal', signal: end, inFlight: agent.server.requestsInFlight });
     await node.stop();
-    await closeServer(health.server);
+    for (const h of servers) await closeServer(h);
     await agent.stop();
+    if (end instanceof Error) throw end;
   }
 }

@@ -173,6 +173,12 @@ export class FakeApiServer {
     this.watchers.clear();
   }
 
+  /** Compacts the log without telling live watches: the next watch from an older resourceVersion gets 410. */
+  compact(): void {
+    this.compactedRv = this.rv;
+    this.log.length = 0;
+  }
+
   /** Drops every watch connection without a word, as an API-server restart or a load balancer does. */
   dropWatches(): void {
     for (const w of this.watchers) w.res.socket?.destroy();
@@ -271,10 +277,14 @@ export class FakeApiServer {
     res.end(']}');
   }
 
+  /** Answer an expired resourceVersion with an HTTP 410 instead of a 200 and an ERROR event (both happen). */
+  goneAsHttpStatus = false;
+
   private serveWatch(req: IncomingMessage, res: ServerResponse, kind: Kind, ns: string | null, q: Record<string, string>): void {
+    const from = Number(q.resourceVersion ?? '0');
+    if (this.goneAsHttpStatus && q.resourceVersion && from < this.compactedRv) return this.status(res, 410, 'Expired', `too old resource version: ${from} (${this.compactedRv})`);
     res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' });
     res.flushHeaders();
-    const from = Number(q.resourceVersion ?? '0');
     if (q.resourceVersion && from < this.compactedRv) {
       res.end(`${JSON.stringify({ type: 'ERROR', object: { kind: 'Status', apiVersion: 'v1', status: 'Failure', message: `too old resource version: ${from} (${this.compactedRv})`, reason: 'Expired', code: 410 } })}\n`);
       return;

@@ -62,6 +62,20 @@ describe('kube/informer', () => {
     assert.deepEqual(seen, ['add a/p1', 'add a/p9', 'delete a/p1']);
   });
 
+  it('relists when the watch request itself is answered with HTTP 410', async () => {
+    srv.goneAsHttpStatus = true;
+    const i = make();
+    await i.waitForSync();
+    await waitFor(() => srv.watchCount === 1, 'the watch');
+    srv.stall(true);
+    srv.put('pods', podObj('a', 'p1')); // not delivered: the stream is stalled
+    srv.compact();
+    srv.stall(false);
+    srv.dropWatches(); // the rewatch from the old resourceVersion gets 410 as its HTTP status
+    await waitFor(() => relists.includes('gone'), 'a relist after the 410 status');
+    await waitFor(() => i.cache.has('a/p1'), 'p1 from the relist');
+  });
+
   it('rewatches from the last resourceVersion after a dropped connection, missing nothing', async () => {
     const i = make();
     await i.waitForSync();

@@ -118,8 +118,9 @@ describe('manifests (kustomize, official schemas)', () => {
     assert.equal(rc!.handler, 'lsmns');
     const hooks = byKind('ConfigMap').find((c) => c.metadata.name === 'lsmns-hooks')!;
     for (const [file, text] of Object.entries(hooks.data as Record<string, string>)) {
-      const h = JSON.parse(text) as { version: string; hook: { path: string; args: string[] }; stages: string[] };
+      const h = JSON.parse(text) as { version: string; hook: { path: string; args: string[]; env: string[] }; stages: string[] };
       assert.equal(h.version, '1.0.0', file);
+      assert.ok(h.hook.env.some((e) => e.startsWith('PATH=/')), `${file}: hooks get no environment but their own; the client needs PATH for curl`);
       assert.equal(h.hook.path, '/opt/lsmns/bin/lsmns-hook-client');
       assert.equal(h.hook.args[1], h.stages[0]);
     }

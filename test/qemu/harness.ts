@@ -61,8 +61,6 @@ export async function bootGuest(kver: string, o: BootOptions = {}, timeoutS = 90
   let kube = '';
   if (o.kube) {
     buildImages(); // on the host: the guest sees the repository read-only
-    // Hooks get only the env their entry names, so lsmns is reached through a wrapper that names the task helper.
-    writeFileSync(join(share, 'lsmns'), `#!/bin/sh\nLSMNS_TASK_HELPER=${REPO}/dist/native/lsmns-task exec ${process.execPath} ${REPO}/bin/lsmns.cjs "$@"\n`, { mode: 0o755 });
     // -nic none leaves only loopback, for the fake API server; the guest's init leaves it down.
     kube = `ip link set lo up\n${process.execPath} ${REPO}/dist/test/qemu/kube/guest.js > /mnt/kube.out 2>&1\n`;
   }

@@ -32,6 +32,7 @@ describe('qemu AppArmor guest: CRI handler lsmns, securityfs backend, node agent
     guestOut = existsSync(out) ? readFileSync(out, 'utf8') : '';
     for (const l of guestOut.split('\n')) if (l.startsWith('RESULT ')) { const x = JSON.parse(l.slice(7)) as { k: string; v: unknown }; r[x.k] = x.v; }
     if (r.error) console.log(guestOut.slice(-4000));
+    if (r['stop-retry']) console.log(`    note: StopContainer was retried once: ${String(r['stop-retry'])}`);
   });
 
   it('the guest ran on the AppArmor kernel without errors', () => {
