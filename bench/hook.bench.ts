@@ -9,22 +9,10 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { ANNOTATIONS, LSMNS, busyboxBundle, runToFile, simEnv } from '../test/runtimes/harness.js';
-import { fmt, median, ratioLine, timeInterleaved } from './util.js';
+import { fmt, median, ok, ratioLine, timeInterleaved, wall } from './util.js';
 import type { BenchModule } from './run.js';
 
 const N = Number(process.env.LSMNS_BENCH_N ?? 40);
-
-function wall(f: () => void): () => number {
-  return () => {
-    const t0 = process.hrtime.bigint();
-    f();
-    return Number(process.hrtime.bigint() - t0) / 1e6;
-  };
-}
-
-function ok(r: { status: number | null; stderr?: Buffer | string | null }, what: string): void {
-  if (r.status !== 0) throw new Error(`${what}: exit ${r.status}: ${String(r.stderr ?? '').slice(0, 300)}`);
-}
 
 const bench: BenchModule = {
   title: 'standalone hook (lsmns hook) and runc with the lsmns hooks',

@@ -11,7 +11,7 @@ import { closeSync, existsSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { fmt, median, ratioLine, timeInterleaved } from './util.js';
+import { fmt, median, ok, ratioLine, timeInterleaved, wall } from './util.js';
 import { benchSim } from './bundle.js';
 import { busyboxBundle as benchBundle } from '../test/runtimes/harness.js';
 import type { BenchModule } from './run.js';
@@ -21,18 +21,6 @@ const LSMNS = fileURLToPath(new URL('../../bin/lsmns.cjs', import.meta.url));
 const CLIENT = fileURLToPath(new URL('../../hooks/lsmns-hook-client', import.meta.url));
 const ANN = { 'lsmns.io/apparmor-namespace': 'bench', 'lsmns.io/apparmor-profile': 'p', 'lsmns.io/apparmor-policy': 'web' };
 const HOOK_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
-
-function wall(f: () => void): () => number {
-  return () => {
-    const t0 = process.hrtime.bigint();
-    f();
-    return Number(process.hrtime.bigint() - t0) / 1e6;
-  };
-}
-
-function ok(r: { status: number | null; stderr?: Buffer | string | null }, what: string): void {
-  if (r.status !== 0) throw new Error(`${what}: exit ${r.status}: ${String(r.stderr ?? '').slice(0, 300)}`);
-}
 
 function rssKiB(pid: number): number {
   const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));

@@ -42,3 +42,17 @@ export function ratioLine(label: string, value: number, base: number, limit?: nu
   const verdict = limit === undefined ? '' : r <= limit ? `  (limit ${limit}x: ok)` : `  (limit ${limit}x: OVER)`;
   return `  ${label.padEnd(52)} ${fmt(value).padStart(10)}  ${r.toFixed(2)}x${verdict}`;
 }
+
+/** A timed call: runs f once per sample and returns its wall time in ms. */
+export function wall(f: () => void): () => number {
+  return () => {
+    const t0 = process.hrtime.bigint();
+    f();
+    return Number(process.hrtime.bigint() - t0) / 1e6;
+  };
+}
+
+/** Fails the benchmark when a measured command did not succeed: a failing command times nothing useful. */
+export function ok(r: { status: number | null; stderr?: Buffer | string | null }, what: string): void {
+  if (r.status !== 0) throw new Error(`${what}: exit ${r.status}: ${String(r.stderr ?? '').slice(0, 300)}`);
+}
