@@ -19,7 +19,11 @@ for (const [name, entry] of Object.entries(entries)) {
     entryPoints: [`${root}/${entry}`], outfile: `${out}/${name}.cjs`, bundle: true, platform: 'node', format: 'cjs',
     target: 'node20', minify: true, legalComments: 'none', logLevel: 'warning',
     // Loaded lazily, and only off the hook path (pod YAML); keeping it out keeps the bundle small.
-    external: ['yaml'],
+    // execa (ESM-only, used only on a policy-cache miss) stays out of the bundles, and import() of it becomes a
+    // require() when it runs: Node >= 20.19 requires ES modules, while a vm.Script's import() loses its loader
+    // when the script comes from a code cache.
+    external: ['yaml', 'execa'],
+    supported: { 'dynamic-import': false },
     alias: { 'graceful-fs': `${root}/scripts/bundle-shims/graceful-fs.cjs`, 'signal-exit': `${root}/scripts/bundle-shims/signal-exit.cjs` },
     // A CJS bundle has no import.meta. The only bundled use (securityfs/helper.ts) finds dist/native/ relative
     // to its tsc output, dist/src/kernel/securityfs/; the bundle (loaded with __dirname = dist/bundle) says so.
