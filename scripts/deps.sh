@@ -13,7 +13,6 @@ APT_PACKAGES=(
   qemu-system-x86 linux-image-amd64 linux-image-6.12-amd64 apparmor cpio kmod xz-utils  # test-qemu (AppArmor kernels 6.1, 6.12; initramfs)
   util-linux openssl                        # test-cri (unshare for a private mount namespace), webhook TLS in tests
   systemd                                   # systemd-socket-activate: the agent's socket activation test
-  xz-utils                                  # test-qemu-kube: the guest's initramfs modules
 )
 
 missing=()
