@@ -2,7 +2,8 @@
 // hold a reference. A marker is written before the mkdir (intent), so a crash leaves a record for GC.
 // Markers live per backend and boot: namespaces never survive a reboot, so older boots' markers are stale.
 
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { writeFileAtomic } from '../fsutil.js';
 import { acquireLock } from '../lock.js';
 import { ExitCode, LsmnsError } from '../errors.js';
 import type { BackendName } from '../kernel/port.js';
@@ -63,11 +64,7 @@ export class OwnershipStore {
   }
 
   put(rec: OwnerRecord): void {
-    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
-    const p = this.path(rec.namespace);
-    const tmp = `${p}.${process.pid}.tmp`;
-    writeFileSync(tmp, `${JSON.stringify(rec, null, 1)}\n`, { mode: 0o600 });
-    renameSync(tmp, p);
+    writeFileAtomic(this.path(rec.namespace), `${JSON.stringify(rec, null, 1)}\n`, { dirMode: 0o700 });
   }
 
   delete(ns: string): void {

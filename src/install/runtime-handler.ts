@@ -3,8 +3,9 @@
 // tables to containerd's main config (never a drop-in: containerd replaces a whole plugin section from an
 // imported file, which would drop the node's own CRI settings) and puts a drop-in file into CRI-O's conf.d.
 
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { writeFileAtomic } from '../fsutil.js';
+import { join } from 'node:path';
 import { ExitCode, LsmnsError } from '../errors.js';
 
 export const HANDLER = 'lsmns';
@@ -65,12 +66,7 @@ export interface WriteResult {
   changed: boolean;
 }
 
-function writeAtomic(path: string, text: string): void {
-  mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, text, { mode: 0o644 });
-  renameSync(tmp, path);
-}
+const writeConfig = (path: string, text: string) => writeFileAtomic(path, text, { mode: 0o644, dirMode: 0o755 });
 
 /**
  * Appends the handler to containerd's main config, after a backup, unless the table is there already. The
@@ -90,14 +86,14 @@ export function writeContainerdHandler(o: HandlerOptions & { mainConfig?: string
   const version = Number(v) as 2 | 3;
   const table = containerdTable(version, o.handler);
   if (cfg.includes(`[${table}]`)) return { path, changed: false, note: `${path} already has [${table}]; left as it is` };
-  writeAtomic(`${path}.lsmns-backup`, cfg);
-  writeAtomic(path, `${cfg.replace(/\n*$/, '\n')}\n${renderContainerdHandler(version, o)}`);
+  writeConfig(`${path}.lsmns-backup`, cfg);
+  writeConfig(path, `${cfg.replace(/\n*$/, '\n')}\n${renderContainerdHandler(version, o)}`);
   return { path, changed: true, note: `added [${table}] to ${path} (backup: ${path}.lsmns-backup); restart containerd to load it` };
 }
 
 export function writeCrioHandler(o: HandlerOptions & { runtimeRoot?: string; confDir?: string } = {}): WriteResult {
   const path = join(o.confDir ?? '/etc/crio/crio.conf.d', '50-lsmns.conf');
-  writeAtomic(path, renderCrioHandler(o));
+  writeConfig(path, renderCrioHandler(o));
   return { path, changed: true, note: `wrote ${path}; restart CRI-O (systemctl restart crio) to load it` };
 }
 

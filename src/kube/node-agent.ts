@@ -4,8 +4,9 @@
 // namespaces lsmns created whose pod is gone, sets lsmns.io/Confined from the container init's real label,
 // and reports annotation drift on running pods as RestartRequired.
 
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { writeFileAtomic } from '../fsutil.js';
+import { join } from 'node:path';
 import type { OwnershipStore } from '../apply/ownership.js';
 import type { KernelPort } from '../kernel/port.js';
 import type { NodeFacts } from '../kernel/facts.js';
@@ -298,10 +299,7 @@ export class NodeAgent {
       const text = obj.data?.[`${w.name}.aa`];
       if (typeof text !== 'string') continue;
       if (Buffer.byteLength(text) > MAX_POLICY_BYTES) { this.o.logger.warn({ configMap: cm.key, policy: w.name }, 'policy over the size limit; not synced'); continue; }
-      mkdirSync(dirname(file), { recursive: true, mode: 0o755 });
-      const tmp = `${file}.${process.pid}.tmp`;
-      writeFileSync(tmp, text, { mode: 0o644 });
-      renameSync(tmp, file);
+      writeFileAtomic(file, text, { mode: 0o644, dirMode: 0o755 });
       this.written.set(file, stamp);
       this.o.logger.info({ policy: rel, from: cm.key, digest: digestOf(text) }, 'policy synced');
       if (this.o.precompile) {

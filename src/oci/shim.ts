@@ -3,8 +3,8 @@
 // say whether the display LSM must be set on the runtime process. Shared by `lsmns runtime` (standalone) and
 // the agent's /v1/shim/prepare (served). Hostile input is refused before anything is written.
 
-import { randomBytes } from 'node:crypto';
-import { accessSync, constants, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, statSync } from 'node:fs';
+import { writeFileAtomic } from '../fsutil.js';
 import { basename, dirname, resolve } from 'node:path';
 import { ENV, type CommonOptions } from '../config.js';
 import { invalidInput } from '../errors.js';
@@ -118,22 +118,9 @@ export function defaultLsmnsBin(env: NodeJS.ProcessEnv = process.env, argv1: str
   throw invalidInput('InvalidInput', 'cannot find the lsmns CLI for the hooks the shim adds', 'set LSMNS_BIN to the absolute path of lsmns');
 }
 
-/** Writes next to the target and renames over it: a reader (the runtime) sees the old or the new file, whole. */
-function writeAtomic(path: string, text: string): void {
-  const mode = statSync(path).mode & 0o7777;
-  const tmp = `${path}.lsmns-${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
-  try {
-    writeFileSync(tmp, text, { mode });
-    renameSync(tmp, path);
-  } catch (e) {
-    rmSync(tmp, { force: true });
-    throw e;
-  }
-}
-
 export async function prepareBundle(bundleDir: string, o: PrepareOptions): Promise<PrepareResult> {
   const bundle = checkBundleDir(bundleDir);
-  const { path, config } = readBundleConfig(bundle);
+  const { path, config, text } = readBundleConfig(bundle);
   const result: PrepareResult = { outcome: 'skipped', bundle, config: path, plan: null, label: null, labelTo: null, hooksAdded: [], displayLsm: null, changed: false };
   const sim = o.port.backend === 'sim';
   if (!hasLsmnsAnnotations(config.annotations)) {
@@ -157,8 +144,8 @@ export async function prepareBundle(bundleDir: string, o: PrepareOptions): Promi
   result.label = transition ? String(transition.args.label) : null;
   result.displayLsm = display ? { lsm: 'apparmor', interface: String(display.args.interface) } : null;
 
-  // The raw document, so that every field the runtime reads survives untouched.
-  const doc = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown> & { process?: Record<string, unknown>; hooks?: Record<string, OciHook[]> };
+  // The raw document (the text already read), so that every field the runtime reads survives untouched.
+  const doc = JSON.parse(text) as Record<string, unknown> & { process?: Record<string, unknown>; hooks?: Record<string, OciHook[]> };
   const hooks = (doc.hooks ??= {});
   for (const stage of SHIM_HOOK_STAGES) {
     const have = [...(hooks[stage] ?? []), ...(stage === 'createRuntime' ? hooks.prestart ?? [] : [])];
@@ -181,7 +168,8 @@ export async function prepareBundle(bundleDir: string, o: PrepareOptions): Promi
     clearIntent(o.options.stateDir, bundle);
   }
   if (result.hooksAdded.length > 0 || relabel) {
-    writeAtomic(path, `${JSON.stringify(doc, null, 2)}\n`);
+    // The runtime reads the old or the new config.json whole, with the mode it had.
+    writeFileAtomic(path, `${JSON.stringify(doc, null, 2)}\n`, { mode: statSync(path).mode & 0o7777 });
     result.changed = true;
   }
   result.outcome = 'prepared';

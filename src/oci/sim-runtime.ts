@@ -5,7 +5,8 @@
 // and policy exist, starts a sim task for the container that applies the label itself; poststop ends it.
 
 import { sha256Hex } from '../hash.js';
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
+import { writeFileAtomic } from '../fsutil.js';
 import type { KernelPort } from '../kernel/port.js';
 
 export interface SimRuntimeIntent {
@@ -24,13 +25,6 @@ function intentPath(stateDir: string, bundle: string): string {
   return `${stateDir.replace(/\/+$/, '')}/sim-runtime/${key}.json`;
 }
 
-function write(stateDir: string, i: SimRuntimeIntent): void {
-  const p = intentPath(stateDir, i.bundle);
-  mkdirSync(`${stateDir.replace(/\/+$/, '')}/sim-runtime`, { recursive: true, mode: 0o700 });
-  writeFileSync(`${p}.${process.pid}.tmp`, JSON.stringify(i), { mode: 0o600 });
-  renameSync(`${p}.${process.pid}.tmp`, p);
-}
-
 function read(stateDir: string, bundle: string): SimRuntimeIntent | null {
   try {
     return JSON.parse(readFileSync(intentPath(stateDir, bundle), 'utf8')) as SimRuntimeIntent;
@@ -41,7 +35,7 @@ function read(stateDir: string, bundle: string): SimRuntimeIntent | null {
 
 /** The shim's side: record the label it would have written (a re-create of the bundle replaces it). */
 export function recordIntent(stateDir: string, i: SimRuntimeIntent): void {
-  write(stateDir, i);
+  writeFileAtomic(intentPath(stateDir, i.bundle), JSON.stringify(i), { dirMode: 0o700 });
 }
 
 /** The shim's side for a bundle it leaves alone: drop an old intent so a later hook does not act on it. */
@@ -56,7 +50,7 @@ export async function startSimContainer(port: KernelPort, stateDir: string, bund
   if (!i || i.pid !== undefined) return i;
   const t = await port.spawnTask({ comm: i.container, execLabel: i.label, display: i.display ?? undefined, container: containerId });
   const done = { ...i, pid: t.pid, containerId };
-  write(stateDir, done);
+  recordIntent(stateDir, done);
   return done;
 }
 

@@ -2,7 +2,8 @@
 // Every change runs under a file lock (proper-lockfile) and is written atomically (temp file + rename);
 // a failed operation writes nothing, so the file stays byte-for-byte what it was.
 
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { writeFileAtomic } from '../../fsutil.js';
 import { dirname } from 'node:path';
 import { acquireLock } from '../../lock.js';
 import { invalidInput, LsmnsError, ExitCode } from '../../errors.js';
@@ -63,9 +64,7 @@ export class SimStore {
   }
 
   private write(s: SimState): void {
-    const tmp = `${this.path}.${process.pid}.tmp`;
-    writeFileSync(tmp, `${JSON.stringify(s, null, 1)}\n`, { mode: 0o600 });
-    renameSync(tmp, this.path);
+    writeFileAtomic(this.path, `${JSON.stringify(s, null, 1)}\n`);
   }
 
   private async withLock<T>(fn: () => T): Promise<T> {
