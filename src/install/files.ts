@@ -1,9 +1,9 @@
 // Writes the files `lsmns install` renders and records each one (path and digest) in a manifest in the state
 // dir, so that `--uninstall` removes exactly those, and refuses files it did not write or that were changed.
 
-import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { readFileSync, rmSync } from 'node:fs';
+import { writeFileAtomic } from '../fsutil.js';
+import { sha256Hex } from '../hash.js';
 import { ExitCode, LsmnsError } from '../errors.js';
 import type { InstallFile } from './hooks-d.js';
 
@@ -19,7 +19,7 @@ export interface FileReport {
   action: 'written' | 'unchanged' | 'removed' | 'already-gone';
 }
 
-const sha = (s: string | Buffer) => createHash('sha256').update(s).digest('hex');
+const sha = sha256Hex;
 
 export function manifestPath(stateDir: string): string {
   return `${stateDir.replace(/\/+$/, '')}/install-manifest.json`;
@@ -38,13 +38,6 @@ function readManifest(path: string): Manifest {
     throw new LsmnsError({ code: 'StateCorrupt', exitCode: ExitCode.InvalidInput, message: `install manifest ${path} has an unknown format`, remedy: 'inspect it; remove the files it lists by hand if needed' });
   }
   return m;
-}
-
-function writeAtomic(path: string, content: string, mode: number): void {
-  mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
-  const tmp = `${path}.lsmns-${process.pid}.tmp`;
-  writeFileSync(tmp, content, { mode });
-  renameSync(tmp, path);
 }
 
 function currentDigest(path: string): string | null {
@@ -71,11 +64,11 @@ export function installFiles(files: InstallFile[], stateDir: string): FileReport
   const report: FileReport[] = [];
   for (const f of files) {
     const same = currentDigest(f.path) === sha(f.content);
-    if (!same) writeAtomic(f.path, f.content, f.mode);
+    if (!same) writeFileAtomic(f.path, f.content, { mode: f.mode, dirMode: 0o755 });
     recorded.set(f.path, sha(f.content));
     report.push({ path: f.path, action: same ? 'unchanged' : 'written' });
   }
-  writeAtomic(mpath, `${JSON.stringify({ formatVersion: MANIFEST_FORMAT_VERSION, files: [...recorded].sort().map(([path, sha256]) => ({ path, sha256 })) }, null, 2)}\n`, 0o600);
+  writeFileAtomic(mpath, `${JSON.stringify({ formatVersion: MANIFEST_FORMAT_VERSION, files: [...recorded].sort().map(([path, sha256]) => ({ path, sha256 })) }, null, 2)}\n`, { mode: 0o600, dirMode: 0o755 });
   return report;
 }
 

@@ -2,8 +2,9 @@
 // one write of the cached binary, so apparmor_parser is not on the container-start path. execa is imported
 // only on a cache miss, which keeps the hook's import graph small.
 
-import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { writeFileAtomic } from '../../fsutil.js';
+import { sha256Hex } from '../../hash.js';
 import { ExitCode, LsmnsError } from '../../errors.js';
 import type { PolicySource } from '../../policy/store.js';
 
@@ -15,16 +16,16 @@ const featureDigests = new Map<string, string>();
 export function featuresDigest(aaDir: string): string {
   const known = featureDigests.get(aaDir);
   if (known) return known;
-  const h = createHash('sha256');
+  const lines: string[] = [];
   const walk = (dir: string, rel: string) => {
     for (const e of readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
       const p = `${dir}/${e.name}`;
       if (e.isDirectory()) walk(p, `${rel}/${e.name}`);
-      else h.update(`${rel}/${e.name}=${readFileSync(p, 'latin1')}\n`);
+      else lines.push(`${rel}/${e.name}=${readFileSync(p, 'latin1')}\n`);
     }
   };
   walk(`${aaDir}/features`, '');
-  const d = h.digest('hex').slice(0, 32);
+  const d = sha256Hex(lines.join('')).slice(0, 32);
   featureDigests.set(aaDir, d);
   return d;
 }
@@ -77,8 +78,6 @@ export async function compiledPolicy(policy: PolicySource, o: CompileOptions): P
       remedy: 'fix the policy (check it with apparmor_parser -Q -K), and make sure the apparmor package is installed on the node',
     });
   }
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, blob, { mode: 0o600 });
-  renameSync(tmp, path);
+  writeFileAtomic(path, blob);
   return { blob, cached: false, path, compileMs };
 }
