@@ -128,6 +128,13 @@ export interface SimulatedFactsInput {
 export const DEFAULT_SIM_LSM = 'lockdown,capability,landlock,yama,apparmor,bpf';
 export const DEFAULT_SIM_KERNEL = '6.1.0-sim';
 
+/** What AppArmor offers on a kernel release: stacking and policy namespaces through securityfs mkdir arrived
+ *  with AppArmor 3 (4.11+, domain/version 1.2). Shared by simulated facts and the sim's own probe. */
+export function apparmorFeatures(aa: boolean, kernel: string): Pick<NodeFacts['apparmor'], 'enabled' | 'policyNamespaces' | 'stacking' | 'domainVersion'> {
+  const modern = kernelAtLeast(kernel, 4, 11);
+  return { enabled: aa, policyNamespaces: aa && modern, stacking: aa && modern, domainVersion: aa ? (modern ? '1.2' : '1.1') : null };
+}
+
 /** Facts of a simulated node, derived from an lsm= list and a kernel release the way the kernel would boot. */
 export function simulatedFacts(input: SimulatedFactsInput): NodeFacts {
   if (!parseKernelRelease(input.kernel)) {
@@ -136,8 +143,6 @@ export function simulatedFacts(input: SimulatedFactsInput): NodeFacts {
   const display = input.display ?? null;
   const { active } = resolveLsmList(input.lsm, { majorsStack: display !== null });
   const aa = active.includes('apparmor');
-  // Stacking and policy namespaces through securityfs mkdir arrived with AppArmor 3 (4.11+, domain/version 1.2).
-  const modern = kernelAtLeast(input.kernel, 4, 11);
   return {
     formatVersion: FACTS_FORMAT_VERSION,
     source: 'simulated',
@@ -145,10 +150,7 @@ export function simulatedFacts(input: SimulatedFactsInput): NodeFacts {
     lsms: active,
     securityfs: { mounted: true },
     apparmor: {
-      enabled: aa,
-      policyNamespaces: aa && modern,
-      stacking: aa && modern,
-      domainVersion: aa ? (modern ? '1.2' : '1.1') : null,
+      ...apparmorFeatures(aa, input.kernel),
       nsLevel: input.nsLevel ?? 0,
       nsName: 'root',
       nsStacked: false,

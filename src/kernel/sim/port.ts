@@ -2,7 +2,7 @@
 // made as task `selfPid` (pid 1, root with every capability, unless a test says otherwise).
 
 import { existsSync } from 'node:fs';
-import { FACTS_FORMAT_VERSION, kernelAtLeast, sharedAttrLsm, type NodeFacts } from '../facts.js';
+import { apparmorFeatures, FACTS_FORMAT_VERSION, sharedAttrLsm, type NodeFacts } from '../facts.js';
 import { nsHname, nsPathOf, viewOf, type NsPath } from '../label.js';
 import type { AttrName, KernelPort, SpawnOptions, SpawnedTask } from '../port.js';
 import { lintPolicy } from '../../policy/parse.js';
@@ -43,7 +43,6 @@ export class SimKernel implements KernelPort {
     const s = this.store.read();
     const self = task(s, this.selfPid);
     const aa = aaActive(s);
-    const modern = kernelAtLeast(s.boot.kernel, 4, 11);
     const adminOk = aa && !s.apparmor.lockPolicy && self.caps.includes('mac_admin') && self.usernsLevel === 0;
     this.facts = {
       formatVersion: FACTS_FORMAT_VERSION,
@@ -52,10 +51,7 @@ export class SimKernel implements KernelPort {
       lsms: [...s.lsms],
       securityfs: { mounted: true },
       apparmor: {
-        enabled: aa,
-        policyNamespaces: aa && modern,
-        stacking: aa && modern,
-        domainVersion: aa ? (modern ? '1.2' : '1.1') : null,
+        ...apparmorFeatures(aa, s.boot.kernel),
         nsLevel: this.view(s).length,
         nsName: this.view(s).length === 0 ? 'root' : nsHname(this.view(s)),
         nsStacked: self.label.length > 1,
