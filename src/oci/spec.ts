@@ -46,34 +46,34 @@ function problemsOf(issues: v.BaseIssue<unknown>[], where: string): Problem[] {
   }));
 }
 
-export function parseOciState(text: string, where = 'OCI state on stdin'): OciState {
+/** JSON, then the schema: either failure is an exit-2 error that names the field, with the caller's remedies. */
+function parseJson<S extends v.GenericSchema>(schema: S, text: string, where: string, code: string, remedy: { json: string; shape: string }): v.InferOutput<S> {
   let doc: unknown;
   try {
     doc = JSON.parse(text);
   } catch (e) {
-    throw invalidInput('InvalidOciState', `${where}: not valid JSON (${(e as Error).message})`, 'the runtime must pass the OCI state JSON on stdin; run lsmns hook only from a runtime hook');
+    throw invalidInput(code, `${where}: not valid JSON (${(e as Error).message})`, remedy.json);
   }
-  const r = v.safeParse(OciStateSchema, doc);
+  const r = v.safeParse(schema, doc);
   if (!r.success) {
     const p = problemsOf(r.issues, where);
-    throw invalidInput('InvalidOciState', `${where}: ${p.map((x) => `${x.key} ${x.rule}`).join('; ')}`, 'the runtime must pass the OCI state JSON (ociVersion, id, status, bundle) on stdin', p);
+    throw invalidInput(code, `${where}: ${p.map((x) => `${x.key} ${x.rule}`).join('; ')}`, remedy.shape, p);
   }
   return r.output;
 }
 
+export function parseOciState(text: string, where = 'OCI state on stdin'): OciState {
+  return parseJson(OciStateSchema, text, where, 'InvalidOciState', {
+    json: 'the runtime must pass the OCI state JSON on stdin; run lsmns hook only from a runtime hook',
+    shape: 'the runtime must pass the OCI state JSON (ociVersion, id, status, bundle) on stdin',
+  });
+}
+
 export function parseOciConfig(text: string, where: string): OciConfig {
-  let doc: unknown;
-  try {
-    doc = JSON.parse(text);
-  } catch (e) {
-    throw invalidInput('InvalidBundle', `${where}: not valid JSON (${(e as Error).message})`, 'give a bundle whose config.json is an OCI runtime spec');
-  }
-  const r = v.safeParse(OciConfigSchema, doc);
-  if (!r.success) {
-    const p = problemsOf(r.issues, where);
-    throw invalidInput('InvalidBundle', `${where}: ${p.map((x) => `${x.key} ${x.rule}`).join('; ')}`, 'fix config.json so that it is an OCI runtime spec', p);
-  }
-  return r.output;
+  return parseJson(OciConfigSchema, text, where, 'InvalidBundle', {
+    json: 'give a bundle whose config.json is an OCI runtime spec',
+    shape: 'fix config.json so that it is an OCI runtime spec',
+  });
 }
 
 /** Reads <bundle>/config.json; the bundle path must be absolute (a hook's cwd is not the bundle). */
