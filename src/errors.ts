@@ -70,8 +70,9 @@ export class LsmnsError extends Error {
   }
 
   /** The one-line form used on stderr by the hook, the shim and the agent. */
-  oneLine(): string {
-    return `lsmns: ${this.message}. Remedy: ${this.remedy}`;
+  /** The one line a runtime shows (hooks, shim, agent): who refused, why, and the remedy, with no line breaks. */
+  oneLine(front = 'lsmns'): string {
+    return `${front}: ${this.message}; remedy: ${this.remedy}`.replace(/[\r\n]+/g, ' ');
   }
 
   toJSON(): Record<string, unknown> {

@@ -61,7 +61,7 @@ export function shimRoute(o: { common: CommonOptions; hookClient: string; logger
       return { exitCode: ExitCode.Ok, body: r.displayLsm && port.backend !== 'sim' ? `display=${r.displayLsm.interface}\n` : '' };
     } catch (e) {
       const err = toLsmnsError(e);
-      const line = `lsmns runtime ${verb}: ${err.message}; remedy: ${err.remedy}`.replace(/[\r\n]+/g, ' ');
+      const line = err.oneLine(`lsmns runtime ${verb}`);
       return { exitCode: hookExitCode(err), body: `${line}\n${runtimeLogLine(logFormat, line, new Date())}` };
     }
   };

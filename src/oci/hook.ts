@@ -5,7 +5,7 @@
 // container through process.apparmorProfile (a hook cannot write another task's attr: EPERM).
 
 import { appendFileSync, mkdirSync } from 'node:fs';
-import { ExitCode, LsmnsError, invalidInput, toLsmnsError } from '../errors.js';
+import { ExitCode, invalidInput, toLsmnsError } from '../errors.js';
 import type { KernelPort } from '../kernel/port.js';
 import { plan } from '../plan/planner.js';
 import { requestFromBundle } from '../plan/request.js';
@@ -117,11 +117,10 @@ export function fileLog(stateDir: string, front: string): (event: Record<string,
 
 /** The one line a runtime shows for a failed hook: what, where, and the remedy (SPEC §3: fail closed). */
 export function hookErrorLine(stage: HookStage | string, e: unknown): string {
-  const err = toLsmnsError(e);
-  return `lsmns hook ${stage}: ${err.message}; remedy: ${err.remedy}`.replace(/[\r\n]+/g, ' ');
+  return toLsmnsError(e).oneLine(`lsmns hook ${stage}`);
 }
 
 export function hookExitCode(e: unknown): number {
-  const err = e instanceof LsmnsError ? e : toLsmnsError(e);
-  return err.exitCode === ExitCode.Ok ? ExitCode.Internal : err.exitCode;
+  const code = toLsmnsError(e).exitCode;
+  return code === ExitCode.Ok ? ExitCode.Internal : code;
 }

@@ -130,7 +130,7 @@ export async function runtimeMain(args: string[], io: RuntimeIo): Promise<number
     await prepareFor(rt, values, io);
   } catch (e) {
     const err = toLsmnsError(e);
-    const line = `lsmns runtime ${ra.verb}: ${err.message}; remedy: ${err.remedy}`.replace(/[\r\n]+/g, ' ');
+    const line = err.oneLine(`lsmns runtime ${ra.verb}`);
     io.stderr(`${line}\n`);
     if (ra.log) {
       try {
