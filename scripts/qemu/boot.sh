@@ -22,7 +22,10 @@ if [ ! -f $irfs ]; then
   (cd $D && find . | cpio -o -H newc --quiet | gzip -1) > $irfs.tmp && mv $irfs.tmp $irfs
 fi
 rm -f $share/guest.out $share/guest.rc
-timeout ${QEMU_TIMEOUT:-900} qemu-system-x86_64 -accel tcg -cpu max -machine q35 -m 2048 -smp 2 \
+# One TCG thread for both vCPUs: with multi-threaded TCG, Debian's 6.12 kernel oopsed on an int3 in
+# get_page_from_freelist or kmem_cache_free about 20 s in, when runc's first cgroup flipped a static key and
+# the kernel patched its own text while the other vCPU ran it. Seen three times in one day, twice in a row in CI.
+timeout ${QEMU_TIMEOUT:-900} qemu-system-x86_64 -accel tcg,thread=${QEMU_TCG_THREAD:-single} -cpu max -machine q35 -m 2048 -smp 2 \
   -kernel /boot/vmlinuz-$kver -initrd $irfs \
   -append "console=ttyS0 panic=-1 quiet apparmor=1 security=apparmor labcmd=/mnt/$script lsmns_proj=$proj" \
   -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
