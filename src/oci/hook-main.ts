@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import { resolveOptions } from '../config.js';
 import { ExitCode, invalidInput, toLsmnsError } from '../errors.js';
 import { openKernel } from '../kernel/factory.js';
-import { DEFAULT_POLICY_WAIT_MS, fileLog, hookErrorLine, hookExitCode, parseStage, runHook, type HookResult } from './hook.js';
+import { fileLog, hookErrorLine, hookExitCode, parseStage, policyWaitOf, runHook, type HookResult } from './hook.js';
 import { parseOciState } from './spec.js';
 
 export const HOOK_USAGE = 'usage: lsmns hook <createRuntime|prestart|poststop> [--policy-wait MS] [--backend sim|securityfs] [--sim-state PATH] [--state-dir PATH] [--policy-dir PATH] [--output text|json] < OCI-state.json';
@@ -30,13 +30,6 @@ function parse(args: string[]) {
   } catch (e) {
     throw invalidInput('InvalidInput', `lsmns hook: ${(e as Error).message}`, HOOK_USAGE);
   }
-}
-
-function policyWaitOf(v: string | undefined, env: NodeJS.ProcessEnv): number {
-  const raw = v ?? env.LSMNS_POLICY_WAIT;
-  if (raw === undefined || raw === '') return DEFAULT_POLICY_WAIT_MS;
-  if (!/^\d{1,6}$/.test(raw)) throw invalidInput('InvalidInput', `--policy-wait (LSMNS_POLICY_WAIT) ${JSON.stringify(raw)} is not a number of milliseconds`, 'give milliseconds, from 0 to 600000, e.g. --policy-wait 5000');
-  return Math.min(Number(raw), 600_000);
 }
 
 /** Runs one hook invocation; returns the exit code. The state text is what the runtime wrote on stdin. */

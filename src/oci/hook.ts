@@ -20,6 +20,14 @@ export { HOOK_STAGES, hasLsmnsAnnotations, type HookStage } from './gate.js';
 
 export const DEFAULT_POLICY_WAIT_MS = 5_000;
 
+/** --policy-wait, else LSMNS_POLICY_WAIT, else the default: whole milliseconds, capped at ten minutes. */
+export function policyWaitOf(v: string | undefined, env: NodeJS.ProcessEnv): number {
+  const raw = v ?? env.LSMNS_POLICY_WAIT;
+  if (raw === undefined || raw === '') return DEFAULT_POLICY_WAIT_MS;
+  if (!/^\d{1,6}$/.test(raw)) throw invalidInput('InvalidInput', `--policy-wait (LSMNS_POLICY_WAIT) ${JSON.stringify(raw)} is not a number of milliseconds`, 'give milliseconds, from 0 to 600000, e.g. --policy-wait 5000');
+  return Math.min(Number(raw), 600_000);
+}
+
 export function parseStage(s: string | undefined): HookStage {
   if ((HOOK_STAGES as readonly string[]).includes(s ?? '')) return s as HookStage;
   throw invalidInput('InvalidInput', `unknown hook stage ${escapeValue(s ?? '(none)')}`, `use one of ${HOOK_STAGES.join(', ')} (the OCI hook that calls lsmns hook)`);

@@ -13,7 +13,7 @@ import { ExitCode, invalidInput, toLsmnsError } from '../errors.js';
 import { openKernel } from '../kernel/factory.js';
 import { escapeValue } from '../schema/names.js';
 import { parseRuntimeArgs, runtimeLogLine } from './runtime-args.js';
-import { fileLog } from './hook.js';
+import { fileLog, policyWaitOf } from './hook.js';
 import { defaultLsmnsBin, prepareBundle, type PrepareResult } from './shim.js';
 
 export const RUNTIME_USAGE = 'usage: lsmns runtime [--runtime runc|crun|PATH] [--backend sim|securityfs] [--sim-state PATH] [--state-dir PATH] [--policy-dir PATH] -- <runtime arguments>';
@@ -98,7 +98,9 @@ export async function prepareFor(args: string[], own: ReturnType<typeof parse>['
   const base = { verb: ra.verb, container: ra.containerId, bundle: ra.bundle ?? io.cwd };
   try {
     const port = await openKernel(o);
-    const r = await prepareBundle(ra.bundle ?? io.cwd, { port, options: o, hook: { mode: 'standalone', bin: defaultLsmnsBin(io.env) }, containerId: ra.containerId ?? undefined });
+    // The hooks run with only the env their entry names: a policy wait set for the shim must travel in it.
+    const policyWaitMs = io.env.LSMNS_POLICY_WAIT ? policyWaitOf(undefined, io.env) : undefined;
+    const r = await prepareBundle(ra.bundle ?? io.cwd, { port, options: o, hook: { mode: 'standalone', bin: defaultLsmnsBin(io.env) }, containerId: ra.containerId ?? undefined, policyWaitMs });
     if (r.displayLsm && port.backend !== 'sim') await port.writeTaskAttr('self', r.displayLsm.interface as 'display' | 'interface_lsm', 'apparmor');
     if (r.outcome !== 'skipped') log({ ...base, event: 'prepared', outcome: r.outcome, namespace: r.plan?.namespace?.name ?? null, label: r.label, labelTo: r.labelTo, hooksAdded: r.hooksAdded, displayLsm: r.displayLsm?.interface ?? null });
     return r;

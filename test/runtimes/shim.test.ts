@@ -99,6 +99,30 @@ describe('lsmns runtime (the shim) with real runtimes', function () {
         assert.equal(status('h1'), null, 'the runtime was never called');
       });
 
+      it('LSMNS_POLICY_WAIT given to the shim reaches the hooks it adds', () => {
+        const late = { ...ANNOTATIONS, 'lsmns.io/apparmor-policy': 'late' };
+        const b = busyboxBundle(e.dir, { name: 'w', annotations: late });
+        const r = runToFile(process.execPath, [LSMNS, 'runtime', '--runtime', wrapper, '--', '--root', root, 'create', '--bundle', b, 'w1'], { dir: e.dir, env: { ...env(), LSMNS_POLICY_WAIT: '0' } });
+        assert.notEqual(r.status, 0, r.out);
+        const cfg = JSON.parse(readFileSync(join(b, 'config.json'), 'utf8')) as { hooks: Record<string, { env: string[] }[]> };
+        assert.ok(cfg.hooks.createRuntime[0]!.env.includes('LSMNS_POLICY_WAIT=0'), JSON.stringify(cfg.hooks.createRuntime));
+        // crun does not show a hook's stderr; the structured log has the hook's own reason for both runtimes.
+        const logged = readFileSync(join(e.options.stateDir, 'hook.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+        assert.ok(logged.some((l) => l.front === 'hook' && l.container === 'w1' && l.code === 'PolicyNotFound' && String(l.message).includes('after waiting 0 ms')), 'the hook waited 0 ms, not the 5 s default');
+        direct(['delete', '--force', 'w1']);
+        assert.deepEqual(e.namespaces(), []);
+
+        const bad = busyboxBundle(e.dir, { name: 'wb', annotations: ANNOTATIONS });
+        const before = readFileSync(join(bad, 'config.json'), 'utf8');
+        const simBefore = e.bytes();
+        const x = runToFile(process.execPath, [LSMNS, 'runtime', '--runtime', wrapper, '--', '--root', root, 'create', '--bundle', bad, 'wb1'], { dir: e.dir, env: { ...env(), LSMNS_POLICY_WAIT: '5s' } });
+        assert.equal(x.status, 2, x.out);
+        assert.match(x.out, /LSMNS_POLICY_WAIT.*"5s".*remedy: give milliseconds/);
+        assert.equal(readFileSync(join(bad, 'config.json'), 'utf8'), before);
+        assert.equal(e.bytes(), simBefore);
+        assert.equal(status('wb1'), null, 'the runtime was never called');
+      });
+
       it('an unannotated bundle is passed through untouched', () => {
         const b = busyboxBundle(e.dir, { name: 'u' });
         const before = readFileSync(join(b, 'config.json'), 'utf8');
