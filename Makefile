@@ -16,13 +16,18 @@ node_modules/.package-lock.json: package.json package-lock.json
 
 npm-deps: node_modules/.package-lock.json
 
-build: npm-deps dist/native/lsmns-task
+build: npm-deps dist/native/lsmns-task dist/native/lsmns-hook-client
 	$(NODE_BIN)/tsc -p .
 	node scripts/bundle.mjs
 	node scripts/oclif-manifest.mjs
 
 # The securityfs backend's static helper (a task sets its own exec label, then execs; LSM syscalls 459-461).
 dist/native/lsmns-task: native/lsmns-task.c
+	@mkdir -p $(@D)
+	gcc -static -O2 -Wall -Wextra -o $@ $<
+
+# The served hook's thin client: what hooks/lsmns-hook-client does, without starting sh and socat.
+dist/native/lsmns-hook-client: native/lsmns-hook-client.c
 	@mkdir -p $(@D)
 	gcc -static -O2 -Wall -Wextra -o $@ $<
 

@@ -4,11 +4,11 @@
 // files stay the truth, so a restart between createRuntime and poststop loses nothing.
 
 import { statSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import type { CommonOptions } from '../config.js';
 import { ExitCode, LsmnsError, invalidInput, toLsmnsError } from '../errors.js';
 import { openKernel } from '../kernel/factory.js';
+import { shippedHookClient } from '../install/package-files.js';
 import { skipsFast } from '../oci/gate.js';
 import { DEFAULT_POLICY_WAIT_MS, HOOK_STAGES, hookErrorLine, hookExitCode, parseStage, runHook } from '../oci/hook.js';
 import { parseRuntimeArgs, runtimeLogLine } from '../oci/runtime-args.js';
@@ -28,8 +28,6 @@ export interface AgentOptions {
   hookClient?: string;
 }
 
-/** The thin client shipped with this package (hooks/lsmns-hook-client). */
-export const DEFAULT_HOOK_CLIENT = fileURLToPath(new URL('../../../hooks/lsmns-hook-client', import.meta.url));
 
 export const SHIM_PREPARE_PATH = '/v1/shim/prepare';
 
@@ -162,7 +160,7 @@ export class Agent {
       socket: o.common.socket, handler, stages: HOOK_STAGES, logger: this.logger, lockKey: lockKeyOf,
       ...(o.maxBodyBytes !== undefined ? { maxBodyBytes: o.maxBodyBytes } : {}),
       ...(o.listenFd !== undefined ? { listenFd: o.listenFd } : {}),
-      routes: { [SHIM_PREPARE_PATH]: shimRoute({ common: o.common, hookClient: o.hookClient ?? DEFAULT_HOOK_CLIENT, logger: this.logger }) },
+      routes: { [SHIM_PREPARE_PATH]: shimRoute({ common: o.common, hookClient: o.hookClient ?? shippedHookClient(), logger: this.logger }) },
     });
   }
 

@@ -1,12 +1,11 @@
 import { Flags } from '@oclif/core';
-import { fileURLToPath } from 'node:url';
 import { LsmnsCommand, commonOptions } from '../cli/base.js';
 import { invalidInput } from '../errors.js';
 import { DEFAULT_HOOKS_DIR, DEFAULT_UNIT_DIR, install, uninstall } from '../install/install.js';
 import { defaultLsmnsBin } from '../oci/shim.js';
+import { packageFile, shippedHookClient } from '../install/package-files.js';
 import { renderContainerdHandler, renderCrioHandler, writeContainerdHandler, writeCrioHandler, type WriteResult } from '../install/runtime-handler.js';
 
-const pkgFile = (rel: string) => fileURLToPath(new URL(`../../../${rel}`, import.meta.url));
 
 export default class Install extends LsmnsCommand {
   static override summary = 'Install the lsmns OCI hooks (hooks.d JSON), optionally served by the agent under systemd; --uninstall removes exactly what it wrote.';
@@ -18,8 +17,8 @@ export default class Install extends LsmnsCommand {
     systemd: Flags.boolean({ summary: 'also write lsmns-agent.socket and lsmns-agent.service (with --served)' }),
     'unit-dir': Flags.string({ summary: 'where the systemd units go', default: DEFAULT_UNIT_DIR }),
     'lsmns-bin': Flags.string({ summary: 'absolute path of lsmns for the hooks and the agent unit (default: this lsmns)' }),
-    'hook-client': Flags.string({ summary: 'absolute path of lsmns-hook-client (served)', default: pkgFile('hooks/lsmns-hook-client') }),
-    shim: Flags.string({ summary: 'absolute path of the shim front for the printed snippets', default: pkgFile('hooks/lsmns-runtime') }),
+    'hook-client': Flags.string({ summary: 'absolute path of lsmns-hook-client (served; default: the built static client, else the sh one)' }),
+    shim: Flags.string({ summary: 'absolute path of the shim front for the printed snippets', default: packageFile('hooks/lsmns-runtime') }),
     uninstall: Flags.boolean({ summary: 'remove exactly the files an earlier install wrote' }),
     containerd: Flags.string({ summary: 'print (or --write) the containerd runtime handler lsmns for config version 2 (1.6/1.7) or 3 (2.x)', options: ['2', '3'], helpGroup: 'RUNTIME HANDLER' }),
     crio: Flags.boolean({ summary: 'print (or --write) the CRI-O runtime handler lsmns', helpGroup: 'RUNTIME HANDLER' }),
@@ -36,7 +35,7 @@ export default class Install extends LsmnsCommand {
     if (flags.systemd && !flags.served) throw invalidInput('InvalidInput', '--systemd needs --served: the units run the agent that serves the hooks', 'add --served, or drop --systemd');
     const r = flags.uninstall ? uninstall(o) : install({
       options: o, hooksDir: flags['hooks-dir'], served: flags.served, systemd: flags.systemd, unitDir: flags['unit-dir'],
-      lsmnsBin: flags['lsmns-bin'] ?? defaultLsmnsBin(process.env, process.argv[1]), hookClient: flags['hook-client'], shim: flags.shim,
+      lsmnsBin: flags['lsmns-bin'] ?? defaultLsmnsBin(process.env, process.argv[1]), hookClient: flags['hook-client'] ?? shippedHookClient(), shim: flags.shim,
     });
     const text = () => [
       ...r.files.map((f) => `${f.action.padEnd(12)} ${f.path}`),

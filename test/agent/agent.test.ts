@@ -7,7 +7,7 @@ import { lockKeyOf, systemdListenFd } from '../../src/agent/agent.js';
 import { SimKernel } from '../../src/kernel/sim/port.js';
 import { tempDir } from '../kernel/sim/helpers.js';
 import { BIN, cliEnv, lsmns, type CliEnv } from '../commands/cli.js';
-import { ANN, bundle, call, client, killLeftoverAgents, rawPost, ociState, post, startAgent, waitFor, type RunningAgent } from './helpers.js';
+import { ANN, bundle, call, client, CLIENTS, killLeftoverAgents, rawPost, ociState, post, startAgent, waitFor, type RunningAgent } from './helpers.js';
 
 const namespaces = (e: CliEnv) => new SimKernel({ path: e.sim }).listNamespaces();
 
@@ -66,23 +66,27 @@ describe('lsmns agent (served hooks, a real agent process)', function () {
         const before = snapshot(e);
         const s = lsmns(e, ['hook', stage], input);
         assert.equal(snapshot(e), before, 'the standalone hook changed nothing');
-        const c = await client(a.socket, stage, input);
-        assert.equal(snapshot(e), before, 'the served hook changed nothing');
-        assert.equal(c.code, s.code, `exit codes: served ${c.stderr} standalone ${s.stderr}`);
-        assert.equal(c.stderr, s.stderr);
+        for (const which of CLIENTS) {
+          const c = await client(a.socket, stage, input, process.env, which);
+          assert.equal(snapshot(e), before, `the served hook (${which.name} client) changed nothing`);
+          assert.equal(c.code, s.code, `exit codes: served (${which.name}) ${c.stderr} standalone ${s.stderr}`);
+          assert.equal(c.stderr, s.stderr, which.name);
+        }
         assert.equal(lsmns(e, ['hook', 'poststop'], ociState(bundle(e, own), 'owner', own)).code, 0);
       });
     }
 
-    it('a pretty-printed state with a final newline and non-ASCII: the client sends it whole', async () => {
-      const ann = { ...ANN, 'org.example/note': 'caf\u00e9 \\ "q" \u2603' };
-      const b = bundle(e, ann);
-      const text = (status: string) => `${JSON.stringify({ ...JSON.parse(ociState(b, 'pretty', ann)), status }, null, 2)}\n`;
-      assert.deepEqual(await client(a.socket, 'createRuntime', text('creating')), { code: 0, stderr: '' });
-      assert.deepEqual(owners(e).map((o) => o.refs), [['pretty']]);
-      assert.deepEqual(await client(a.socket, 'poststop', text('stopped')), { code: 0, stderr: '' });
-      assert.deepEqual(owners(e), []);
-    });
+    for (const which of CLIENTS) {
+      it(`a pretty-printed state with a final newline and non-ASCII: the ${which.name} client sends it whole`, async () => {
+        const ann = { ...ANN, 'org.example/note': 'caf\u00e9 \\ "q" \u2603' };
+        const b = bundle(e, ann);
+        const text = (status: string) => `${JSON.stringify({ ...JSON.parse(ociState(b, 'pretty', ann)), status }, null, 2)}\n`;
+        assert.deepEqual(await client(a.socket, 'createRuntime', text('creating'), process.env, which), { code: 0, stderr: '' });
+        assert.deepEqual(owners(e).map((o) => o.refs), [['pretty']]);
+        assert.deepEqual(await client(a.socket, 'poststop', text('stopped'), process.env, which), { code: 0, stderr: '' });
+        assert.deepEqual(owners(e), []);
+      });
+    }
 
     it('a container start and stop: exit 0, and `lsmns sim show` sees the namespace come and go', async () => {
       const b = bundle(e, ANN);
@@ -247,14 +251,14 @@ describe('agent helpers', () => {
   });
 });
 
-describe('the thin client (hooks/lsmns-hook-client)', () => {
+for (const which of CLIENTS) describe(`the thin client (${which.name})`, () => {
   it('gives up on an agent that accepts but never answers, within its timeout, and says so', async () => {
     const socket = join(tempDir('lsmns-silent-'), 'agent.sock');
     const held: Socket[] = [];
     const silent = createServer((s) => held.push(s));
     await new Promise<void>((r) => silent.listen(socket, r));
     const t0 = Date.now();
-    const r = await client(socket, 'createRuntime', '{}', { ...process.env, LSMNS_CLIENT_TIMEOUT: '1' });
+    const r = await client(socket, 'createRuntime', '{}', { ...process.env, LSMNS_CLIENT_TIMEOUT: '1' }, which);
     const took = Date.now() - t0;
     for (const s of held) s.destroy();
     silent.close();
@@ -265,7 +269,7 @@ describe('the thin client (hooks/lsmns-hook-client)', () => {
 
   it('an agent that is not running: exit 1, the socket and the command that starts it', async () => {
     const socket = join(tempDir('lsmns-down-'), 'agent.sock');
-    const r = await client(socket, 'poststop', '{}');
+    const r = await client(socket, 'poststop', '{}', process.env, which);
     assert.equal(r.code, 1);
     assert.equal(r.stderr, `lsmns: cannot reach the lsmns agent at ${socket} (No such file or directory). Remedy: start it with systemctl start lsmns-agent.socket, or lsmns agent --socket ${socket}\n`);
   });

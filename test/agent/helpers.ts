@@ -9,7 +9,15 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BIN, type CliEnv } from '../commands/cli.js';
 
-export const CLIENT = fileURLToPath(new URL('../../../hooks/lsmns-hook-client', import.meta.url));
+export const SH_CLIENT = fileURLToPath(new URL('../../../hooks/lsmns-hook-client', import.meta.url));
+export const NATIVE_CLIENT = fileURLToPath(new URL('../../native/lsmns-hook-client', import.meta.url));
+
+/** The two thin clients (sh + socat, and the static one `make build` compiles): they must answer alike. */
+export const CLIENTS = [
+  { name: 'sh + socat', cmd: 'sh', args: [SH_CLIENT] },
+  { name: 'native', cmd: NATIVE_CLIENT, args: [] as string[] },
+] as const;
+export type ThinClient = (typeof CLIENTS)[number];
 
 export const ANN = { 'lsmns.io/apparmor-namespace': 'tenant-a', 'lsmns.io/apparmor-profile': 'web', 'lsmns.io/apparmor-policy': 'web', 'io.kubernetes.cri.sandbox-namespace': 'team-a', 'io.kubernetes.cri.sandbox-uid': 'u-1' };
 
@@ -134,9 +142,9 @@ export const get = (socket: string, path: string) => call(socket, 'GET', path);
 export const post = (socket: string, path: string, body: string | Buffer) => call(socket, 'POST', path, body);
 
 /** The thin client as a runtime runs it: stage as argument, the state on stdin. */
-export function client(socket: string, stage: string, input: string, env: NodeJS.ProcessEnv = process.env): Promise<{ code: number; stderr: string }> {
+export function client(socket: string, stage: string, input: string, env: NodeJS.ProcessEnv = process.env, which: ThinClient = CLIENTS[1]): Promise<{ code: number; stderr: string }> {
   return new Promise((resolve) => {
-    const c = execFile('sh', [CLIENT, stage], { env: { ...env, LSMNS_SOCKET: socket } }, (err, _out, stderr) => resolve({ code: err ? (err as { code?: number }).code ?? -1 : 0, stderr }));
+    const c = execFile(which.cmd, [...which.args, stage], { env: { ...env, LSMNS_SOCKET: socket } }, (err, _out, stderr) => resolve({ code: err ? (err as { code?: number }).code ?? -1 : 0, stderr }));
     c.stdin!.end(input);
   });
 }

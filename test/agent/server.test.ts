@@ -3,11 +3,10 @@ import { execFile, spawn } from 'node:child_process';
 import { lstatSync, statSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { AgentServer, type HookHandler, type Logger } from '../../src/agent/server.js';
 import { tempDir } from '../kernel/sim/helpers.js';
+import { CLIENTS, type ThinClient } from './helpers.js';
 
-const CLIENT = fileURLToPath(new URL('../../../hooks/lsmns-hook-client', import.meta.url));
 const quiet: Logger = { info() {}, warn() {}, error() {} };
 
 function post(socket: string, path: string, body: string | Buffer, headers: Record<string, string> = {}): Promise<{ status: number; exit: string | undefined; body: string }> {
@@ -22,10 +21,10 @@ function post(socket: string, path: string, body: string | Buffer, headers: Reco
   });
 }
 
-/** Runs the thin client without blocking this process, which is also the agent under test. */
-function client(socket: string, input: string): Promise<{ status: number; stderr: string }> {
+/** Runs a thin client without blocking this process, which is also the agent under test. */
+function client(socket: string, input: string, which: ThinClient): Promise<{ status: number; stderr: string }> {
   return new Promise((resolve) => {
-    const c = execFile('sh', [CLIENT, 'createRuntime'], { env: { ...process.env, LSMNS_SOCKET: socket } }, (err, _out, stderr) => resolve({ status: err ? (err as { code?: number }).code ?? -1 : 0, stderr }));
+    const c = execFile(which.cmd, [...which.args, 'createRuntime'], { env: { ...process.env, LSMNS_SOCKET: socket } }, (err, _out, stderr) => resolve({ status: err ? (err as { code?: number }).code ?? -1 : 0, stderr }));
     c.stdin!.end(input);
   });
 }
@@ -60,9 +59,11 @@ describe('agent/server', () => {
       const r = await post(socket, '/v1/hooks/createRuntime', body);
       assert.equal(r.status, status);
       assert.equal(r.exit, String(fail));
-      const c = await client(socket, body);
-      assert.equal(c.status, clientExit, c.stderr);
-      assert.equal(c.stderr, fail ? 'lsmns: failed createRuntime c1. Remedy: none\n' : '');
+      for (const which of CLIENTS) {
+        const c = await client(socket, body, which);
+        assert.equal(c.status, clientExit, `${which.name}: ${c.stderr}`);
+        assert.equal(c.stderr, fail ? 'lsmns: failed createRuntime c1. Remedy: none\n' : '', which.name);
+      }
     }
     await a.stop();
   });

@@ -18,7 +18,10 @@ export { tempDir };
 /** The lsmns CLI entry (CommonJS, dispatches hook and runtime to the bundles). */
 export const LSMNS = fileURLToPath(new URL('../../../bin/lsmns.cjs', import.meta.url));
 export const SHIM_FRONT = fileURLToPath(new URL('../../../hooks/lsmns-runtime', import.meta.url));
-export const HOOK_CLIENT = fileURLToPath(new URL('../../../hooks/lsmns-hook-client', import.meta.url));
+/** The thin client `lsmns install --served` points at by default: the static one `make build` compiles. */
+export const HOOK_CLIENT = fileURLToPath(new URL('../../native/lsmns-hook-client', import.meta.url));
+/** The portable sh + socat client, for hosts where nothing was compiled. */
+export const SH_HOOK_CLIENT = fileURLToPath(new URL('../../../hooks/lsmns-hook-client', import.meta.url));
 
 export const ANNOTATIONS = { 'lsmns.io/apparmor-namespace': 'tenant-a', 'lsmns.io/apparmor-profile': 'p', 'lsmns.io/apparmor-policy': 'web' };
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { HOOK_CLIENT, LSMNS, busyboxBundle, runToFile, simEnv, waitFor, type SimEnv } from './harness.js';
+import { LSMNS, SH_HOOK_CLIENT, busyboxBundle, runToFile, simEnv, waitFor, type SimEnv } from './harness.js';
 
 // `lsmns install --served --systemd` end to end: the agent runs from the written lsmns-agent.service under
 // socket activation from the written lsmns-agent.socket (systemd-socket-activate plays systemd), and podman
@@ -23,7 +23,7 @@ describe('lsmns install --served --systemd, with podman and a socket-activated a
 
   before(async () => {
     e = await simEnv('lsmns-served-');
-    const inst = runToFile(process.execPath, [LSMNS, 'install', '--served', '--systemd', '--hooks-dir', hooksDir(), '--unit-dir', unitDir(), '--hook-client', HOOK_CLIENT, '--lsmns-bin', LSMNS], { dir: e.dir, env: { ...process.env, ...e.env } });
+    const inst = runToFile(process.execPath, [LSMNS, 'install', '--served', '--systemd', '--hooks-dir', hooksDir(), '--unit-dir', unitDir(), '--hook-client', SH_HOOK_CLIENT, '--lsmns-bin', LSMNS], { dir: e.dir, env: { ...process.env, ...e.env } });
     assert.equal(inst.status, 0, inst.out);
     const socketUnit = readFileSync(join(unitDir(), 'lsmns-agent.socket'), 'utf8');
     const service = readFileSync(join(unitDir(), 'lsmns-agent.service'), 'utf8');
@@ -42,7 +42,7 @@ describe('lsmns install --served --systemd, with podman and a socket-activated a
 
   it('the hooks.d JSON runs lsmns-hook-client; the activated agent creates and removes the namespace', () => {
     const hook = JSON.parse(readFileSync(join(hooksDir(), '50-lsmns-createRuntime.json'), 'utf8'));
-    assert.equal(hook.hook.path, HOOK_CLIENT);
+    assert.equal(hook.hook.path, SH_HOOK_CLIENT);
     const rootfs = join(busyboxBundle(e.dir), 'rootfs');
     const ann = ['--annotation', 'lsmns.io/apparmor-namespace=tenant-s', '--annotation', 'lsmns.io/apparmor-profile=p', '--annotation', 'lsmns.io/apparmor-policy=web'];
     const r = podman(['run', '-d', '--name', 'served', '--network', 'none', '--ulimit', 'nofile=1024:1024', '--ulimit', 'nproc=1000:1000', ...ann, '--rootfs', rootfs, 'sleep', '30']);

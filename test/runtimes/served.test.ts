@@ -24,12 +24,12 @@ async function served(prefix: string): Promise<Served> {
   const e = await simEnv(prefix);
   const hooksDir = join(e.dir, 'hooks.d');
   const env = { ...process.env, ...e.env, LSMNS_POLICY_WAIT: '0' };
-  const inst = runToFile(process.execPath, [LSMNS, 'install', '--served', '--hooks-dir', hooksDir, '--hook-client', HOOK_CLIENT], { dir: e.dir, env });
+  const inst = runToFile(process.execPath, [LSMNS, 'install', '--served', '--hooks-dir', hooksDir], { dir: e.dir, env });
   assert.equal(inst.status, 0, inst.out);
   const entry = (stage: string) => {
     const doc = JSON.parse(readFileSync(join(hooksDir, `50-lsmns-${stage}.json`), 'utf8')) as { hook: { path: string; env: string[] }; stages: string[] };
     assert.deepEqual(doc.stages, [stage]);
-    assert.equal(doc.hook.path, HOOK_CLIENT);
+    assert.equal(doc.hook.path, HOOK_CLIENT, 'the default client is the static one make build compiled');
     assert.ok(doc.hook.env.includes(`LSMNS_SOCKET=${e.options.socket}`));
     return doc.hook;
   };
