@@ -35,8 +35,9 @@ async function main() {
     } catch {
       // No stdin: hookMain reports the missing state.
     }
-    // Containers without lsmns annotations leave here, after one JSON.parse.
-    if (loadBundle('gate').skipsFast(argv[1], state)) return 0;
+    // Containers without lsmns annotations leave here, after one JSON.parse. A state that mentions lsmns.io/
+    // goes straight to the hook, which checks it fully: the gate would only cost it one more file.
+    if (!state.includes('lsmns.io/') && loadBundle('gate').skipsFast(argv[1], state)) return 0;
     const io = { env: process.env, stdout: (s) => process.stdout.write(s), stderr: (s) => process.stderr.write(s) };
     // Exit as soon as the answer is known: the runtime waits on this process, and nothing is left to finish
     // (the locks are released, and stdout/stderr writes to files and pipes are synchronous on Linux).

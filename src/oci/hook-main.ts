@@ -49,7 +49,13 @@ export async function hookMain(args: string[], stateText: string, io: HookIo): P
     const o = resolveOptions({ backend: values.backend, simState: values['sim-state'], securityfs: values.securityfs, policyDir: values['policy-dir'], hostProfileDir: values['host-profile-dir'], stateDir: values['state-dir'], socket: values.socket }, io.env);
     const state = parseOciState(stateText);
     const port = await openKernel(o);
-    const r: HookResult = await runHook(hookStage, state, { port, stateDir: o.stateDir, policyDir: o.policyDir, policyWaitMs: policyWaitOf(values['policy-wait'], io.env), log: fileLog(o.stateDir, 'hook') });
+    const log = fileLog(o.stateDir, 'hook');
+    let r: HookResult;
+    try {
+      r = await runHook(hookStage, state, { port, stateDir: o.stateDir, policyDir: o.policyDir, policyWaitMs: policyWaitOf(values['policy-wait'], io.env), log });
+    } finally {
+      log.close();
+    }
     if (json) io.stdout(`${JSON.stringify(r)}\n`);
     return ExitCode.Ok;
   } catch (e) {

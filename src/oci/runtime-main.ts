@@ -107,6 +107,8 @@ export async function prepareFor(args: string[], own: ReturnType<typeof parse>['
   } catch (e) {
     log({ ...base, event: 'refused', ...toLsmnsError(e).toJSON() });
     throw e;
+  } finally {
+    log.close();
   }
 }
 
