@@ -1,5 +1,5 @@
 // oci-hooks 1.0.0 JSON for hooks.d (podman, CRI-O): lsmns's createRuntime and poststop hooks, run only for
-// containers that carry lsmns.io/apparmor-namespace. Pure: returns the files; src/install/files.ts writes them.
+// containers that carry an lsmns annotation. Pure: returns the files; src/install/files.ts writes them.
 
 import type { CommonOptions } from '../config.js';
 import { hookEntry, SHIM_HOOK_STAGES, type HookCommand } from '../oci/shim.js';
@@ -7,10 +7,13 @@ import { hookEntry, SHIM_HOOK_STAGES, type HookCommand } from '../oci/shim.js';
 export const OCI_HOOKS_VERSION = '1.0.0';
 
 /**
- * The gate: the key anchored, any value. A value pattern of ".*" matches every value, a newline included
- * (the match is unanchored), so a hostile value still reaches the hook, which refuses it (fail closed).
+ * The gate: any key under lsmns.io/ or container.lsmns.io/ (anchored at the start), any value. Gating on every
+ * lsmns key, not only lsmns.io/apparmor-namespace, means a pod with a misspelt or missing namespace key reaches
+ * the hook and is refused, instead of starting without confinement. A value pattern of ".*" matches every value,
+ * a newline included (the match is unanchored), so a hostile value still reaches the hook (fail closed). One
+ * pattern only: podman and CRI-O require every pattern in when.annotations to match.
  */
-export const WHEN_ANNOTATIONS = { '^lsmns\\.io/apparmor-namespace$': '.*' } as const;
+export const WHEN_ANNOTATIONS = { '^(lsmns\\.io|container\\.lsmns\\.io)/': '.*' } as const;
 
 export interface InstallFile {
   /** Absolute path of the file. */

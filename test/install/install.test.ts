@@ -22,13 +22,15 @@ describe('install', () => {
     for (const f of shippedHooksD(resolveOptions({}, {}), HOOKS)) assert.equal(readFileSync(f.path, 'utf8'), f.content, f.path);
   });
 
-  it('the annotation gate is the anchored key; its value pattern matches any value, a hostile one too', () => {
-    const [[key, value]] = Object.entries(WHEN_ANNOTATIONS) as [string, string][];
+  it('the annotation gate is every lsmns key, anchored; its value pattern matches any value, a hostile one too', () => {
+    const entries = Object.entries(WHEN_ANNOTATIONS) as [string, string][];
+    assert.equal(entries.length, 1, 'podman and CRI-O AND the patterns: one pattern, or a pod must carry all of them');
+    const [[key, value]] = entries;
     // Go's regexp (podman, CRI-O) and JS agree on these patterns: unanchored match, "." not matching newline.
     const k = new RegExp(key);
     const v = new RegExp(value);
-    assert.ok(k.test('lsmns.io/apparmor-namespace'));
-    for (const other of ['xlsmns.io/apparmor-namespace', 'lsmns.io/apparmor-namespace2', 'lsmns.io/apparmor-profile', 'lsmnsXio/apparmor-namespace']) assert.ok(!k.test(other), other);
+    for (const ours of ['lsmns.io/apparmor-namespace', 'lsmns.io/apparmor-profile', 'lsmns.io/apparmor-namepsace', 'container.lsmns.io/app']) assert.ok(k.test(ours), ours);
+    for (const other of ['xlsmns.io/apparmor-namespace', 'example.com/lsmns.io/x', 'lsmnsXio/apparmor-namespace', 'container.lsmnsXio/app', 'io.kubernetes.cri.sandbox-id']) assert.ok(!k.test(other), other);
     for (const val of ['tenant-a', '', 'a\nb', '../..', '\u00e4']) assert.ok(v.test(val), JSON.stringify(val));
   });
 

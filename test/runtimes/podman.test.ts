@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { LSMNS, busyboxBundle, runToFile, shimWrapper, simEnv, type SimEnv } from './harness.js';
 
 // podman with --hooks-dir set to what `lsmns install` wrote: the hook fires only for containers with
-// lsmns.io/apparmor-namespace, and the namespace lives as long as the container (podman runs poststop).
+// an lsmns annotation, and the namespace lives as long as the container (podman runs poststop).
 
 describe('podman with the hooks.d JSON from lsmns install', function () {
   this.timeout(180_000);
@@ -38,7 +38,7 @@ describe('podman with the hooks.d JSON from lsmns install', function () {
     assert.deepEqual(e.namespaces(), []);
   });
 
-  it('a container without lsmns.io/apparmor-namespace never runs the hook', () => {
+  it('a container without lsmns annotations never runs the hook', () => {
     const lines = hookLines();
     const before = e.bytes();
     for (const [name, a] of [['plain', {}], ['other', { 'org.example/x': 'y' }]] as const) {
@@ -56,6 +56,16 @@ describe('podman with the hooks.d JSON from lsmns install', function () {
     assert.match(r.out, /lsmns\.io\/apparmor-namespace/);
     assert.equal(e.bytes(), before);
     podman(['rm', '-f', 'bad']);
+  });
+
+  it('a misspelt namespace key reaches the hook too (the gate is every lsmns key): the start fails with a did-you-mean', () => {
+    const before = e.bytes();
+    const typo = { 'lsmns.io/apparmor-namepsace': 'tenant-p', 'lsmns.io/apparmor-profile': 'p', 'lsmns.io/apparmor-policy': 'web' };
+    const r = podman(['run', '--rm', '--name', 'typo', '--network', 'none', '--ulimit', 'nofile=1024:1024', '--ulimit', 'nproc=1000:1000', ...ann(typo), '--rootfs', rootfs, 'true']);
+    assert.notEqual(r.status, 0, `the container must not start unconfined: ${r.out}`);
+    assert.match(r.out, /lsmns\.io\/apparmor-namepsace.*lsmns\.io\/apparmor-namespace \(did you mean this\?\)/);
+    assert.equal(e.bytes(), before);
+    podman(['rm', '-f', 'typo']);
   });
 
   it('with the lsmns shim as podman\'s runtime (no hooks.d): annotations only, the container runs as the label', () => {
