@@ -15,6 +15,7 @@ import { escapeValue } from '../schema/names.js';
 import { parseRuntimeArgs, runtimeLogLine } from './runtime-args.js';
 import { fileLog, policyWaitOf } from './hook.js';
 import { defaultLsmnsBin, prepareBundle, type PrepareResult } from './shim.js';
+import { dropUnstartedIntent } from './sim-runtime.js';
 
 export const RUNTIME_USAGE = 'usage: lsmns runtime [--runtime runc|crun|PATH] [--backend sim|securityfs] [--sim-state PATH] [--state-dir PATH] [--policy-dir PATH] -- <runtime arguments>';
 
@@ -86,7 +87,7 @@ function osSignal(sig: NodeJS.Signals): number | undefined {
 }
 
 /** Prepares the bundle for create/run; the result says what was written, or throws the refusal. */
-export async function prepareFor(args: string[], own: ReturnType<typeof parse>['values'], io: RuntimeIo): Promise<PrepareResult | null> {
+export async function prepareFor(args: string[], own: ReturnType<typeof parse>['values'], io: RuntimeIo): Promise<(PrepareResult & { stateDir: string }) | null> {
   const ra = parseRuntimeArgs(args);
   if (ra.verb !== 'create' && ra.verb !== 'run') return null;
   if (ra.config !== null && ra.config !== 'config.json') {
@@ -103,7 +104,7 @@ export async function prepareFor(args: string[], own: ReturnType<typeof parse>['
     const r = await prepareBundle(ra.bundle ?? io.cwd, { port, options: o, hook: { mode: 'standalone', bin: defaultLsmnsBin(io.env) }, containerId: ra.containerId ?? undefined, policyWaitMs });
     if (r.displayLsm && port.backend !== 'sim') await port.writeTaskAttr('self', r.displayLsm.interface as 'display' | 'interface_lsm', 'apparmor');
     if (r.outcome !== 'skipped') log({ ...base, event: 'prepared', outcome: r.outcome, namespace: r.plan?.namespace?.name ?? null, label: r.label, labelTo: r.labelTo, hooksAdded: r.hooksAdded, displayLsm: r.displayLsm?.interface ?? null });
-    return r;
+    return { ...r, stateDir: o.stateDir };
   } catch (e) {
     log({ ...base, event: 'refused', ...toLsmnsError(e).toJSON() });
     throw e;
@@ -130,8 +131,9 @@ export async function runtimeMain(args: string[], io: RuntimeIo): Promise<number
     return toLsmnsError(e).exitCode;
   }
   const ra = parseRuntimeArgs(rt);
+  let prepared: Awaited<ReturnType<typeof prepareFor>>;
   try {
-    await prepareFor(rt, values, io);
+    prepared = await prepareFor(rt, values, io);
   } catch (e) {
     const err = toLsmnsError(e);
     const line = err.oneLine(`lsmns runtime ${ra.verb}`);
@@ -145,5 +147,8 @@ export async function runtimeMain(args: string[], io: RuntimeIo): Promise<number
     }
     return err.exitCode === ExitCode.Ok ? ExitCode.Internal : err.exitCode;
   }
-  return runRuntime(runtime, rt, io.cwd, ra.verb === 'create' || ra.verb === 'run' ? ra.preserveFds : 0);
+  const code = await runRuntime(runtime, rt, io.cwd, ra.verb === 'create' || ra.verb === 'run' ? ra.preserveFds : 0);
+  // A create that failed before its createRuntime hook ran would leave the sim's intent behind, with no task.
+  if (code !== 0 && prepared?.labelTo === 'sim') dropUnstartedIntent(prepared.stateDir, prepared.bundle);
+  return code;
 }

@@ -43,6 +43,12 @@ export function clearIntent(stateDir: string, bundle: string): void {
   rmSync(intentPath(stateDir, bundle), { force: true });
 }
 
+/** The shim's side after its runtime failed a create or run: an intent that no hook started a task for goes. */
+export function dropUnstartedIntent(stateDir: string, bundle: string): void {
+  const i = read(stateDir, bundle);
+  if (i && i.pid === undefined) rmSync(intentPath(stateDir, bundle), { force: true });
+}
+
 /** createRuntime, after the namespace and policy are in place: the runtime init applies the label. */
 export async function startSimContainer(port: KernelPort, stateDir: string, bundle: string, containerId: string): Promise<SimRuntimeIntent | null> {
   if (port.backend !== 'sim') return null;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ANNOTATIONS, LSMNS, RUNTIMES, SHIM_FRONT, busyboxBundle, runToFile, runtimeWrapper, simEnv, waitFor, type SimEnv } from './harness.js';
 
@@ -121,6 +121,22 @@ describe('lsmns runtime (the shim) with real runtimes', function () {
         assert.equal(readFileSync(join(bad, 'config.json'), 'utf8'), before);
         assert.equal(e.bytes(), simBefore);
         assert.equal(status('wb1'), null, 'the runtime was never called');
+      });
+
+      it('a create that the runtime fails before any hook ran leaves no sim intent behind', () => {
+        const b = busyboxBundle(e.dir, { name: 'norootfs', annotations: ANNOTATIONS });
+        rmSync(join(b, 'rootfs'), { recursive: true, force: true });
+        const intents = () => {
+          const dir = join(e.options.stateDir, 'sim-runtime');
+          return existsSync(dir) ? readdirSync(dir).map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')) as { bundle: string }).filter((i) => i.bundle === b) : [];
+        };
+        const r = shim(['create', '--bundle', b, 'nr1']);
+        assert.notEqual(r.status, 0, r.out);
+        assert.match(r.out, /rootfs/, 'the runtime\'s own reason');
+        assert.deepEqual(intents(), []);
+        assert.deepEqual(e.namespaces(), [], 'no hook ran');
+        assert.deepEqual(e.tasks(), []);
+        direct(['delete', '--force', 'nr1']);
       });
 
       it('an unannotated bundle is passed through untouched', () => {
