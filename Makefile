@@ -16,7 +16,13 @@ node_modules/.package-lock.json: package.json package-lock.json
 
 npm-deps: node_modules/.package-lock.json
 
-build: npm-deps dist/native/lsmns-task dist/native/lsmns-hook-client
+# The native helpers need gcc, which deps.sh installs. Without it the build goes on: the demo and the sim need
+# neither, the securityfs backend then says its helper is missing, and served hooks use the sh client.
+GCC := $(shell command -v gcc 2>/dev/null)
+NATIVE := $(if $(GCC),dist/native/lsmns-task dist/native/lsmns-hook-client)
+
+build: npm-deps $(NATIVE)
+	@$(if $(GCC),:,echo "build: no gcc, so dist/native/ is not built (scripts/deps.sh installs it)" >&2)
 	$(NODE_BIN)/tsc -p .
 	node scripts/bundle.mjs
 	node scripts/oclif-manifest.mjs
