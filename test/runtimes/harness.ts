@@ -143,6 +143,19 @@ export function waitFor(fn: () => boolean, what: string, ms = 10_000): void {
   }
 }
 
+/** The runtime's status of a container (created, running, stopped), or null when it has none. */
+export function containerStatus(argv: readonly string[], root: string, id: string): string | null {
+  const r = spawnSync(argv[0]!, [...argv.slice(1), '--root', root, 'state', id], { encoding: 'utf8' });
+  return r.status === 0 ? (JSON.parse(r.stdout) as { status: string }).status : null;
+}
+
+/** kill -9, wait until stopped, then delete (which runs poststop), each through call; the delete's result. */
+export function killAndDelete(call: (args: string[]) => Ran, argv: readonly string[], root: string, id: string): Ran {
+  call(['kill', id, 'KILL']);
+  waitFor(() => containerStatus(argv, root, id) === 'stopped', `${id} stopped`);
+  return call(['delete', id]);
+}
+
 export interface Containerd {
   address: string;
   ctr(args: string[]): Ran;

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ANNOTATIONS, RUNTIMES, busyboxBundle, runToFile, simEnv, tempDir, waitFor, type Runtime, type SimEnv } from './harness.js';
+import { ANNOTATIONS, RUNTIMES, busyboxBundle, containerStatus, killAndDelete, runToFile, simEnv, tempDir, type Runtime, type SimEnv } from './harness.js';
 
 // The standalone hook under real runc and crun: the runtime runs `lsmns hook` from config.json's hooks, the
 // sim shows the namespace and the policy after create, and delete (poststop) removes them.
@@ -11,18 +11,10 @@ function rtCall(rt: Runtime, root: string, dir: string) {
   return (args: string[], env: NodeJS.ProcessEnv = process.env) => runToFile(rt.argv0[0]!, [...rt.argv0.slice(1), '--root', root, ...args], { dir, env });
 }
 
-function stateOf(rt: Runtime, root: string, id: string): string | null {
-  const r = spawnSync(rt.argv0[0]!, [...rt.argv0.slice(1), '--root', root, 'state', id], { encoding: 'utf8' });
-  return r.status === 0 ? (JSON.parse(r.stdout) as { status: string }).status : null;
-}
+const stateOf = (rt: Runtime, root: string, id: string) => containerStatus(rt.argv0, root, id);
 
 /** kill + wait for stopped + delete, which runs poststop. */
-function stopAndDelete(rt: Runtime, root: string, dir: string, id: string) {
-  const call = rtCall(rt, root, dir);
-  call(['kill', id, 'KILL']);
-  waitFor(() => stateOf(rt, root, id) === 'stopped', `${id} stopped`);
-  return call(['delete', id]);
-}
+const stopAndDelete = (rt: Runtime, root: string, dir: string, id: string) => killAndDelete(rtCall(rt, root, dir), rt.argv0, root, id);
 
 describe('lsmns hook under real runtimes', function () {
   this.timeout(120_000);

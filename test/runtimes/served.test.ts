@@ -3,7 +3,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { killLeftoverAgents, startAgent, type RunningAgent } from '../agent/helpers.js';
-import { ANNOTATIONS, HOOK_CLIENT, LSMNS, RUNTIMES, SHIM_FRONT, busyboxBundle, runToFile, runtimeWrapper, simEnv, startContainerd, waitFor, type Containerd, type SimEnv } from './harness.js';
+import { ANNOTATIONS, HOOK_CLIENT, LSMNS, RUNTIMES, SHIM_FRONT, busyboxBundle, containerStatus, killAndDelete, runToFile, runtimeWrapper, simEnv, startContainerd, waitFor, type Containerd, type SimEnv } from './harness.js';
 
 // Served mode with real runtimes: the hooks are the thin client from the JSON that `lsmns install --served`
 // wrote, and a real `lsmns agent` does the work. The same lifecycle as the standalone hook, and what only
@@ -65,15 +65,8 @@ describe('served hooks with real runtimes', function () {
       let root: string;
       let wrapper: string;
       const call = (args: string[]) => runToFile(wrapper, ['--root', root, ...args], { dir: s.e.dir });
-      const status = (id: string) => {
-        const r = spawnSync(wrapper, ['--root', root, 'state', id], { encoding: 'utf8' });
-        return r.status === 0 ? (JSON.parse(r.stdout) as { status: string }).status : null;
-      };
-      const stopAndDelete = (id: string) => {
-        call(['kill', id, 'KILL']);
-        waitFor(() => status(id) === 'stopped', `${id} stopped`);
-        return call(['delete', id]);
-      };
+      const status = (id: string) => containerStatus([wrapper], root, id);
+      const stopAndDelete = (id: string) => killAndDelete(call, [wrapper], root, id);
       before(async () => {
         s = await served(`lsmns-served-${rt.name}-`);
         root = join(s.e.dir, 'root');

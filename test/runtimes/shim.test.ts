@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ANNOTATIONS, LSMNS, RUNTIMES, SHIM_FRONT, busyboxBundle, runToFile, runtimeWrapper, simEnv, waitFor, type SimEnv } from './harness.js';
+import { ANNOTATIONS, LSMNS, RUNTIMES, SHIM_FRONT, busyboxBundle, containerStatus, killAndDelete, runToFile, runtimeWrapper, simEnv, waitFor, type SimEnv } from './harness.js';
 
 // `lsmns runtime` in front of real runc and crun, on bundles that carry only annotations: the shim adds the
 // hooks, the runtime runs them, and on the sim the container's task runs under the planned label.
@@ -17,15 +17,8 @@ describe('lsmns runtime (the shim) with real runtimes', function () {
       const env = () => ({ ...process.env, ...e.env });
       const shim = (args: string[]) => runToFile(process.execPath, [LSMNS, 'runtime', '--runtime', wrapper, '--', '--root', root, ...args], { dir: e.dir, env: env(), cwd: e.dir });
       const direct = (args: string[]) => spawnSync(wrapper, ['--root', root, ...args], { encoding: 'utf8' });
-      const status = (id: string) => {
-        const r = direct(['state', id]);
-        return r.status === 0 ? (JSON.parse(r.stdout) as { status: string }).status : null;
-      };
-      const stop = (id: string) => {
-        shim(['kill', id, 'KILL']);
-        waitFor(() => status(id) === 'stopped', `${id} stopped`);
-        return shim(['delete', id]);
-      };
+      const status = (id: string) => containerStatus([wrapper], root, id);
+      const stop = (id: string) => killAndDelete(shim, [wrapper], root, id);
       before(async () => {
         e = await simEnv(`lsmns-shim-${rt.name}-`);
         root = join(e.dir, 'root');
