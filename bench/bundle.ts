@@ -4,6 +4,7 @@ import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SimKernel } from '../src/kernel/sim/port.js';
+import { runToFile } from '../test/runtimes/harness.js';
 
 export interface BenchSim {
   dir: string;
@@ -29,4 +30,13 @@ export function benchSim(prefix: string): BenchSim {
   const sim = join(dir, 'sim.json');
   const env = { LSMNS_BACKEND: 'sim', LSMNS_SIM_STATE: sim, LSMNS_STATE_DIR: join(dir, 'state'), LSMNS_POLICY_DIR: policyDir };
   return { dir, env, namespaces: () => Object.keys(new SimKernel({ path: sim }).store.read().root.children) };
+}
+
+/** runc create + start + delete of one container. create's init keeps its stdio until start: runToFile gives it
+ * a file, never a pipe that spawnSync would wait on. */
+export function runcLifecycle(root: string, dir: string, bundle: string, id: string): void {
+  for (const args of [['create', '--bundle', bundle, id], ['start', id], ['delete', '--force', id]]) {
+    const r = runToFile('runc', ['--root', root, ...args], { dir });
+    if (r.status !== 0) throw new Error(`runc ${args.join(' ')}: ${r.out}`);
+  }
 }

@@ -10,6 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { ANNOTATIONS, LSMNS, busyboxBundle, runToFile, simEnv } from '../test/runtimes/harness.js';
 import { fmt, median, ok, ratioLine, timeInterleaved, wall } from './util.js';
+import { runcLifecycle } from './bundle.js';
 import type { BenchModule } from './run.js';
 
 const N = Number(process.env.LSMNS_BENCH_N ?? 40);
@@ -31,12 +32,7 @@ const bench: BenchModule = {
     const hooked = busyboxBundle(e.dir, { name: 'rh', annotations: ANNOTATIONS, args: ['true'], hooks: e.hooks() });
     const bare = busyboxBundle(e.dir, { name: 'rb', annotations: ANNOTATIONS, args: ['true'] });
     const root = join(e.dir, 'runc-root');
-    const lifecycle = (b: string, id: string) => () => {
-      for (const args of [['create', '--bundle', b, id], ['start', id], ['delete', '--force', id]]) {
-        const r = runToFile('runc', ['--root', root, ...args], { dir: e.dir });
-        if (r.status !== 0) throw new Error(`runc ${args.join(' ')}: ${r.out}`);
-      }
-    };
+    const lifecycle = (b: string, id: string) => () => runcLifecycle(root, e.dir, b, id);
 
     // The shim path: a bundle with only annotations, created through `lsmns runtime` (hooks added, label recorded).
     const shimmed = busyboxBundle(e.dir, { name: 'rs', annotations: ANNOTATIONS, args: ['true'] });

@@ -14,8 +14,8 @@ import { request } from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { fmt, median, ok, ratioLine, timeInterleaved, wall } from './util.js';
-import { benchSim } from './bundle.js';
-import { busyboxBundle as benchBundle, runToFile } from '../test/runtimes/harness.js';
+import { benchSim, runcLifecycle } from './bundle.js';
+import { busyboxBundle as benchBundle } from '../test/runtimes/harness.js';
 import type { BenchModule } from './run.js';
 
 const N = Number(process.env.LSMNS_BENCH_N ?? 30);
@@ -59,13 +59,7 @@ const bench: BenchModule = {
       const withStandalone = benchBundle(e.dir, { name: 'standalone', annotations: ANN, args: ['true'], hooks: { createRuntime: [standalone('createRuntime')], poststop: [standalone('poststop')] } });
       const root = join(e.dir, 'runc-root');
       const runcRun = (b: string, id: string) => wall(() => ok(spawnSync('runc', ['--root', root, 'run', '--bundle', b, id], { stdio: ['ignore', 'ignore', 'pipe'] }), `runc run ${id}`));
-      // create's init holds its stdio until start: runToFile gives it a file, never a pipe spawnSync waits on.
-      const lifecycle = (b: string, id: string) => wall(() => {
-        for (const args of [['create', '--bundle', b, id], ['start', id], ['delete', '--force', id]]) {
-          const r = runToFile('runc', ['--root', root, ...args], { dir: e.dir });
-          if (r.status !== 0) throw new Error(`runc ${args.join(' ')}: ${r.out}`);
-        }
-      });
+      const lifecycle = (b: string, id: string) => wall(() => runcLifecycle(root, e.dir, b, id));
 
       // The hooks really work: one served create leaves the namespace, and delete (poststop) removes it.
       // create's init keeps its stdio open until start: never a pipe that spawnSync would wait on.
