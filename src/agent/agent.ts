@@ -28,7 +28,6 @@ export interface AgentOptions {
   hookClient?: string;
 }
 
-
 export const SHIM_PREPARE_PATH = '/v1/shim/prepare';
 
 /**

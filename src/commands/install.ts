@@ -6,7 +6,6 @@ import { defaultLsmnsBin } from '../oci/shim.js';
 import { packageFile, shippedHookClient } from '../install/package-files.js';
 import { renderContainerdHandler, renderCrioHandler, writeContainerdHandler, writeCrioHandler, type WriteResult } from '../install/runtime-handler.js';
 
-
 export default class Install extends LsmnsCommand {
   static override summary = 'Install the lsmns OCI hooks (hooks.d JSON), optionally served by the agent under systemd; --uninstall removes exactly what it wrote.';
   static override description = 'Writes oci-hooks 1.0.0 JSON for createRuntime and poststop, gated on the lsmns.io/apparmor-namespace annotation, records every file in <state-dir>/install-manifest.json, and prints the containerd, RuntimeClass and CRI-O snippets for the runtime shim.';
