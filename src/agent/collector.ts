@@ -59,6 +59,7 @@ export class OrphanCollector {
         this.o.logger.info({ event: 'gc', namespace: c.namespace, podKey: c.podKey, pod: c.pod, why: c.why }, 'removed a namespace lsmns created whose holders are gone');
         this.o.onRemoved?.(c);
       }
+      for (const c of r.failed) this.o.logger.warn({ event: 'gc-failed', namespace: c.namespace, podKey: c.podKey, why: c.why, err: c.error }, 'could not remove a namespace whose holders are gone; trying again on the next run');
       return r;
     } catch (e) {
       const err = toLsmnsError(e);

@@ -38,6 +38,8 @@ export interface CollectReport {
   removed: Collected[];
   /** Dead, but still inside the grace period. */
   waiting: Collected[];
+  /** Dead, but the removal failed (tried again on the next run); one failure does not stop the others. */
+  failed: (Collected & { error: string })[];
   /** Marker directories of earlier boots of this backend that were dropped (their namespaces died with the boot). */
   staleBootDirs: string[];
 }
@@ -61,7 +63,7 @@ async function deadness(rec: OwnerRecord, isLive: CollectOptions['isLive']): Pro
 const sameMarker = (a: OwnerRecord, b: OwnerRecord) => a.podKey === b.podKey && a.createdAt === b.createdAt && a.state === b.state;
 
 export async function collectOrphans(o: CollectOptions): Promise<CollectReport> {
-  const report: CollectReport = { removed: [], waiting: [], staleBootDirs: [] };
+  const report: CollectReport = { removed: [], waiting: [], failed: [], staleBootDirs: [] };
   // Earlier boots of this backend: their namespaces are gone with that boot, so only the files go. Markers of
   // another backend (the sim beside securityfs) belong to that backend's state and stay.
   const mine = `${o.port.backend}-`;
@@ -85,18 +87,24 @@ export async function collectOrphans(o: CollectOptions): Promise<CollectReport> 
       report.waiting.push(item);
       continue;
     }
-    const removed = await o.owners.withLock(rec.namespace, async () => {
-      const cur = o.owners.get(rec.namespace);
-      // Reused or revived meanwhile (a new pod took the name, a container took a reference): not dead any more.
-      if (!cur || !sameMarker(cur, rec) || (await deadness(cur, o.isLive)) === null) return false;
-      try {
-        await o.port.removeNamespace(rec.namespace);
-      } catch (e) {
-        if (toLsmnsError(e).errno !== 'ENOENT') throw e;
-      }
-      o.owners.delete(rec.namespace);
-      return true;
-    });
+    let removed: boolean;
+    try {
+      removed = await o.owners.withLock(rec.namespace, async () => {
+        const cur = o.owners.get(rec.namespace);
+        // Reused or revived meanwhile (a new pod took the name, a container took a reference): not dead any more.
+        if (!cur || !sameMarker(cur, rec) || (await deadness(cur, o.isLive)) === null) return false;
+        try {
+          await o.port.removeNamespace(rec.namespace);
+        } catch (e) {
+          if (toLsmnsError(e).errno !== 'ENOENT') throw e;
+        }
+        o.owners.delete(rec.namespace);
+        return true;
+      });
+    } catch (e) {
+      report.failed.push({ ...item, error: toLsmnsError(e).message });
+      continue;
+    }
     o.deadSince?.delete(rec.namespace);
     if (removed) report.removed.push(item);
   }

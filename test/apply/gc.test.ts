@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { collectOrphans, livenessFromMarker, type Liveness } from '../../src/apply/gc.js';
 import { OWNER_FORMAT_VERSION, OwnershipStore, type OwnerRecord } from '../../src/apply/ownership.js';
+import { kernelError } from '../../src/kernel/port.js';
 import { SimKernel } from '../../src/kernel/sim/port.js';
 import { tempDir } from '../kernel/sim/helpers.js';
 
@@ -109,5 +110,18 @@ describe('apply/gc collectOrphans', () => {
     assert.equal(existsSync(oldBoot), false);
     assert.ok(existsSync(join(otherBackend, 'old.json')), 'markers of another backend belong to it');
     assert.ok(await port.namespaceExists('old'));
+  });
+  it('a removal that fails is reported and tried again later; the others still go', async () => {
+    await node([marker('stuck', { refs: [] }), marker('loose', { refs: [] })]);
+    const refusing = Object.create(port) as SimKernel;
+    refusing.removeNamespace = async (ns: string) => {
+      if (ns === 'stuck') throw kernelError('removeNamespace', ns, 'EACCES');
+      return port.removeNamespace(ns);
+    };
+    const r = await collectOrphans({ owners, port: refusing, isLive: livenessFromMarker, now: () => T0 + 120_000, graceMs: 0 });
+    assert.deepEqual(r.removed.map((x) => x.namespace), ['loose']);
+    assert.deepEqual(r.failed.map((x) => [x.namespace, x.error]), [['stuck', kernelError('removeNamespace', 'stuck', 'EACCES').message]]);
+    assert.ok(owners.get('stuck'), 'its marker stays for the next run');
+    assert.deepEqual((await collectOrphans({ owners, port, isLive: livenessFromMarker, now: () => T0 + 120_000, graceMs: 0 })).removed.map((x) => x.namespace), ['stuck']);
   });
 });
