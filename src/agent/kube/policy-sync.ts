@@ -91,7 +91,7 @@ export interface PolicySyncOptions {
 }
 
 export class PolicySync {
-  /** Files the agent left alone as an administrator's, so that each is logged once. */
+  /** Policies (store-relative) whose file the agent left alone as an administrator's, so that each is logged once. */
   private readonly foreign = new Set<string>();
 
   constructor(private readonly o: PolicySyncOptions) {}
@@ -105,6 +105,7 @@ export class PolicySync {
       if (!cm) continue; // the hook waits --policy-wait, then fails with the remedy
       await this.write(rel, w.name, cm);
     }
+    for (const rel of this.foreign) if (!wanted.has(rel)) this.foreign.delete(rel);
     this.removeUnwanted(wanted);
   }
 
@@ -115,11 +116,11 @@ export class PolicySync {
     if (owner?.from === from && existsSync(file)) return;
     const present = existsSync(file);
     if (present && !owned(file, owner)) {
-      if (!this.foreign.has(file)) this.o.logger.warn({ policy: rel, file, from: cm.key }, 'a policy file the agent did not write (or that was edited since) is in the way; left as it is');
-      this.foreign.add(file);
+      if (!this.foreign.has(rel)) this.o.logger.warn({ policy: rel, file, from: cm.key }, 'a policy file the agent did not write (or that was edited since) is in the way; left as it is');
+      this.foreign.add(rel);
       return;
     }
-    this.foreign.delete(file);
+    this.foreign.delete(rel);
     const obj = await this.o.api.get<{ data?: Record<string, string> }>(`/api/v1/namespaces/${encodeURIComponent(cm.namespace)}/configmaps/${encodeURIComponent(cm.name)}`);
     const text = obj.data?.[`${name}.aa`];
     if (typeof text !== 'string') return;
