@@ -48,16 +48,11 @@ export default class AgentCommand extends LsmnsCommand {
     const port = await openKernel(common);
     const node = new NodeAgent({
       api, nodeName: flags.node, lsmnsNamespace: flags['lsmns-namespace'], port, policyDir: common.policyDir,
-      owners: new OwnershipStore({ stateDir: common.stateDir, backend: port.backend, bootId: await port.bootId() }),
+      owners: new OwnershipStore({ stateDir: common.stateDir, backend: port.describe().backend, bootId: await port.bootId() }),
       logger: agent.logger, gcGraceMs: flags['gc-grace'] * 1000,
       installed: { hook: `${flags['install-dir']}/lsmns-hook-client`, shim: `${flags['install-dir']}/lsmns-runtime` }, handlerConfigured: () => handlerConfigured(),
-      // securityfs: compile into the policy cache now, so the container start only writes the cached binary.
-      ...(port.backend === 'securityfs' ? {
-        precompile: async (p) => {
-          const { compiledPolicy } = await import('../kernel/securityfs/compile.js');
-          await compiledPolicy(p, { stateDir: common.stateDir, aaDir: `${port.where}/apparmor`, defaultLocation: port.where === '/sys/kernel/security' });
-        },
-      } : {}),
+      // The real kernel compiles into its policy cache now, so that the container start only loads it.
+      precompile: (p) => port.precompile(p),
     });
     const servers: Server[] = [];
     const failed = (async () => {
