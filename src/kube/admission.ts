@@ -4,8 +4,8 @@
 //  - field: set each container's securityContext.appArmorProfile to the planned Localhost label (CRI-O only);
 //    an existing profile becomes the label's host bound, so it is kept, never replaced.
 
-import { formatProblem, readSpec } from '../schema/annotations.js';
-import { BETA_APPARMOR_PREFIX } from '../schema/keys.js';
+import { formatProblem } from '../schema/annotations.js';
+import { BETA_APPARMOR_PREFIX, hasLsmnsAnnotations } from '../schema/keys.js';
 import { checkPod } from '../schema/pod.js';
 import { plan } from '../plan/planner.js';
 import { DELIVERIES, type Delivery } from '../plan/types.js';
@@ -88,7 +88,7 @@ export function decide(req: AdmissionRequest, o: AdmissionOptions): Decision {
   if (req.operation !== undefined && req.operation !== 'CREATE') return allow(); // AppArmor settings cannot change on update
   if (req.resource && (req.resource.resource !== 'pods' || (req.subResource ?? '') !== '')) return allow();
   const obj = req.object as { metadata?: { annotations?: Record<string, string>; namespace?: string; name?: string; generateName?: string } } | undefined;
-  if (readSpec(obj?.metadata?.annotations).status === 'absent') return allow();
+  if (!hasLsmnsAnnotations(obj?.metadata?.annotations)) return allow();
   // The object at CREATE may lack its namespace (taken from the URL) and its name (generateName).
   const withNs = { ...obj, metadata: { ...obj?.metadata, namespace: obj?.metadata?.namespace ?? req.namespace, name: obj?.metadata?.name ?? req.name ?? undefined } };
   const where = `pod ${withNs.metadata.namespace ?? '?'}/${withNs.metadata.name ?? `${obj?.metadata?.generateName ?? ''}<generated>`}`;
