@@ -139,17 +139,12 @@ async function kubeSide(o: RunAgentOptions, k: KubeSide, logger: Logger): Promis
   const port = await openKernel(common);
   const node = new NodeAgent({
     api: k.api, nodeName: k.nodeName, lsmnsNamespace: k.lsmnsNamespace, port, policyDir: common.policyDir,
-    owners: new OwnershipStore({ stateDir: common.stateDir, backend: port.backend, bootId: await port.bootId() }),
+    owners: new OwnershipStore({ stateDir: common.stateDir, backend: port.describe().backend, bootId: await port.bootId() }),
     logger,
     // Hooks run on the host: the installed client is where the DaemonSet put it, not in this image.
     installed: { hook: `${k.installDir}/lsmns-hook-client`, shim: `${k.installDir}/lsmns-runtime` }, handlerConfigured: () => handlerConfigured(),
-    // securityfs: compile into the policy cache now, so the container start only writes the cached binary.
-    ...(port.backend === 'securityfs' ? {
-      precompile: async (p) => {
-        const { compiledPolicy } = await import('../kernel/securityfs/compile.js');
-        await compiledPolicy(p, { stateDir: common.stateDir, aaDir: `${port.where}/apparmor`, defaultLocation: port.where === '/sys/kernel/security' });
-      },
-    } : {}),
+    // The real kernel compiles into its policy cache now, so that the container start only loads it.
+    precompile: (p) => port.precompile(p),
   });
   let health: Server | null = null;
   return {

@@ -52,7 +52,7 @@ export class OrphanCollector {
     if (!isLive) return null;
     try {
       const port = await openKernel(this.o.common);
-      const owners = new OwnershipStore({ stateDir: this.o.common.stateDir, backend: port.backend, bootId: await port.bootId() });
+      const owners = new OwnershipStore({ stateDir: this.o.common.stateDir, backend: port.describe().backend, bootId: await port.bootId() });
       const r = await collectOrphans({ owners, port, isLive, now: this.o.now ?? Date.now, graceMs: this.o.graceMs, deadSince: this.deadSince });
       for (const d of r.staleBootDirs) this.o.logger.info({ event: 'gc', dir: d, why: 'ownership markers of an earlier boot: their namespaces died with it' });
       for (const c of r.removed) {

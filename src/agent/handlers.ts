@@ -5,12 +5,13 @@
 import { statSync } from 'node:fs';
 import type { CommonOptions } from '../config.js';
 import { ExitCode, invalidInput, toLsmnsError } from '../errors.js';
-import { openKernel } from '../kernel/factory.js';
+import { openBackend } from '../kernel/factory.js';
 import { skipsFastParsed } from '../oci/gate.js';
 import { hookErrorLine, hookExitCode, parseStage, runHook } from '../oci/hook.js';
 import { parseRuntimeArgs, runtimeLogLine } from '../oci/runtime-args.js';
 import { prepareBundle } from '../oci/shim.js';
 import { ociStateOf, parseOciStateJson } from '../oci/spec.js';
+import { FilePolicyStore } from '../policy/store.js';
 import { escapeValue } from '../schema/names.js';
 import type { HookHandler, HookReply, Logger, Route } from './server.js';
 
@@ -38,10 +39,10 @@ export function shimRoute(o: { common: CommonOptions; hookClient: string; logger
       verb = ra.verb ?? verb;
       logFormat = ra.logFormat;
       if (ra.config !== null && ra.config !== 'config.json') throw invalidInput('InvalidInput', `--config ${escapeValue(ra.config)}: lsmns prepares the bundle's config.json only`, 'drop --config, or use the bundle\'s config.json');
-      const port = await openKernel(o.common);
-      const r = await prepareBundle(bundle, { port, options: o.common, hook: { mode: 'served', bin: o.hookClient }, ...(ra.containerId ? { containerId: ra.containerId } : {}) });
+      const backend = await openBackend(o.common);
+      const r = await prepareBundle(bundle, { backend, options: o.common, hook: { mode: 'served', bin: o.hookClient }, ...(ra.containerId ? { containerId: ra.containerId } : {}) });
       o.logger.info({ front: 'shim', event: 'prepared', bundle: r.bundle, outcome: r.outcome, label: r.label, hooksAdded: r.hooksAdded, runtime: form.get('runtime') });
-      return { exitCode: ExitCode.Ok, body: r.displayLsm && port.backend !== 'sim' ? `display=${r.displayLsm.interface}\n` : '' };
+      return { exitCode: ExitCode.Ok, body: r.displayLsm ? `display=${r.displayLsm.interface}\n` : '' };
     } catch (e) {
       const err = toLsmnsError(e);
       const line = err.oneLine(`lsmns runtime ${verb}`);
@@ -99,9 +100,9 @@ export function hookHandler(o: { common: CommonOptions; policyWaitMs: number; lo
       const state = ociStateOf(served.doc);
       checkBundlePath(state.bundle, `container ${escapeValue(state.id)}`);
       // A fresh port per call, as a hook process has: facts are probed from the state file as it is now.
-      const port = await openKernel(o.common);
+      const backend = await openBackend(o.common);
       await runHook(hookStage, state, {
-        port, stateDir: o.common.stateDir, policyDir: o.common.policyDir, policyWaitMs: o.policyWaitMs,
+        backend, policies: new FilePolicyStore(o.common.policyDir), stateDir: o.common.stateDir, policyWaitMs: o.policyWaitMs,
         log: (e) => o.logger.info({ front: 'agent', ...e }),
       });
       return { exitCode: ExitCode.Ok, message: '' };

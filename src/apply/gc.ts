@@ -66,7 +66,7 @@ export async function collectOrphans(o: CollectOptions): Promise<CollectReport> 
   const report: CollectReport = { removed: [], waiting: [], failed: [], staleBootDirs: [] };
   // Earlier boots of this backend: their namespaces are gone with that boot, so only the files go. Markers of
   // another backend (the sim beside securityfs) belong to that backend's state and stay.
-  const mine = `${o.port.backend}-`;
+  const mine = `${o.port.describe().backend}-`;
   for (const d of o.owners.staleBootDirs().filter((x) => basename(x).startsWith(mine))) {
     rmSync(d, { recursive: true, force: true });
     report.staleBootDirs.push(d);

@@ -3,7 +3,7 @@
 
 import { readFileSync } from 'node:fs';
 import * as v from 'valibot';
-import { invalidInput, type Problem } from '../errors.js';
+import { invalidInput, type ErrorCode, type Problem } from '../errors.js';
 import { escapeValue } from '../schema/names.js';
 
 const Annotations = v.optional(v.record(v.string(), v.string()));
@@ -47,11 +47,11 @@ function problemsOf(issues: v.BaseIssue<unknown>[], where: string): Problem[] {
 }
 
 /** JSON, then the schema: either failure is an exit-2 error that names the field, with the caller's remedies. */
-function parseJson<S extends v.GenericSchema>(schema: S, text: string, where: string, code: string, remedy: { json: string; shape: string }): v.InferOutput<S> {
+function parseJson<S extends v.GenericSchema>(schema: S, text: string, where: string, code: ErrorCode, remedy: { json: string; shape: string }): v.InferOutput<S> {
   return checkShape(schema, jsonOf(text, where, code, remedy.json), where, code, remedy.shape);
 }
 
-function jsonOf(text: string, where: string, code: string, remedy: string): unknown {
+function jsonOf(text: string, where: string, code: ErrorCode, remedy: string): unknown {
   try {
     return JSON.parse(text) as unknown;
   } catch (e) {
@@ -59,7 +59,7 @@ function jsonOf(text: string, where: string, code: string, remedy: string): unkn
   }
 }
 
-function checkShape<S extends v.GenericSchema>(schema: S, doc: unknown, where: string, code: string, remedy: string): v.InferOutput<S> {
+function checkShape<S extends v.GenericSchema>(schema: S, doc: unknown, where: string, code: ErrorCode, remedy: string): v.InferOutput<S> {
   const r = v.safeParse(schema, doc);
   if (!r.success) {
     const p = problemsOf(r.issues, where);

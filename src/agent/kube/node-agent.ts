@@ -168,7 +168,7 @@ export class NodeAgent {
     const doc = checkPod(p.pod, p.key);
     if (!doc.pod) return null;
     const delivery = (p.pod.spec as { runtimeClassName?: string }).runtimeClassName === DEFAULT_RUNTIME_CLASS ? 'shim' : 'field';
-    return plan(requestFromPod(doc.pod, p.key, { delivery, policyDir: this.o.policyDir }), this.facts!);
+    return plan(requestFromPod(doc.pod, p.key, { delivery }), this.facts!);
   }
 
   private async pass(): Promise<void> {

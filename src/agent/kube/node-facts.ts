@@ -2,6 +2,7 @@
 // lsmns.io/runtime-handler) and one annotation with the probed facts for people and tools.
 
 import { existsSync } from 'node:fs';
+import { FORMAT_VERSION } from '../../format.js';
 import type { KubeApi } from '../../kube/client.js';
 import type { NodeFacts } from '../../kernel/facts.js';
 
@@ -29,6 +30,6 @@ export async function publishNodeFacts(o: NodeFactsOptions): Promise<void> {
     'lsmns.io/shim-installed': b(shim),
     'lsmns.io/runtime-handler': b(handler),
   };
-  const facts = { formatVersion: 1, kernel: f.kernel.release, lsms: f.lsms, apparmor: f.apparmor, attr: f.attr, syscalls: f.syscalls, hook, shim, runtimeHandler: handler };
+  const facts = { formatVersion: FORMAT_VERSION, kernel: f.kernel.release, lsms: f.lsms, apparmor: f.apparmor, attr: f.attr, syscalls: f.syscalls, hook, shim, runtimeHandler: handler };
   await o.api.patch(`/api/v1/nodes/${encodeURIComponent(o.nodeName)}`, { metadata: { labels, annotations: { 'lsmns.io/node-facts': JSON.stringify(facts) } } }, 'merge');
 }

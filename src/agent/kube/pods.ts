@@ -5,9 +5,8 @@ import type { KubeApi, KubeObject } from '../../kube/client.js';
 import { Informer, type InformerHandlers, type InformerHooks, type Logger } from '../../kube/informer.js';
 import type { OwnerRecord } from '../../apply/ownership.js';
 import type { Liveness } from '../../apply/gc.js';
-import { isLsmnsKey, lsmnsAnnotations } from '../../schema/annotations.js';
-
-const BETA_PREFIX = 'container.apparmor.security.beta.kubernetes.io/';
+import { lsmnsAnnotations } from '../../schema/annotations.js';
+import { BETA_APPARMOR_PREFIX, isLsmnsKey } from '../../schema/keys.js';
 
 export interface ContainerState { name: string; id: string | null; running: boolean }
 
@@ -35,7 +34,7 @@ export function projectPod(o: KubeObject): NodePod {
   const slimC = (c: Container) => ({ name: c.name, securityContext: c.securityContext?.appArmorProfile ? { appArmorProfile: c.securityContext.appArmorProfile } : undefined });
   const ann = md.annotations ?? {};
   const keep: Record<string, string> = {};
-  for (const [k, v] of Object.entries(ann)) if (isLsmnsKey(k) || k.startsWith(BETA_PREFIX)) keep[k] = v;
+  for (const [k, v] of Object.entries(ann)) if (isLsmnsKey(k) || k.startsWith(BETA_APPARMOR_PREFIX)) keep[k] = v;
   const status = (o.status ?? {}) as { containerStatuses?: Status[]; initContainerStatuses?: Status[] };
   const cs = [...(status.initContainerStatuses ?? []), ...(status.containerStatuses ?? [])].map((c) => ({ name: c.name, id: c.containerID ?? null, running: Boolean(c.state?.running) }));
   return {

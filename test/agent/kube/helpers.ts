@@ -7,6 +7,8 @@ import { applyPlan } from '../../../src/apply/executor.js';
 import { OwnershipStore } from '../../../src/apply/ownership.js';
 import { NodeAgent, type NodeAgentOptions } from '../../../src/agent/kube/node-agent.js';
 import { SimKernel } from '../../../src/kernel/sim/port.js';
+import { SimRuntime } from '../../../src/kernel/sim/runtime.js';
+import { FilePolicyStore } from '../../../src/policy/store.js';
 import { plan } from '../../../src/plan/planner.js';
 import { requestFromPod } from '../../../src/plan/request.js';
 import { checkPod } from '../../../src/schema/pod.js';
@@ -70,8 +72,9 @@ export function nodeHarness(): NodeHarness {
   h.runPodOnNode = async (pod, policyText) => {
     const policyDir = join(h.dir, 'hook-policies');
     if (policyText) { mkdirSync(join(policyDir, pod.metadata.namespace), { recursive: true }); writeFileSync(join(policyDir, pod.metadata.namespace, 'web.aa'), policyText); }
-    const p = plan(requestFromPod(checkPod(pod, 'pod').pod!, 'pod', { policyDir, delivery: 'shim' }), await h.port.probe());
-    return applyPlan(p, { port: h.port, stateDir: join(h.dir, 'state'), stage: 'create', refs: ['sandbox', 'app'], actors: ['hook', 'shim', 'webhook', 'kernel'], simulateRuntime: true });
+    const p = plan(requestFromPod(checkPod(pod, 'pod').pod!, 'pod', { delivery: 'shim' }), await h.port.probe());
+    const stateDir = join(h.dir, 'state');
+    return applyPlan(p, { port: h.port, runtime: new SimRuntime(h.port, stateDir), policies: new FilePolicyStore(policyDir), stateDir, stage: 'create', refs: ['sandbox', 'app'], actors: ['hook', 'shim', 'webhook', 'kernel'] });
   };
   return h;
 }
