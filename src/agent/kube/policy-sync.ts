@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { writeFileAtomic } from '../../fsutil.js';
 import type { KubeApi } from '../../kube/client.js';
 import { Informer, type InformerHooks, type Logger } from '../../kube/informer.js';
-import { CLUSTER_SCOPE, MAX_POLICY_BYTES, digestOf, type PolicySource } from '../../policy/store.js';
+import { CLUSTER_SCOPE, policyFileOf } from '../../policy/ref.js';
+import { MAX_POLICY_BYTES, digestOf, type PolicySource } from '../../policy/store.js';
 import { nameRuleBroken } from '../../schema/names.js';
 
 export const POLICY_LABEL = 'lsmns.io/policy';
@@ -43,13 +44,14 @@ export function policyMapInformer(o: { api: KubeApi; hooks: InformerHooks; logge
   });
 }
 
-/** The store-relative name a pod's policy reference syncs to ("team-a/web", "cluster/baseline"). */
+/**
+ * Where a pod's policy reference syncs to: its store-relative name ("team-a/web", "cluster/baseline"; the
+ * store's own layout, policyFileOf, without ".aa"), and the namespace whose ConfigMaps may provide it.
+ */
 export function wantedPolicy(ref: string, scope: WantedPolicy['scope'], podNamespace: string, lsmnsNamespace: string): [string, WantedPolicy] {
-  if (scope === 'cluster') {
-    const name = ref.slice(CLUSTER_SCOPE.length + 1);
-    return [`${CLUSTER_SCOPE}/${name}`, { ns: lsmnsNamespace, name, scope }];
-  }
-  return [`${podNamespace}/${ref}`, { ns: podNamespace, name: ref, scope }];
+  const rel = policyFileOf({ policy: ref, scope, podNamespace }).slice(0, -'.aa'.length);
+  const name = scope === 'cluster' ? ref.slice(CLUSTER_SCOPE.length + 1) : ref;
+  return [rel, { ns: scope === 'cluster' ? lsmnsNamespace : podNamespace, name, scope }];
 }
 
 function readOwner(file: string): PolicyOwner | null {
