@@ -21,11 +21,16 @@ npm-deps: node_modules/.package-lock.json
 GCC := $(shell command -v gcc 2>/dev/null)
 NATIVE := $(if $(GCC),dist/native/lsmns-task dist/native/lsmns-hook-client)
 
-build: npm-deps $(NATIVE)
+build: npm-deps $(NATIVE) dist/src/policy/grammar.js
 	@$(if $(GCC),:,echo "build: no gcc, so dist/native/ is not built (scripts/deps.sh installs it)" >&2)
 	$(NODE_BIN)/tsc -p .
 	node scripts/bundle.mjs
 	node scripts/oclif-manifest.mjs
+
+# The AppArmor policy parser, generated from its grammar (never committed); src/policy/grammar.d.ts types it.
+dist/src/policy/grammar.js: src/policy/grammar.peggy node_modules/.package-lock.json
+	@mkdir -p $(@D)
+	$(NODE_BIN)/peggy --format es --allowed-start-rules Policy,Body -o $@ $<
 
 # The securityfs backend's static helper (a task sets its own exec label, then execs; LSM syscalls 459-461).
 dist/native/lsmns-task: native/lsmns-task.c

@@ -1,0 +1,108 @@
+// The namespace-escape lint (SPEC §4) on the real parser, and `lsmns policy check`'s library function. A tenant
+// policy is loaded into the namespace the plan chose; anything in it that names another namespace, or a stacked
+// label, would let it reach outside that namespace, so it is refused before any load.
+
+import { existsSync } from 'node:fs';
+import { ExitCode, LsmnsError } from '../errors.js';
+import type { Policy, Profile, Rule } from './ast.js';
+import { DEFAULT_INCLUDE_DIRS, fileIncludeResolver } from './includes.js';
+import { PolicyError, parsePolicy, profileNames, type IncludeResolver, type PolicyProblem } from './parser.js';
+
+export type PolicyRole = 'tenant' | 'host';
+
+function walk(ps: Profile[], f: (p: Profile) => void): void { for (const p of ps) { f(p); walk(p.children, f); } }
+
+/** A transition target that leaves the namespace: ":ns:x", ":ns://x", or a stack ("a//&b", "&b"). */
+function escapingTarget(t: string): string | null {
+  const s = t.replace(/^"|"$/g, '');
+  if (s.startsWith(':')) return 'targets a profile in another namespace';
+  if (s.includes('//&') || s.startsWith('&')) return 'targets a stacked label ("//&")';
+  return null;
+}
+
+function ruleEscape(r: Rule): string | null {
+  if (r.kind === 'change_profile' && r.target) {
+    const why = escapingTarget(r.target);
+    return why && `change_profile ${why}`;
+  }
+  if (r.kind === 'file' && r.target && /[pc]/i.test(r.perms.replace(/[rwalkm]/g, ''))) {
+    const why = escapingTarget(r.target);
+    return why && `exec transition ${why}`;
+  }
+  return null;
+}
+
+/** The tenant checks on a parsed policy: every problem, each with file, line and column. */
+export function lintTenant(policy: Policy): PolicyProblem[] {
+  const problems: PolicyProblem[] = [];
+  walk(policy.profiles, (p) => {
+    if (p.name.startsWith(':')) {
+      problems.push({ ...p.pos, message: `profile ${p.fullName} addresses a namespace; a pod's policy defines profiles only in the namespace the plan gives it` });
+    } else if (p.name.includes('//')) {
+      problems.push({ ...p.pos, message: `profile ${p.fullName} names a child profile at top level; declare children inside their profile` });
+    }
+    for (const r of p.rules) {
+      const why = ruleEscape(r);
+      if (why) problems.push({ ...r.pos, message: `profile ${p.fullName}: ${why} (${r.text.replace(/\s*,$/, '')})` });
+    }
+  });
+  for (const inc of policy.includes) {
+    if (inc.name.split('/').includes('..') || (!inc.angle && inc.name.startsWith('/'))) {
+      problems.push({ ...inc.pos, message: `include ${inc.name} leaves the include directories; a pod's policy may include <...> files only` });
+    }
+  }
+  return problems;
+}
+
+export interface CheckOptions { as?: PolicyRole; resolve?: IncludeResolver }
+export interface CheckResult { file: string; ok: boolean; profiles: string[]; problems: { line: number; column: number; message: string }[]; policy: Policy | null }
+
+/** Parses (and for a tenant, lints) one policy text: never throws for bad policy, reports it. */
+export function checkPolicyText(text: string, file: string, opts: CheckOptions = {}): CheckResult {
+  const show = (p: PolicyProblem) => ({ line: p.line, column: p.column, message: p.file === file ? p.message : `in ${p.file}: ${p.message}` });
+  let policy: Policy;
+  try {
+    policy = parsePolicy(text, file, { resolve: opts.resolve });
+  } catch (e) {
+    if (e instanceof PolicyError) return { file, ok: false, profiles: [], problems: e.policyProblems.map(show), policy: null };
+    throw e;
+  }
+  const problems = opts.as === 'tenant' ? lintTenant(policy) : [];
+  return { file, ok: problems.length === 0, profiles: profileNames(policy), problems: problems.map(show), policy };
+}
+
+/** The old parse.ts result shape, so that callers of lintPolicy can switch to this module unchanged. */
+export interface LintedProfile {
+  name: string; attachment: string | null; flags: string[];
+  mode: 'enforce' | 'complain' | 'kill' | 'unconfined' | 'user';
+  /** Rule statements (includes expanded), without the trailing comma, in order. */
+  rules: string[]; children: LintedProfile[]; line: number;
+}
+export interface LintedPolicy { profiles: LintedProfile[]; preamble: string[]; policy: Policy }
+
+function linted(p: Profile): LintedProfile {
+  const f = p.flags;
+  const mode = f.includes('complain') ? 'complain' : f.includes('kill') ? 'kill' : f.includes('unconfined') ? 'unconfined' : f.includes('user') ? 'user' : 'enforce';
+  return {
+    name: p.name, attachment: p.attachment, flags: f, mode, line: p.pos.line,
+    rules: p.rules.map((r) => r.text.replace(/\s*,$/, '').replace(/\s+/g, ' ')), children: p.children.map(linted),
+  };
+}
+
+export interface LintOptions { as?: PolicyRole; includeDirs?: string[]; resolve?: IncludeResolver }
+
+/**
+ * Parses a policy and, as a tenant's (the default), lints it; throws a PolicyError (exit 2) naming file, line,
+ * column and reason. Includes resolve against includeDirs (default /etc/apparmor.d).
+ */
+export function lintPolicy(text: string, where: string, opts: LintOptions = {}): LintedPolicy {
+  // A node without any include directory (the sim's) still lints: includes are then recorded, not read.
+  const dirs = (opts.includeDirs ?? DEFAULT_INCLUDE_DIRS).filter((d) => existsSync(d));
+  const resolve = opts.resolve ?? (dirs.length > 0 ? fileIncludeResolver(dirs) : undefined);
+  const r = checkPolicyText(text, where, { as: opts.as ?? 'tenant', resolve });
+  if (!r.ok) throw new PolicyError(r.problems.map((p) => ({ file: where, ...p })));
+  if (r.policy!.profiles.length === 0) {
+    throw new LsmnsError({ code: 'PolicyInvalid', exitCode: ExitCode.InvalidInput, message: `${where}: defines no profile`, remedy: 'add a "profile NAME { ... }" block', details: {} });
+  }
+  return { profiles: r.policy!.profiles.map(linted), preamble: [], policy: r.policy! };
+}
