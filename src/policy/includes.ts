@@ -19,6 +19,13 @@ function readBounded(path: string, st: Stats): string {
   return readFileSync(path, 'utf8');
 }
 
+/** Reads a policy file given on a command line, with the same bounds as an include. */
+export function readPolicyFile(path: string): string {
+  const st = statOrNull(path);
+  if (!st) throw new Error(`${path} does not exist`);
+  return readBounded(path, st);
+}
+
 /** Reads one path: a file, or a directory's files in name order (dotfiles and editor/dpkg leftovers skipped). */
 function readPath(path: string): { file: string; text: string }[] | null {
   const st = statOrNull(path);

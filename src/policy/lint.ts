@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import { ExitCode, LsmnsError } from '../errors.js';
 import type { Policy, Profile, Rule } from './ast.js';
-import { DEFAULT_INCLUDE_DIRS, fileIncludeResolver } from './includes.js';
+import { DEFAULT_INCLUDE_DIRS, fileIncludeResolver, readPolicyFile } from './includes.js';
 import { PolicyError, parsePolicy, profileNames, type IncludeResolver, type PolicyProblem } from './parser.js';
 
 export type PolicyRole = 'tenant' | 'host';
@@ -105,4 +105,33 @@ export function lintPolicy(text: string, where: string, opts: LintOptions = {}):
     throw new LsmnsError({ code: 'PolicyInvalid', exitCode: ExitCode.InvalidInput, message: `${where}: defines no profile`, remedy: 'add a "profile NAME { ... }" block', details: {} });
   }
   return { profiles: r.policy!.profiles.map(linted), preamble: [], policy: r.policy! };
+}
+
+export interface CheckReport { files: Omit<CheckResult, 'policy'>[] }
+
+/**
+ * `lsmns policy check`: every file parsed (and linted with as=tenant), includes searched in `includeDirs`
+ * (those that exist). A file that cannot be read is refused like one that does not parse.
+ */
+export function checkPolicyFiles(files: string[], opts: { as?: PolicyRole; includeDirs: string[] }): CheckReport {
+  const dirs = opts.includeDirs.filter((d) => existsSync(d));
+  const resolve = fileIncludeResolver(dirs);
+  return {
+    files: files.map((file) => {
+      let text: string;
+      try {
+        text = readPolicyFile(file);
+      } catch (e) {
+        return { file, ok: false, profiles: [], problems: [{ line: 0, column: 0, message: `cannot read the policy: ${(e as Error).message}` }] };
+      }
+      const { policy: _policy, ...r } = checkPolicyText(text, file, { as: opts.as, resolve });
+      return r;
+    }),
+  };
+}
+
+export function renderCheckText(r: CheckReport): string {
+  return r.files.map((f) => (f.ok
+    ? `${f.file}: ok (profiles: ${f.profiles.join(', ') || 'none'})`
+    : f.problems.map((p) => `${f.file}:${p.line}:${p.column}: ${p.message}`).join('\n'))).join('\n');
 }
