@@ -216,10 +216,10 @@ const printable = (r: Ranges): number => {
 };
 
 /**
- * A shortest string both patterns match, or null when they match none in common: the product automaton,
- * explored breadth first. Throws GlobError when the exploration exceeds its budget (never on real policies).
+ * Breadth-first search of the product of `a` and `b` (b determinised on the fly): the shortest string that
+ * leads to a pair of state sets `done` accepts. With `bMustMove`, a character that `b` cannot take is a dead end.
  */
-export function intersect(a: Glob, b: Glob): string | null {
+function explore(a: Glob, b: Glob, done: (pa: number[], pb: number[]) => boolean, bMustMove: boolean): string | null {
   type Node = { pa: number[]; pb: number[]; parent: Node | null; c: number };
   const key = (pa: number[], pb: number[]): string => `${pa.join(',')}|${pb.join(',')}`;
   const first: Node = { pa: closure(a, [a.start]), pb: closure(b, [b.start]), parent: null, c: 0 };
@@ -227,14 +227,14 @@ export function intersect(a: Glob, b: Glob): string | null {
   const queue = [first];
   for (let qi = 0; qi < queue.length; qi++) {
     const n = queue[qi]!;
-    if (n.pa.includes(a.accept) && n.pb.includes(b.accept)) return witness(n);
+    if (done(n.pa, n.pb)) return witness(n);
     // Split the characters by every edge label out of both sets, then step each class once.
     const ea = n.pa.flatMap((s) => a.edges[s]!); const eb = n.pb.flatMap((s) => b.edges[s]!);
     for (const r of classes(ea, eb)) {
       const c = printable(r);
       const pa = closure(a, ea.filter((e) => hasChar(e.r, c)).map((e) => e.to));
       const pb = closure(b, eb.filter((e) => hasChar(e.r, c)).map((e) => e.to));
-      if (pa.length === 0 || pb.length === 0) continue;
+      if (pa.length === 0 || (bMustMove && pb.length === 0)) continue;
       const k = key(pa, pb);
       if (seen.has(k)) continue;
       if (seen.size > BUDGET) throw new GlobError(`patterns too complex to compare: ${a.source} and ${b.source}`);
@@ -245,33 +245,14 @@ export function intersect(a: Glob, b: Glob): string | null {
   return null;
 }
 
-/**
- * A shortest string that `a` matches and `b` does not, or null when `b` covers `a`: the same exploration, with
- * `b` determinised on the fly.
- */
+/** A shortest string both patterns match, or null when they have none in common. */
+export function intersect(a: Glob, b: Glob): string | null {
+  return explore(a, b, (pa, pb) => pa.includes(a.accept) && pb.includes(b.accept), true);
+}
+
+/** A shortest string that `a` matches and `b` does not, or null when `b` covers `a`. */
 export function difference(a: Glob, b: Glob): string | null {
-  type Node = { pa: number[]; pb: number[]; parent: Node | null; c: number };
-  const key = (pa: number[], pb: number[]): string => `${pa.join(',')}|${pb.join(',')}`;
-  const first: Node = { pa: closure(a, [a.start]), pb: closure(b, [b.start]), parent: null, c: 0 };
-  const seen = new Set([key(first.pa, first.pb)]);
-  const queue = [first];
-  for (let qi = 0; qi < queue.length; qi++) {
-    const n = queue[qi]!;
-    if (n.pa.includes(a.accept) && !n.pb.includes(b.accept)) return witness(n);
-    const ea = n.pa.flatMap((s) => a.edges[s]!); const eb = n.pb.flatMap((s) => b.edges[s]!);
-    for (const r of classes(ea, eb)) {
-      const c = printable(r);
-      const pa = closure(a, ea.filter((e) => hasChar(e.r, c)).map((e) => e.to));
-      if (pa.length === 0) continue;
-      const pb = closure(b, eb.filter((e) => hasChar(e.r, c)).map((e) => e.to));
-      const k = key(pa, pb);
-      if (seen.has(k)) continue;
-      if (seen.size > BUDGET) throw new GlobError(`patterns too complex to compare: ${a.source} and ${b.source}`);
-      seen.add(k);
-      queue.push({ pa, pb, parent: n, c });
-    }
-  }
-  return null;
+  return explore(a, b, (pa, pb) => pa.includes(a.accept) && !pb.includes(b.accept), false);
 }
 
 /** The classes of characters that every label treats alike, restricted to the labels of `ea` (the driver). */

@@ -4,6 +4,7 @@
 // filesystem access here (includes.ts reads files); bounded on hostile input (limits below).
 
 import { LsmnsError, ExitCode } from '../errors.js';
+import { checkPattern, GlobError } from './glob.js';
 import { parse as peggyParse, SyntaxError as PeggySyntaxError } from './grammar.js';
 import type {
   GArg, GenericKind, GenericRule, Include, Policy, Pos, Profile, Quals, RawItem, RawProfile, RawRule, Rule,
@@ -22,7 +23,7 @@ export interface ParseOptions {
 }
 
 /** Limits that keep hostile policies bounded in time and memory (apparmor_parser's own are looser). */
-export const LIMITS = { fileBytes: 4 << 20, lineChars: 64 << 10, nesting: 64, includeDepth: 32, includedBytes: 32 << 20, includedFiles: 4000 };
+export const LIMITS = { fileBytes: 512 << 10, lineChars: 64 << 10, nesting: 64, includeDepth: 32, includedBytes: 32 << 20, includedFiles: 4000 };
 
 export class PolicyError extends LsmnsError {
   constructor(readonly policyProblems: PolicyProblem[]) {
@@ -130,6 +131,20 @@ function quals(q: string[]): Quals {
   return { audit: q.includes('audit'), deny: q.includes('deny'), owner: q.includes('owner') ? 'owner' : q.includes('other') ? 'other' : 'any' };
 }
 
+// abstractions/base and the tunables are included by almost every profile: each (file, text) is parsed once
+// and a copy expanded, since expansion rewrites profile bodies. Keyed by the text too, so it is never stale.
+const includeCache = new Map<string, RawItem[]>();
+function includedSyntax(text: string, file: string, start: 'Policy' | 'Body'): RawItem[] {
+  const k = `${start}\0${file}\0${text}`;
+  let items = includeCache.get(k);
+  if (!items) {
+    items = syntax(text, file, start);
+    if (includeCache.size >= 512) includeCache.delete(includeCache.keys().next().value!);
+    includeCache.set(k, items);
+  }
+  return structuredClone(items);
+}
+
 /** Replaces include items by the items of the files they name, recursively (loops and depth refused). */
 function expand(items: RawItem[], file: string, start: 'Policy' | 'Body', ctx: Ctx): { item: RawItem; file: string }[] {
   const out: { item: RawItem; file: string }[] = [];
@@ -162,7 +177,7 @@ function expand(items: RawItem[], file: string, start: 'Policy' | 'Body', ctx: C
       }
       inc.files.push(f.file);
       ctx.stack.push(f.file);
-      out.push(...expand(syntax(f.text, f.file, start), f.file, start, ctx));
+      out.push(...expand(includedSyntax(f.text, f.file, start), f.file, start, ctx));
       ctx.stack.pop();
     }
   }
@@ -180,6 +195,10 @@ function genericRule(r: RawRule & { kind: GenericKind; args: GArg[]; target: str
   return { kind: r.kind, ...base, perms, conds, words, target: r.target };
 }
 
+function patternProblem(p: string): string | null {
+  try { checkPattern(p); return null; } catch (e) { if (e instanceof GlobError) return e.message; throw e; }
+}
+
 function buildRule(r: RawRule, file: string, extraQual: string[], problems: PolicyProblem[]): Rule | null {
   const pos: Pos = { file, ...r.pos };
   const base = { qual: quals([...extraQual, ...r.qual]), text: r.text, pos };
@@ -189,7 +208,8 @@ function buildRule(r: RawRule, file: string, extraQual: string[], problems: Poli
       if (r.path !== null) {
         const p = parseFilePerms(r.perms, base.qual.deny);
         if (typeof p === 'string') return bad(p);
-        if (r.target !== null && p.exec === null && !p.access.has('l')) return bad(`"-> ${r.target}" needs an exec transition (px, cx, ...) or "l"`);
+        const why = patternProblem(r.path);
+        if (why) return bad(why);
       }
       return { kind: 'file', ...base, path: r.path, perms: r.perms, target: r.target };
     }
@@ -218,7 +238,6 @@ function buildRule(r: RawRule, file: string, extraQual: string[], problems: Poli
 function buildProfile(p: RawProfile, file: string, parent: Profile | null, problems: PolicyProblem[]): Profile {
   const pos: Pos = { file, ...p.pos };
   const hat = p.keyword === '^' || p.keyword === 'hat';
-  if (hat && !parent) problems.push({ ...pos, message: `hat ${p.name} outside a profile: declare "^${p.name} { ... }" inside its profile` });
   for (const f of p.flags) if (!PROFILE_FLAGS.has(f.replace(/=.*/, '')) && !/^error=/.test(f)) problems.push({ ...pos, message: `invalid profile flag ${f}` });
   const prof: Profile = {
     name: p.name, fullName: parent ? `${parent.fullName}//${p.name}` : p.name, keyword: p.keyword, hat,

@@ -16,7 +16,7 @@ export default class PolicyCheck extends LsmnsCommand {
   static override args = { file: Args.string({ description: 'policy file', required: true }) };
   static override flags = {
     as: Flags.string({ description: 'whose policy: a tenant\'s is also linted for namespace escapes', options: ['tenant', 'host'], default: 'host' }),
-    'include-dir': Flags.string({ description: 'where includes are searched, in order (default: --host-profile-dir, then /etc/apparmor.d)', multiple: true }),
+    'include-dir': Flags.string({ description: 'where includes are searched, in order (default: --host-profile-dir, then /etc/apparmor.d)', multiple: true, multipleNonGreedy: true }),
   };
 
   async run(): Promise<void> {
