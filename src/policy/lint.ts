@@ -32,6 +32,8 @@ function ruleEscape(r: Rule): string | null {
   return null;
 }
 
+const leavesIncludeDirs = (ref: { name: string; angle: boolean }): boolean => ref.name.split('/').includes('..') || (!ref.angle && ref.name.startsWith('/'));
+
 /** The tenant checks on a parsed policy: every problem, each with file, line and column. */
 export function lintTenant(policy: Policy): PolicyProblem[] {
   const problems: PolicyProblem[] = [];
@@ -47,7 +49,7 @@ export function lintTenant(policy: Policy): PolicyProblem[] {
     }
   });
   for (const inc of policy.includes) {
-    if (inc.name.split('/').includes('..') || (!inc.angle && inc.name.startsWith('/'))) {
+    if (leavesIncludeDirs(inc)) {
       problems.push({ ...inc.pos, message: `include ${inc.name} leaves the include directories; a pod's policy may include <...> files only` });
     }
   }
@@ -60,9 +62,14 @@ export interface CheckResult { file: string; ok: boolean; profiles: string[]; pr
 /** Parses (and for a tenant, lints) one policy text: never throws for bad policy, reports it. */
 export function checkPolicyText(text: string, file: string, opts: CheckOptions = {}): CheckResult {
   const show = (p: PolicyProblem) => ({ line: p.line, column: p.column, message: p.file === file ? p.message : `in ${p.file}: ${p.message}` });
+  // A tenant's include of /etc/shadow must not even be read (a parse error would quote it).
+  const inner = opts.resolve;
+  const resolve: IncludeResolver | undefined = inner && opts.as === 'tenant'
+    ? (ref) => { if (leavesIncludeDirs(ref)) throw new Error('leaves the include directories; a pod\'s policy may include <...> files only'); return inner(ref); }
+    : inner;
   let policy: Policy;
   try {
-    policy = parsePolicy(text, file, { resolve: opts.resolve });
+    policy = parsePolicy(text, file, { resolve });
   } catch (e) {
     if (e instanceof PolicyError) return { file, ok: false, profiles: [], problems: e.policyProblems.map(show), policy: null };
     throw e;
