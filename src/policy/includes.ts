@@ -26,12 +26,15 @@ export function readPolicyFile(path: string): string {
   return readBounded(path, st);
 }
 
+/** Dotfiles and editor or package-manager leftovers are not policy (apparmor_parser skips them too). */
+const isPolicyName = (n: string): boolean => !n.startsWith('.') && !/(~|\.dpkg-(new|old|dist|bak)|\.rpm(new|save))$/.test(n);
+
 /** Reads one path: a file, or a directory's files in name order (dotfiles and editor/dpkg leftovers skipped). */
 function readPath(path: string): { file: string; text: string }[] | null {
   const st = statOrNull(path);
   if (!st) return null;
   if (!st.isDirectory()) return [{ file: path, text: readBounded(path, st) }];
-  const names = readdirSync(path).filter((n) => !n.startsWith('.') && !/(~|\.dpkg-(new|old|dist|bak)|\.rpm(new|save))$/.test(n)).sort();
+  const names = readdirSync(path).filter(isPolicyName).sort();
   if (names.length > LIMITS.includedFiles) throw new Error(`${path} has more than ${LIMITS.includedFiles} entries`);
   const out: { file: string; text: string }[] = [];
   for (const n of names) {
@@ -56,4 +59,20 @@ export function fileIncludeResolver(dirs: string[] = DEFAULT_INCLUDE_DIRS): Incl
     }
     return null;
   };
+}
+
+/**
+ * The host profile files of a directory (--host-profile-dir): its regular files, not its subdirectories
+ * (abstractions, tunables, local), each bounded like an include. For conflictsForPlan.
+ */
+export function readProfileDir(dir: string): { file: string; text: string }[] {
+  let names: string[];
+  try { names = readdirSync(dir); } catch { return []; }
+  const out: { file: string; text: string }[] = [];
+  for (const n of names.filter(isPolicyName).sort()) {
+    const p = join(dir, n);
+    const st = statOrNull(p);
+    if (st?.isFile() && st.size <= LIMITS.fileBytes) out.push({ file: p, text: readFileSync(p, 'utf8') });
+  }
+  return out;
 }

@@ -5,6 +5,7 @@
 import { existsSync } from 'node:fs';
 import { ExitCode, LsmnsError } from '../errors.js';
 import type { Policy, Profile, Rule } from './ast.js';
+import { expandVariables } from './glob.js';
 import { DEFAULT_INCLUDE_DIRS, fileIncludeResolver, readPolicyFile } from './includes.js';
 import { PolicyError, parsePolicy, profileNames, type IncludeResolver, type PolicyProblem } from './parser.js';
 
@@ -20,13 +21,19 @@ function escapingTarget(t: string): string | null {
   return null;
 }
 
-function ruleEscape(r: Rule): string | null {
+/** Every value a name can take once variables are expanded (a variable could hide ":ns:"). */
+function expansions(s: string, vars: ReadonlyMap<string, readonly string[]>): string[] {
+  try { return expandVariables(s, vars); } catch { return [s]; }
+}
+
+function ruleEscape(r: Rule, vars: ReadonlyMap<string, readonly string[]>): string | null {
+  const first = (t: string): string | null => expansions(t, vars).map(escapingTarget).find((w) => w !== null) ?? null;
   if (r.kind === 'change_profile' && r.target) {
-    const why = escapingTarget(r.target);
+    const why = first(r.target);
     return why && `change_profile ${why}`;
   }
   if (r.kind === 'file' && r.target && /[pc]/i.test(r.perms.replace(/[rwalkm]/g, ''))) {
-    const why = escapingTarget(r.target);
+    const why = first(r.target);
     return why && `exec transition ${why}`;
   }
   return null;
@@ -38,13 +45,13 @@ const leavesIncludeDirs = (ref: { name: string; angle: boolean }): boolean => re
 export function lintTenant(policy: Policy): PolicyProblem[] {
   const problems: PolicyProblem[] = [];
   walk(policy.profiles, (p) => {
-    if (p.name.startsWith(':')) {
+    if (expansions(p.name, policy.variables).some((n) => n.startsWith(':'))) {
       problems.push({ ...p.pos, message: `profile ${p.fullName} addresses a namespace; a pod's policy defines profiles only in the namespace the plan gives it` });
     } else if (p.name.includes('//')) {
       problems.push({ ...p.pos, message: `profile ${p.fullName} names a child profile at top level; declare children inside their profile` });
     }
     for (const r of p.rules) {
-      const why = ruleEscape(r);
+      const why = ruleEscape(r, policy.variables);
       if (why) problems.push({ ...r.pos, message: `profile ${p.fullName}: ${why} (${r.text.replace(/\s*,$/, '')})` });
     }
   });

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { conflictsForPlan, findConflicts, findProfile, renderConflict, type Conflict } from '../../src/policy/conflicts.js';
-import { fileIncludeResolver } from '../../src/policy/includes.js';
+import { fileIncludeResolver, readProfileDir } from '../../src/policy/includes.js';
 import { parsePolicy } from '../../src/policy/parser.js';
 
 const FIX = fileURLToPath(new URL('../../../test/fixtures/policy/', import.meta.url));
@@ -71,6 +71,9 @@ describe('policy/conflicts', function () {
     const missing = conflictsForPlan([{ file: 'cri', text: hostText }], 'nosuch', tenant, resolve);
     assert.deepEqual([missing.conflicts, missing.warnings.length], [[], 1]);
     assert.match(missing.warnings[0]!, /host profile nosuch is not defined/);
+    const dir = readProfileDir(`${FIX}hosts`);
+    assert.deepEqual(dir.map((f) => f.file.replace(FIX, '')), ['hosts/bin.ping', 'hosts/cri-containerd.apparmor.d']);
+    assert.equal(conflictsForPlan(dir, 'ping', tenant, resolve).warnings.length, 0);
     const bad = conflictsForPlan([{ file: 'cri', text: hostText }], 'cri-containerd.apparmor.d', { file: 'web.aa', text: 'profile web {' }, resolve);
     assert.match(bad.warnings[0]!, /policy web\.aa does not parse/);
   });

@@ -14,6 +14,7 @@ const REFUSED: [string, string, number, RegExp][] = [
   ['change_profile to a stack', 'profile web {\n  change_profile /bin/x -> web//&other,\n}\n', 2, /stacked label/],
   ['px to a namespace', 'profile web {\n  /bin/x px -> :ns:y,\n}\n', 2, /exec transition targets a profile in another namespace/],
   ['Cx to a stack', 'profile web {\n  /bin/x Cx -> &y,\n}\n', 2, /exec transition targets a stacked label/],
+  ['a namespace hidden in a variable', '@{T}=x :evil:y\nprofile web {\n  change_profile -> @{T},\n}\n', 3, /change_profile targets a profile in another namespace/],
   ['a child at top level', 'profile a//b {\n}\n', 1, /child profile at top level/],
   ['an include that leaves the include dirs', 'profile web {\n  include "/etc/shadow"\n}\n', 2, /leaves the include directories/],
   ['a parse error', 'profile web {\n  /x rq,\n}\n', 2, /invalid file permission/],
