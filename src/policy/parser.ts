@@ -322,7 +322,9 @@ export function parsePolicy(text: string, file: string, opts: ParseOptions = {})
 export function profileNames(policy: Policy): string[] {
   const out: string[] = [];
   const byName = (a: Profile, b: Profile): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
-  const visit = (ps: Profile[]): void => { for (const p of [...ps].sort(byName)) { out.push(p.fullName); visit(p.children); } };
+  // A namespaced name prints as ":ns://name", as apparmor_parser -N prints it.
+  const shown = (n: string): string => n.replace(/^(:[^:/]+:)(?!\/\/)/, '$1//');
+  const visit = (ps: Profile[]): void => { for (const p of [...ps].sort(byName)) { out.push(shown(p.fullName)); visit(p.children); } };
   visit(policy.profiles);
   return out;
 }

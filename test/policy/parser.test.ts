@@ -88,6 +88,10 @@ profile web /usr/bin/{web,web2} flags=(attach_disconnected, complain) {
     assert.deepEqual(p.includes.map((i) => [i.name, i.ifExists, i.files]), [['tunables/global', false, ['tunables/global']], ['local/web', true, []]]);
   });
 
+  it('names namespaced profiles as apparmor_parser -N does', () => {
+    assert.deepEqual(profileNames(parsePolicy('profile :ns:x {\n  profile c {\n  }\n}\n', 'n')), [':ns://x', ':ns://x//c']);
+  });
+
   it('splices included rules in, each placed in its own file', () => {
     const p = parsePolicy('profile a {\n  include <abstractions/x>\n}\n', 'a.aa', { resolve: memResolver({ 'abstractions/x': '\n\n  /from/x r,\n' }) });
     assert.deepEqual(p.profiles[0]!.rules.map((r) => [r.pos.file, r.pos.line]), [['abstractions/x', 3]]);
