@@ -29,7 +29,8 @@ export async function mediationCheck(k: SecurityfsKernel): Promise<Record<string
   }
   const results = cases.map((c) => {
     const cmd = c.perm === 'r' ? ['/bin/busybox', 'cat', c.path] : ['/bin/busybox', 'sh', '-c', `: > ${c.path}`];
-    const r = spawnSync(helperPath(), ['exec', '--via', via, '--label', medLabel(pairs[c.pair]!), '--', ...cmd], { encoding: 'utf8', timeout: 60_000 });
+    // stdout is /dev/null: only the open is measured, not whether the label may write to the caller's pipe.
+    const r = spawnSync(helperPath(), ['exec', '--via', via, '--label', medLabel(pairs[c.pair]!), '--', ...cmd], { encoding: 'utf8', timeout: 60_000, stdio: ['ignore', 'ignore', 'pipe'] });
     // lsmns-task exits 3 when the label itself was refused: that is not an answer about the access.
     return { status: r.status, allowed: r.status === 0, err: r.stderr.split('\n')[0] ?? '' };
   });
