@@ -32,7 +32,14 @@ function profile(name: string, next: () => number, allows: number, denies: numbe
   return `profile ${name} {\n${BASE}${rules.join('\n')}\n}\n`;
 }
 
-/** 16 profile pairs, each checked on every file for r and w: 384 cases. */
+// containerd 1.6's /proc rule and today's (which adds "/" to the negated classes), over the scratch tree: a
+// negated class matches "/", so the first also denies writes to sys/kernel/shmmax (README, Policy analysis).
+const CONTAINERD_DENIES = [
+  `deny ${MED_ROOT}/{[^1-9],[^1-9][^0-9],[^1-9s][^0-9y][^0-9s],[^1-9][^0-9][^0-9][^0-9]*}/** w,`,
+  `deny ${MED_ROOT}/{[^1-9/],[^1-9/][^0-9/],[^1-9s/][^0-9y/][^0-9s/],[^1-9/][^0-9/][^0-9/][^0-9/]*}/** w,`,
+];
+
+/** 16 generated profile pairs and 2 fixed ones, each checked on every file for r and w: 432 cases. */
 export function mediationCases(seed = 14): { pairs: MedPair[]; cases: MedCase[] } {
   const next = rng(seed);
   const pairs: MedPair[] = [];
@@ -43,8 +50,12 @@ export function mediationCases(seed = 14): { pairs: MedPair[]; cases: MedCase[] 
     const host = profile(hostName, next, Math.floor(next() * 2), 1 + Math.floor(next() * 2), next() < 0.75);
     const tenant = profile(tenantName, next, 2 + Math.floor(next() * 3), Math.floor(next() * 2), next() < 0.25);
     pairs.push({ hostName, tenantName, host, tenant });
-    for (const path of MED_FILES) for (const perm of ['r', 'w'] as const) cases.push({ pair: i, path, perm });
   }
+  CONTAINERD_DENIES.forEach((deny, j) => {
+    const hostName = `medhost-containerd${j}`; const tenantName = `medt-containerd${j}`;
+    pairs.push({ hostName, tenantName, host: `profile ${hostName} {\n  file,\n  ${deny}\n}\n`, tenant: `profile ${tenantName} {\n${BASE}  ${MED_ROOT}/** rw,\n}\n` });
+  });
+  pairs.forEach((_, i) => { for (const path of MED_FILES) for (const perm of ['r', 'w'] as const) cases.push({ pair: i, path, perm }); });
   return { pairs, cases };
 }
 
