@@ -77,7 +77,7 @@ function syntax(text: string, file: string, start: 'Policy' | 'Body'): RawItem[]
 
 function describeSyntaxError(e: PeggySyntaxError): string {
   const found = e.found === null ? 'end of input' : JSON.stringify(e.found);
-  const wanted = [...new Set((e.expected ?? []).filter((x) => x.type === 'literal' && x.text && !/^\s|\\/.test(x.text)).map((x) => `"${x.text}"`))];
+  const wanted = [...new Set((e.expected ?? []).filter((x) => x.type === 'literal' && x.text && !/^(\s|#)|\\/.test(x.text)).map((x) => `"${x.text}"`))];
   const unclosed = e.found === null ? ' (a "{" is not closed with "}"?)' : '';
   return `syntax error: unexpected ${found}${wanted.length > 0 && wanted.length <= 6 ? `, expected ${wanted.join(' or ')}` : ''}${unclosed}`;
 }
