@@ -121,6 +121,22 @@ describe('apply/executor', () => {
     assert.deepEqual(observable(e), before);
   });
 
+  it('refuses a tenant policy that escapes its namespace before any load, naming the profile and the line', async () => {
+    const e = env();
+    const before = observable(e);
+    const escapes: [string, string, RegExp][] = [
+      ['evil', 'profile p {\n}\nprofile :other:evil {\n}\n', /evil\.aa:3:\d+: .*:other:evil addresses a namespace/],
+      ['jump', 'profile p {\n  change_profile -> :root:unconfined,\n}\n', /jump\.aa:2:\d+: .*change_profile targets a profile in another namespace/],
+      ['stack', 'profile p {\n  /bin/x px -> p//&q,\n}\n', /stack\.aa:2:\d+: .*stacked label/],
+    ];
+    for (const [name, text, message] of escapes) {
+      writeFileSync(join(e.policyDir, 'team-a', `${name}.aa`), text);
+      const err = await rejectsWith(run(e, { ...ANN, 'lsmns.io/apparmor-policy': name }), 'PolicyInvalid', 2);
+      assert.match(err.message, message);
+    }
+    assert.deepEqual(observable(e), before, 'no namespace was made, nothing was loaded');
+  });
+
   it('waits a bounded time for a late policy', async () => {
     const e = env();
     setTimeout(() => writeFileSync(join(e.policyDir, 'team-a', 'late.aa'), PROFILE_P), 150);

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { checkAccess, renderAccessText } from '../../../src/kernel/sim/mediate.js';
 import { loadPolicyInto } from '../../../src/kernel/sim/model.js';
-import { parsePolicy } from '../../../src/policy/parse.js';
+import { lintPolicy } from '../../../src/policy/lint.js';
+
+const parsePolicy = (text: string) => lintPolicy(text, 'test', { as: 'host', includeDirs: [] });
 import { freshSim, policy } from './helpers.js';
 
 // A host profile in the root namespace and a tenant profile in a policy namespace, stacked as lsmns stacks them.

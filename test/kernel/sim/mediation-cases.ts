@@ -5,7 +5,9 @@
 
 import { checkAccess } from '../../../src/kernel/sim/mediate.js';
 import { loadPolicyInto } from '../../../src/kernel/sim/model.js';
-import { parsePolicy } from '../../../src/policy/parse.js';
+import { lintPolicy } from '../../../src/policy/lint.js';
+
+const parsePolicy = (text: string) => lintPolicy(text, 'test', { as: 'host', includeDirs: [] });
 import { freshSim, policy } from './helpers.js';
 
 export const MED_ROOT = '/tmp/lsmns-med';
