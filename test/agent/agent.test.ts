@@ -7,7 +7,10 @@ import { lockKeyOf, systemdListenFd } from '../../src/agent/agent.js';
 import { SimKernel } from '../../src/kernel/sim/port.js';
 import { tempDir } from '../kernel/sim/helpers.js';
 import { BIN, cliEnv, lsmns, type CliEnv } from '../commands/cli.js';
-import { ANN, bundle, call, client, CLIENTS, killLeftoverAgents, rawPost, ociState, post, startAgent, waitFor, type RunningAgent } from './helpers.js';
+import { bundle, ociState } from '../support/bundle.js';
+import { nodeSnapshot } from '../support/state.js';
+import { waitFor } from '../support/wait.js';
+import { ANN, call, client, CLIENTS, killLeftoverAgents, rawPost, post, startAgent, type RunningAgent } from './helpers.js';
 
 const namespaces = (e: CliEnv) => new SimKernel({ path: e.sim }).listNamespaces();
 
@@ -16,12 +19,6 @@ function owners(e: CliEnv): { namespace: string; refs: string[] }[] {
   const root = join(e.stateDir, 'owners');
   if (!existsSync(root)) return [];
   return readdirSync(root).flatMap((d) => readdirSync(join(root, d)).filter((f) => f.endsWith('.json')).map((f) => JSON.parse(readFileSync(join(root, d, f), 'utf8'))));
-}
-
-/** Everything a call could change: the sim file and the state dir's files (the log file only grows). */
-function snapshot(e: CliEnv): string {
-  const files = (d: string): string[] => (existsSync(d) ? readdirSync(d, { recursive: true, encoding: 'utf8' }).filter((f) => f !== 'hook.log').sort().map((f) => `${f}:${lstatSync(join(d, f)).isFile() ? readFileSync(join(d, f), 'utf8') : 'dir'}`) : []);
-  return JSON.stringify([existsSync(e.sim) ? readFileSync(e.sim, 'utf8') : null, files(e.stateDir)]);
 }
 
 describe('lsmns agent (served hooks, a real agent process)', function () {
@@ -41,7 +38,7 @@ describe('lsmns agent (served hooks, a real agent process)', function () {
   it('the socket is root-only in a 0700 directory, and logs are JSON lines on stderr', async () => {
     assert.equal(lstatSync(a.socket).mode & 0o777, 0o600);
     assert.equal(lstatSync(join(a.socket, '..')).mode & 0o777, 0o700);
-    await waitFor(() => a.stderr().includes('\n'));
+    await waitFor(() => a.stderr().includes('\n'), 'the first log line');
     for (const line of a.stderr().trim().split('\n')) assert.equal(typeof JSON.parse(line).level, 'number', line);
   });
 
@@ -63,12 +60,12 @@ describe('lsmns agent (served hooks, a real agent process)', function () {
         const standalone = lsmns(e, ['hook', 'createRuntime'], ociState(bundle(e, own), 'owner', own));
         assert.equal(standalone.code, 0, standalone.stderr);
         const [stage, input] = make(e);
-        const before = snapshot(e);
+        const before = nodeSnapshot(e);
         const s = lsmns(e, ['hook', stage], input);
-        assert.equal(snapshot(e), before, 'the standalone hook changed nothing');
+        assert.equal(nodeSnapshot(e), before, 'the standalone hook changed nothing');
         for (const which of CLIENTS) {
           const c = await client(a.socket, stage, input, process.env, which);
-          assert.equal(snapshot(e), before, `the served hook (${which.name} client) changed nothing`);
+          assert.equal(nodeSnapshot(e), before, `the served hook (${which.name} client) changed nothing`);
           assert.equal(c.code, s.code, `exit codes: served (${which.name}) ${c.stderr} standalone ${s.stderr}`);
           assert.equal(c.stderr, s.stderr, which.name);
         }
@@ -123,12 +120,12 @@ describe('lsmns agent (served hooks, a real agent process)', function () {
     ];
     for (const [name, req, status, re] of cases) {
       it(name, async () => {
-        const before = snapshot(e);
+        const before = nodeSnapshot(e);
         const r = await req();
         assert.equal(r.status, status, r.body);
         assert.match(r.body, re);
         assert.equal(r.body.trim().split('\n').length, 1, 'one line');
-        assert.equal(snapshot(e), before);
+        assert.equal(nodeSnapshot(e), before);
       });
     }
     const form = (f: [string, string][]) => new URLSearchParams(f).toString();
@@ -146,11 +143,11 @@ describe('lsmns agent (served hooks, a real agent process)', function () {
     for (const [name, req, status, re] of shimCases) {
       it(name, async () => {
         fifoBundle();
-        const before = snapshot(e);
+        const before = nodeSnapshot(e);
         const r = await req();
         assert.equal(r.status, status, r.body);
         assert.match(r.body, re);
-        assert.equal(snapshot(e), before);
+        assert.equal(nodeSnapshot(e), before);
       });
     }
     it('the agent still serves after all of them', async () => {

@@ -10,7 +10,8 @@ import { requestFromPod } from '../../src/plan/request.js';
 import { checkPod } from '../../src/schema/pod.js';
 import { PROFILE_P, tempDir } from '../kernel/sim/helpers.js';
 import { FakeApiServer } from './fake-apiserver.js';
-import { podObj, waitFor } from './helpers.js';
+import { podObj } from './helpers.js';
+import { waitFor } from '../support/wait.js';
 
 const quiet = { info() {}, warn() {} };
 const ENABLED = { 'lsmns.io/enabled': 'true' };
