@@ -53,25 +53,29 @@ describe('lsmns agent (served hooks, a real agent process)', function () {
       ['an unannotated container', (e) => ['createRuntime', ociState(bundle(e, { foo: 'bar' }), 'c1', { foo: 'bar' })]],
       ['a namespace owned by another pod', (e) => { const o = { ...ANN, 'lsmns.io/apparmor-namespace': 'taken', 'io.kubernetes.cri.sandbox-uid': 'other' }; return ['createRuntime', ociState(bundle(e, o), 'c9', o)]; }],
     ];
-    for (const [name, make] of cases) {
-      it(name, async () => {
-        // The namespace "taken" belongs to pod u-1 in both runs.
-        const own = { ...ANN, 'lsmns.io/apparmor-namespace': 'taken' };
+    describe('refusals and no-ops', () => {
+      // The namespace "taken" belongs to pod u-1 while these run; each case asserts that it changed nothing.
+      const own = { ...ANN, 'lsmns.io/apparmor-namespace': 'taken' };
+      before(() => {
         const standalone = lsmns(e, ['hook', 'createRuntime'], ociState(bundle(e, own), 'owner', own));
         assert.equal(standalone.code, 0, standalone.stderr);
-        const [stage, input] = make(e);
-        const before = nodeSnapshot(e);
-        const s = lsmns(e, ['hook', stage], input);
-        assert.equal(nodeSnapshot(e), before, 'the standalone hook changed nothing');
-        for (const which of CLIENTS) {
-          const c = await client(a.socket, stage, input, process.env, which);
-          assert.equal(nodeSnapshot(e), before, `the served hook (${which.name} client) changed nothing`);
-          assert.equal(c.code, s.code, `exit codes: served (${which.name}) ${c.stderr} standalone ${s.stderr}`);
-          assert.equal(c.stderr, s.stderr, which.name);
-        }
-        assert.equal(lsmns(e, ['hook', 'poststop'], ociState(bundle(e, own), 'owner', own)).code, 0);
       });
-    }
+      after(() => assert.equal(lsmns(e, ['hook', 'poststop'], ociState(bundle(e, own), 'owner', own)).code, 0));
+      for (const [name, make] of cases) {
+        it(name, async () => {
+          const [stage, input] = make(e);
+          const before = nodeSnapshot(e);
+          const s = lsmns(e, ['hook', stage], input);
+          assert.equal(nodeSnapshot(e), before, 'the standalone hook changed nothing');
+          for (const which of CLIENTS) {
+            const c = await client(a.socket, stage, input, process.env, which);
+            assert.equal(nodeSnapshot(e), before, `the served hook (${which.name} client) changed nothing`);
+            assert.equal(c.code, s.code, `exit codes: served (${which.name}) ${c.stderr} standalone ${s.stderr}`);
+            assert.equal(c.stderr, s.stderr, which.name);
+          }
+        });
+      }
+    });
 
     for (const which of CLIENTS) {
       it(`a pretty-printed state with a final newline and non-ASCII: the ${which.name} client sends it whole`, async () => {
