@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { ExitCode, invalidInput, LsmnsError, toLsmnsError, type Problem } from '../src/errors.js';
+import { ERROR_CODES, ExitCode, invalidInput, LsmnsError, toLsmnsError, type Problem } from '../src/errors.js';
 
 const PROBLEM: Problem = { key: 'lsmns.io/apparmor-profile', value: '"a:b"', rule: "profile name must not contain ':'", example: 'web' };
 
@@ -12,11 +12,16 @@ describe('errors', () => {
     assert.deepEqual(ExitCode, { Ok: 0, Internal: 1, InvalidInput: 2, NotPossible: 3, ApplyFailed: 4 });
   });
 
+  it('error codes are one closed set of distinct PascalCase words (Event reasons and metric labels)', () => {
+    assert.equal(new Set(ERROR_CODES).size, ERROR_CODES.length);
+    for (const c of ERROR_CODES) assert.match(c, /^[A-Z][a-z]+(?:[A-Z][a-z]+)*$/, c);
+  });
+
   describe('LsmnsError', () => {
     it('carries code, message, remedy, exit code and errno; problems and details default to empty', () => {
-      const e = new LsmnsError({ code: 'NoStacking', message: 'no stacking', remedy: 'boot a newer kernel', exitCode: ExitCode.NotPossible });
+      const e = new LsmnsError({ code: 'NotPossibleOnNode', message: 'no stacking', remedy: 'boot a newer kernel', exitCode: ExitCode.NotPossible });
       assert.ok(e instanceof Error);
-      assert.deepEqual([e.name, e.code, e.message, e.remedy, e.exitCode, e.errno, e.problems, e.details, e.cause], ['LsmnsError', 'NoStacking', 'no stacking', 'boot a newer kernel', 3, undefined, [], {}, undefined]);
+      assert.deepEqual([e.name, e.code, e.message, e.remedy, e.exitCode, e.errno, e.problems, e.details, e.cause], ['LsmnsError', 'NotPossibleOnNode', 'no stacking', 'boot a newer kernel', 3, undefined, [], {}, undefined]);
     });
 
     it('wrap puts the context in front and keeps code, remedy, errno, problems and details; the original is the cause', () => {
@@ -40,7 +45,7 @@ describe('errors', () => {
     });
 
     it('toJSON has code, message, remedy and exit code, and errno, problems and details only when set', () => {
-      assert.deepEqual(new LsmnsError({ code: 'NoPolicy', message: 'm', remedy: 'r', exitCode: ExitCode.InvalidInput }).toJSON(), { code: 'NoPolicy', message: 'm', remedy: 'r', exitCode: 2 });
+      assert.deepEqual(new LsmnsError({ code: 'PolicyNotFound', message: 'm', remedy: 'r', exitCode: ExitCode.InvalidInput }).toJSON(), { code: 'PolicyNotFound', message: 'm', remedy: 'r', exitCode: 2 });
       const e = invalidInput('InvalidAnnotation', 'm', 'r', [PROBLEM], { ref: 'pod.json' });
       assert.deepEqual(e.toJSON(), { code: 'InvalidAnnotation', message: 'm', remedy: 'r', exitCode: 2, problems: [PROBLEM], details: { ref: 'pod.json' } });
     });

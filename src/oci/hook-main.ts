@@ -5,7 +5,8 @@
 import { parseArgs } from 'node:util';
 import { resolveOptions } from '../config.js';
 import { ExitCode, invalidInput, toLsmnsError } from '../errors.js';
-import { openKernel } from '../kernel/factory.js';
+import { openBackend } from '../kernel/factory.js';
+import { FilePolicyStore } from '../policy/store.js';
 import { fileLog, hookErrorLine, hookExitCode, parseStage, policyWaitOf, runHook, type HookResult } from './hook.js';
 import { parseOciState } from './spec.js';
 
@@ -48,11 +49,11 @@ export async function hookMain(args: string[], stateText: string, io: HookIo): P
     const hookStage = parseStage(stage);
     const o = resolveOptions({ backend: values.backend, simState: values['sim-state'], securityfs: values.securityfs, policyDir: values['policy-dir'], hostProfileDir: values['host-profile-dir'], stateDir: values['state-dir'], socket: values.socket }, io.env);
     const state = parseOciState(stateText);
-    const port = await openKernel(o);
+    const backend = await openBackend(o);
     const log = fileLog(o.stateDir, 'hook');
     let r: HookResult;
     try {
-      r = await runHook(hookStage, state, { port, stateDir: o.stateDir, policyDir: o.policyDir, policyWaitMs: policyWaitOf(values['policy-wait'], io.env), log });
+      r = await runHook(hookStage, state, { backend, policies: new FilePolicyStore(o.policyDir), stateDir: o.stateDir, policyWaitMs: policyWaitOf(values['policy-wait'], io.env), log });
     } finally {
       log.close();
     }
