@@ -52,7 +52,8 @@ export function livenessFromMarker(rec: OwnerRecord): Liveness {
 /**
  * A marker still "creating" while its namespace lock is free was left by a crash between the marker and the
  * mkdir (the executor turns it into "ready", or removes it, before it lets go of the lock), so it is dead
- * whatever isLive says. Checked again under the lock before anything is removed.
+ * whatever isLive says. It proves nothing about the namespace, though: the mkdir may never have happened, and
+ * a namespace of that name may be someone else's, made after the crash. So only the marker goes.
  */
 async function deadness(rec: OwnerRecord, isLive: CollectOptions['isLive']): Promise<string | null> {
   if (rec.state === 'creating') return 'its creation never finished (a crash between the marker and the mkdir)';
@@ -93,10 +94,12 @@ export async function collectOrphans(o: CollectOptions): Promise<CollectReport> 
         const cur = o.owners.get(rec.namespace);
         // Reused or revived meanwhile (a new pod took the name, a container took a reference): not dead any more.
         if (!cur || !sameMarker(cur, rec) || (await deadness(cur, o.isLive)) === null) return false;
-        try {
-          await o.port.removeNamespace(rec.namespace);
-        } catch (e) {
-          if (toLsmnsError(e).errno !== 'ENOENT') throw e;
+        if (cur.state === 'ready') {
+          try {
+            await o.port.removeNamespace(rec.namespace);
+          } catch (e) {
+            if (toLsmnsError(e).errno !== 'ENOENT') throw e;
+          }
         }
         o.owners.delete(rec.namespace);
         return true;

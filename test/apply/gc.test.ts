@@ -52,6 +52,14 @@ describe('apply/gc collectOrphans', () => {
     });
   }
 
+  it('a "creating" marker goes, but a namespace of its name that someone else made after the crash stays', async () => {
+    await node([marker('half', { state: 'creating' })], ['half']);
+    const r = await collectOrphans({ owners, port, isLive: () => ({ live: true }), now: () => T0 + 120_000, graceMs: 60_000 });
+    assert.deepEqual(r.removed.map((x) => x.namespace), ['half'], 'the marker is collected');
+    assert.deepEqual(owners.list(), []);
+    assert.deepEqual(await port.listNamespaces(), ['half'], 'a half-made marker never removes a namespace');
+  });
+
   it('the grace: from the marker\'s creation in one run, from the first sight of death across runs', async () => {
     await node([marker('dead')]);
     const isLive = gone(['dead-uid']);
