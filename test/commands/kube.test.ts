@@ -3,7 +3,8 @@ import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FakeApiServer } from '../kube/fake-apiserver.js';
-import { podObj, waitFor } from '../kube/helpers.js';
+import { podObj } from '../kube/helpers.js';
+import { waitFor } from '../support/wait.js';
 import { BIN, cliEnv, lsmns } from './cli.js';
 
 describe('lsmns agent --node and lsmns install --containerd/--crio (real CLI)', function () {
@@ -21,7 +22,7 @@ describe('lsmns agent --node and lsmns install --containerd/--crio (real CLI)', 
       const p = spawn(process.execPath, [BIN, 'agent', '--node', 'node-a', '--kubeconfig', kc, '--socket', socket, '--health-port', '0'], { env: e.env, stdio: ['ignore', 'ignore', 'pipe'] });
       let err = '';
       p.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
-      await waitFor(() => /"event":"kubernetes"/.test(err), 'the Kubernetes side', 20_000);
+      await waitFor(() => /"event":"kubernetes"/.test(err), 'the Kubernetes side', { timeoutMs: 20_000 });
       const health = Number(/"health":(\d+)/.exec(err)![1]);
       assert.equal((await fetch(`http://127.0.0.1:${health}/readyz`)).status, 200);
       assert.match(await (await fetch(`http://127.0.0.1:${health}/metrics`)).text(), /lsmns_informer_cached_objects\{resource="pods",component="agent"\} 1/);

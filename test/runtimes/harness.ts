@@ -12,6 +12,7 @@ import { SimKernel } from '../../src/kernel/sim/port.js';
 import { simView } from '../../src/kernel/sim/view.js';
 import { hookEntry, SHIM_HOOK_STAGES } from '../../src/oci/shim.js';
 import { PROFILE_P, tempDir } from '../kernel/sim/helpers.js';
+import { waitFor } from '../support/wait.js';
 
 export { tempDir };
 
@@ -134,15 +135,6 @@ export async function simEnv(prefix = 'lsmns-rt-'): Promise<SimEnv> {
   };
 }
 
-/** Polls until fn is true (a stopped container, a started agent); fails with what it last saw. */
-export function waitFor(fn: () => boolean, what: string, ms = 10_000): void {
-  const end = Date.now() + ms;
-  while (!fn()) {
-    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
-    spawnSync('sleep', ['0.05']);
-  }
-}
-
 /** The runtime's status of a container (created, running, stopped), or null when it has none. */
 export function containerStatus(argv: readonly string[], root: string, id: string): string | null {
   const r = spawnSync(argv[0]!, [...argv.slice(1), '--root', root, 'state', id], { encoding: 'utf8' });
@@ -150,15 +142,17 @@ export function containerStatus(argv: readonly string[], root: string, id: strin
 }
 
 /** kill -9, wait until stopped, then delete (which runs poststop), each through call; the delete's result. */
-export function killAndDelete(call: (args: string[]) => Ran, argv: readonly string[], root: string, id: string): Ran {
+export async function killAndDelete(call: (args: string[]) => Ran, argv: readonly string[], root: string, id: string): Promise<Ran> {
   call(['kill', id, 'KILL']);
-  waitFor(() => containerStatus(argv, root, id) === 'stopped', `${id} stopped`);
+  await waitFor(() => containerStatus(argv, root, id) === 'stopped', `${id} stopped`, { intervalMs: 50 });
   return call(['delete', id]);
 }
 
 export interface Containerd {
   address: string;
   ctr(args: string[]): Ran;
+  /** ctr task kill -9, wait until the task is stopped or gone, then delete the task and the container. */
+  killAndDelete(id: string): Promise<Ran>;
   stop(): Promise<void>;
 }
 
@@ -177,9 +171,16 @@ export async function startContainerd(dir: string): Promise<Containerd> {
   const child = spawn('containerd', ['--config', join(base, 'config.toml')], { stdio: ['ignore', logFd, logFd] });
   closeSync(logFd);
   const ctr = (args: string[]) => runToFile('ctr', ['--address', address, ...args], { dir });
-  waitFor(() => child.exitCode === null && ctr(['version']).status === 0, 'containerd to answer', 30_000);
+  await waitFor(() => child.exitCode === null && ctr(['version']).status === 0, 'containerd to answer', { timeoutMs: 30_000, intervalMs: 50 });
   return {
     address, ctr,
+    killAndDelete: async (id) => {
+      ctr(['task', 'kill', '-s', 'KILL', id]);
+      // ctr task ls: "ID PID STATUS"; a task that is gone counts as stopped.
+      await waitFor(() => /STOPPED/.test(ctr(['task', 'ls']).out.split('\n').find((l) => l.startsWith(`${id} `)) ?? 'STOPPED'), `${id} stopped`, { intervalMs: 50 });
+      ctr(['task', 'delete', id]);
+      return ctr(['container', 'delete', id]);
+    },
     stop: () => new Promise((res) => {
       if (child.exitCode !== null) return res();
       child.once('exit', () => res());

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { LSMNS, SH_HOOK_CLIENT, busyboxBundle, runToFile, simEnv, waitFor, type SimEnv } from './harness.js';
+import { LSMNS, SH_HOOK_CLIENT, busyboxBundle, runToFile, simEnv, type SimEnv } from './harness.js';
+import { waitFor } from '../support/wait.js';
 
 // `lsmns install --served --systemd` end to end: the agent runs from the written lsmns-agent.service under
 // socket activation from the written lsmns-agent.socket (systemd-socket-activate plays systemd), and podman
@@ -35,7 +36,7 @@ describe('lsmns install --served --systemd, with podman and a socket-activated a
     const log = openSync(join(e.dir, 'agent.log'), 'w');
     agent = spawn('systemd-socket-activate', ['-l', listen!, ...envs, '-E', `PATH=${process.env.PATH}`, ...exec], { stdio: ['ignore', log, log] });
     closeSync(log);
-    waitFor(() => existsSync(listen!), 'the activation socket');
+    await waitFor(() => existsSync(listen!), 'the activation socket');
     const base = ['--root', join(e.dir, 'storage'), '--runroot', join(e.dir, 'run'), '--storage-driver', 'vfs', '--cgroup-manager', 'cgroupfs', '--events-backend', 'file', '--runtime', 'runc', '--hooks-dir', hooksDir()];
     podman = (args) => runToFile('podman', [...base, ...args], { dir: e.dir });
   });
