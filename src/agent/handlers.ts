@@ -11,7 +11,7 @@ import { hookErrorLine, hookExitCode, parseStage, runHook } from '../oci/hook.js
 import { parseRuntimeArgs, runtimeLogLine } from '../oci/runtime-args.js';
 import { prepareBundle } from '../oci/shim.js';
 import { ociStateOf, parseOciStateJson } from '../oci/spec.js';
-import { FilePolicyStore } from '../policy/store.js';
+import { policyStoreOf } from '../policy/store.js';
 import { escapeValue } from '../schema/names.js';
 import type { HookHandler, HookReply, Logger, Route } from './server.js';
 
@@ -102,7 +102,7 @@ export function hookHandler(o: { common: CommonOptions; policyWaitMs: number; lo
       // A fresh port per call, as a hook process has: facts are probed from the state file as it is now.
       const backend = await openBackend(o.common);
       await runHook(hookStage, state, {
-        backend, policies: new FilePolicyStore(o.common.policyDir), stateDir: o.common.stateDir, policyWaitMs: o.policyWaitMs,
+        backend, policies: policyStoreOf(o.common), stateDir: o.common.stateDir, policyWaitMs: o.policyWaitMs,
         log: (e) => o.logger.info({ front: 'agent', ...e }),
       });
       return { exitCode: ExitCode.Ok, message: '' };

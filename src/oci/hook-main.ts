@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import { resolveOptions } from '../config.js';
 import { ExitCode, invalidInput, toLsmnsError } from '../errors.js';
 import { openBackend } from '../kernel/factory.js';
-import { FilePolicyStore } from '../policy/store.js';
+import { policyStoreOf } from '../policy/store.js';
 import { fileLog, hookErrorLine, hookExitCode, parseStage, policyWaitOf, runHook, type HookResult } from './hook.js';
 import { parseOciState } from './spec.js';
 
@@ -53,7 +53,7 @@ export async function hookMain(args: string[], stateText: string, io: HookIo): P
     const log = fileLog(o.stateDir, 'hook');
     let r: HookResult;
     try {
-      r = await runHook(hookStage, state, { backend, policies: new FilePolicyStore(o.policyDir), stateDir: o.stateDir, policyWaitMs: policyWaitOf(values['policy-wait'], io.env), log });
+      r = await runHook(hookStage, state, { backend, policies: policyStoreOf(o), stateDir: o.stateDir, policyWaitMs: policyWaitOf(values['policy-wait'], io.env), log });
     } finally {
       log.close();
     }

@@ -240,13 +240,6 @@ export function findProfile(policy: Policy, name: string): Profile | null {
   return found;
 }
 
-/** One line for the human plan. */
-export function renderConflict(c: Conflict): string {
-  const t = `${c.tenant.file}:${c.tenant.line} "${c.tenant.rule}" (profile ${c.tenant.profile})`;
-  const h = c.host ? `denied by ${c.host.file}:${c.host.line} "${c.host.rule}"` : 'not granted by the host profile';
-  return `${t}: ${c.lost.join(', ')} ${h}; ${c.effect}`;
-}
-
 export interface PlanConflicts { conflicts: Conflict[]; warnings: string[] }
 
 /**

@@ -29,6 +29,11 @@ export interface PolicyStore {
   read(ref: PolicyRef, o: { waitMs: number }): Promise<PolicySource>;
 }
 
+/** The node's store as the options name it: --policy-dir, with includes from --host-profile-dir, then /etc/apparmor.d. */
+export function policyStoreOf(o: { policyDir: string; hostProfileDir: string }): FilePolicyStore {
+  return new FilePolicyStore(o.policyDir, { includeDirs: [...new Set([o.hostProfileDir, '/etc/apparmor.d'])] });
+}
+
 /** The node's policy directory (--policy-dir), laid out as SPEC §4 says. */
 export class FilePolicyStore implements PolicyStore {
   readonly includeDirs: string[];

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { conflictsForPlan, findConflicts, findProfile, renderConflict, type Conflict } from '../../src/policy/conflicts.js';
+import { conflictsForPlan, findConflicts, findProfile, type Conflict } from '../../src/policy/conflicts.js';
+import { conflictLine } from '../../src/render/plan-text.js';
 import { fileIncludeResolver, readProfileDir } from '../../src/policy/includes.js';
 import { parsePolicy } from '../../src/policy/parser.js';
 
@@ -67,7 +68,7 @@ describe('policy/conflicts', function () {
     const ok = conflictsForPlan([other, { file: 'cri', text: hostText }], 'cri-containerd.apparmor.d', tenant, resolve);
     assert.deepEqual(ok.warnings, []);
     assert.ok(ok.conflicts.length > 5);
-    assert.match(renderConflict(ok.conflicts[0]!), /^web\.aa:\d+ ".*" \(profile web\): w denied by cri:\d+ "deny .*"; write of \/proc\/sys\/net\/ipv4\/ip_forward fails with EACCES$/);
+    assert.match(conflictLine({ container: 'c', hostProfile: 'cri-containerd.apparmor.d', ...ok.conflicts[0]! }), /^c: web\.aa:\d+ ".*" \(profile web\) loses w, denied by cri:\d+ "deny .*"; write of \/proc\/sys\/net\/ipv4\/ip_forward fails with EACCES$/);
     const missing = conflictsForPlan([{ file: 'cri', text: hostText }], 'nosuch', tenant, resolve);
     assert.deepEqual([missing.conflicts, missing.warnings.length], [[], 1]);
     assert.match(missing.warnings[0]!, /host profile nosuch is not defined/);
