@@ -3,7 +3,7 @@ SHELL := /bin/bash
 NODE_BIN := node_modules/.bin
 MOCHA := $(NODE_BIN)/mocha --forbid-only --exit --reporter dot --timeout 20000
 
-.PHONY: all deps npm-deps build demo test test-unit test-runtimes test-cri test-qemu test-qemu-kube bench clean
+.PHONY: all deps npm-deps build demo test test-unit test-runtimes test-cri test-qemu test-qemu-kube test-cluster cluster-up cluster-down bench clean
 
 # Suites: unit and CLI tests run anywhere; the others use real components that deps.sh installs.
 TEST_SUITES := test-unit test-runtimes test-cri test-qemu
@@ -41,7 +41,7 @@ demo: build
 	./scripts/demo.sh
 
 test-unit: build
-	$(MOCHA) --ignore 'dist/test/runtimes/**' --ignore 'dist/test/qemu/**' --ignore 'dist/test/cri/**' 'dist/test/**/*.test.js'
+	$(MOCHA) --ignore 'dist/test/runtimes/**' --ignore 'dist/test/qemu/**' --ignore 'dist/test/cri/**' --ignore 'dist/test/cluster/**' 'dist/test/**/*.test.js'
 
 # Real runc, crun, podman and containerd (ctr) on this host, with the sim backend.
 test-runtimes: build
@@ -60,6 +60,19 @@ test-cri: build
 # as the port-level scenarios): CRI handler lsmns with the securityfs backend, the node agent setting Confined.
 test-qemu-kube: build
 	$(MOCHA) --timeout 1200000 'dist/test/qemu/kube/*.test.js'
+
+# A one-node Kubernetes cluster built from source (scripts/cluster/; binaries cached under
+# /var/cache/lsmns-cluster), lsmns installed from manifests/overlays/local; state, logs and kubeconfig in .cluster/.
+cluster-up: build
+	./scripts/cluster/up.sh
+
+cluster-down:
+	./scripts/cluster/down.sh
+
+# Against the cluster of cluster-up (started here if it is not running; left running for the next run).
+test-cluster: build
+	@[ -f .cluster/pids/kube-apiserver.pid ] && kill -0 $$(cat .cluster/pids/kube-apiserver.pid) 2>/dev/null || ./scripts/cluster/up.sh
+	$(MOCHA) --timeout 300000 'dist/test/cluster/**/*.test.js'
 
 deps:
 	./scripts/deps.sh

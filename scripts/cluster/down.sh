@@ -1,0 +1,56 @@
+#!/bin/bash
+# down.sh (make cluster-down): stops everything up.sh started, by the pids it recorded, and undoes its effects on
+# the host (pod sandboxes, the pod bridge, kube-proxy's nftables tables, the kubelet's cgroups, empty mount points
+# it created). Removes nothing else outside .cluster/; the state under .cluster/ stays for reading the logs.
+set -uo pipefail
+. "$(dirname "$0")/env.sh"
+quiet=; [ "${1:-}" = --quiet ] && quiet=1
+say() { [ -n "$quiet" ] || log "$@"; }
+stop() { # NAME [SIGNAL]: by pid file; waits up to 10 s, then SIGKILL.
+  local f=$PIDS/$1.pid p
+  [ -f "$f" ] || return 0
+  p=$(cat "$f")
+  if kill -0 "$p" 2>/dev/null; then
+    kill -"${2:-TERM}" "$p"
+    for _ in $(seq 1 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    kill -0 "$p" 2>/dev/null && kill -KILL "$p"
+    say "stopped $1 (pid $p)"
+  fi
+  rm -f "$f"
+}
+[ -d "$C" ] || exit 0
+stop kubelet
+stop kube-proxy
+# Every pod's containers, while containerd still runs (the shims would otherwise keep them).
+if [ -S "$CTRD_SOCK" ] && [ -f "$PIDS/containerd.pid" ]; then
+  ctrc() { timeout 20 ctr --address "$CTRD_SOCK" -n k8s.io "$@"; }
+  for t in $(ctrc tasks ls -q 2>/dev/null); do ctrc tasks kill -s KILL "$t" >/dev/null 2>&1; done
+  sleep 0.5
+  for t in $(ctrc tasks ls -q 2>/dev/null); do ctrc tasks delete -f "$t" >/dev/null 2>&1; done
+fi
+stop containerd
+# Shims of THIS containerd (matched by its socket in their argv), one by one.
+for d in /proc/[0-9]*; do
+  args=$(tr '\0' ' ' < "$d/cmdline" 2>/dev/null) || continue
+  case "$args" in *containerd-shim-runc-v2*"-address $CTRD_SOCK "*) kill -KILL "${d#/proc/}" 2>/dev/null && say "killed shim ${d#/proc/}" ;; esac
+done
+stop node
+stop kube-scheduler
+stop kube-controller-manager
+stop kube-apiserver
+stop etcd
+# Whatever a process of the node left mounted under .cluster in this namespace (normally nothing: they mount in
+# the node's private namespace, which is gone with them), deepest first.
+grep -o " $C/[^ ]*" /proc/self/mountinfo 2>/dev/null | sort -r | while read -r m; do umount -l "$m" && say "unmounted $m"; done
+ip link show "$BRIDGE" >/dev/null 2>&1 && ip link del "$BRIDGE" && say "removed bridge $BRIDGE"
+for fam in ip ip6; do nft list table "$fam" kube-proxy >/dev/null 2>&1 && nft delete table "$fam" kube-proxy && say "removed nftables table $fam kube-proxy"; done
+# The kubelet's cgroups, deepest first (only empty ones can go, which is all of them once the pods are gone).
+for c in /sys/fs/cgroup/*"$CGROUP_ROOT"; do
+  [ -d "$c" ] && find "$c" -depth -type d -exec rmdir {} \; 2>/dev/null
+done
+if [ -f "$C/created-paths" ]; then
+  tac "$C/created-paths" | while read -r p; do rmdir "$p" 2>/dev/null; done
+  rm -f "$C/created-paths"
+fi
+say "cluster down"
+exit 0

@@ -1,0 +1,76 @@
+// Admission by the real API server: the lsmns webhook called over TLS through its Service, and the
+// ValidatingAdmissionPolicy's CEL evaluated by the API server itself.
+
+import assert from 'node:assert/strict';
+import { createPod, deleteNamespace, kubectl, kubectlOk, makeNamespace, podDoc, requireCluster } from './cluster.js';
+
+const OPTED = 'lsmns-t-adm-on';
+const PLAIN = 'lsmns-t-adm-off';
+const VALID = { 'lsmns.io/apparmor-namespace': 'adm-tenant' };
+// A path in the namespace name: the policy's rule for lsmns.io/apparmor-namespace refuses it.
+const HOSTILE = { 'lsmns.io/apparmor-namespace': '../../../sys/kernel/security' };
+
+describe('cluster: admission', function () {
+  this.timeout(180_000);
+  before(function () {
+    requireCluster();
+    makeNamespace(OPTED, { 'lsmns.io/enabled': 'true' });
+    makeNamespace(PLAIN);
+    // A second RuntimeClass (the RuntimeClass admission plugin refuses a pod naming one that does not exist).
+    kubectlOk(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'node.k8s.io/v1', kind: 'RuntimeClass', metadata: { name: 'lsmns-t-other' }, handler: 'runc' }));
+  });
+  after(() => {
+    deleteNamespace(OPTED);
+    deleteNamespace(PLAIN);
+    kubectl(['delete', 'runtimeclass', 'lsmns-t-other', '--ignore-not-found']);
+  });
+
+  it('opted-in namespace: the webhook (over TLS) gives a valid pod runtimeClassName lsmns, and it is stored so', () => {
+    const r = createPod(podDoc('valid', OPTED, { annotations: VALID }));
+    assert.equal(r.error, undefined);
+    assert.equal(r.pod!.spec.runtimeClassName, 'lsmns');
+    const stored = JSON.parse(kubectlOk(['-n', OPTED, 'get', 'pod', 'valid', '-o', 'json']));
+    assert.equal(stored.spec.runtimeClassName, 'lsmns');
+    kubectl(['-n', OPTED, 'delete', 'pod', 'valid', '--wait=false', '--grace-period=0', '--force']);
+  });
+
+  it('opted-in namespace: a pod without lsmns annotations is left alone', () => {
+    const r = createPod(podDoc('plain', OPTED), true);
+    assert.equal(r.error, undefined);
+    assert.equal(r.pod!.spec.runtimeClassName, undefined);
+  });
+
+  it('opted-in namespace: a hostile annotation is refused by the ValidatingAdmissionPolicy, naming the key', () => {
+    const r = createPod(podDoc('hostile', OPTED, { annotations: HOSTILE }), true);
+    assert.ok(r.error, 'admitted');
+    assert.match(r.error!, /ValidatingAdmissionPolicy 'lsmns-annotations' with binding 'lsmns-annotations' denied request/);
+    assert.match(r.error!, /lsmns\.io\/apparmor-namespace must be auto or a name/);
+  });
+
+  it('opted-in namespace: an unknown lsmns.io/ key (a typo) is refused by the policy', () => {
+    const r = createPod(podDoc('typo', OPTED, { annotations: { ...VALID, 'lsmns.io/apparmor-profil': 'web' } }), true);
+    assert.match(r.error ?? 'admitted', /ValidatingAdmissionPolicy 'lsmns-annotations'.*unknown lsmns\.io\/ annotation key/s);
+  });
+
+  it('opted-in namespace: a pod naming another RuntimeClass is refused with the webhook\'s message', () => {
+    const r = createPod(podDoc('other-rc', OPTED, { annotations: VALID, runtimeClassName: 'lsmns-t-other' }), true);
+    assert.ok(r.error, 'admitted');
+    assert.match(r.error!, /admission webhook "pods\.lsmns\.io" denied the request/);
+    assert.match(r.error!, /names runtimeClassName "lsmns-t-other", but its lsmns\.io\/ annotations need the RuntimeClass "lsmns"/);
+  });
+
+  describe('a namespace that has not opted in: the same pods are left alone', () => {
+    for (const [name, o] of [
+      ['valid', { annotations: VALID }],
+      ['hostile', { annotations: HOSTILE }],
+      ['other-rc', { annotations: VALID, runtimeClassName: 'lsmns-t-other' }],
+    ] as const) {
+      it(`${name}: admitted unchanged`, () => {
+        const r = createPod(podDoc(name, PLAIN, o), true);
+        assert.equal(r.error, undefined);
+        assert.equal(r.pod!.spec.runtimeClassName, 'runtimeClassName' in o ? o.runtimeClassName : undefined);
+        assert.deepEqual(r.pod!.metadata.annotations, o.annotations);
+      });
+    }
+  });
+});
