@@ -48,6 +48,11 @@ for fam in ip ip6; do nft list table "$fam" kube-proxy >/dev/null 2>&1 && nft de
 for c in /sys/fs/cgroup/*"$CGROUP_ROOT"; do
   [ -d "$c" ] && find "$c" -depth -type d -exec rmdir {} \; 2>/dev/null
 done
+if [ -f "$C/ip_forward.before" ]; then
+  v=$(cat "$C/ip_forward.before")
+  [ "$(cat /proc/sys/net/ipv4/ip_forward)" = "$v" ] || { echo "$v" > /proc/sys/net/ipv4/ip_forward; say "net.ipv4.ip_forward back to $v"; }
+  rm -f "$C/ip_forward.before"
+fi
 if [ -f "$C/created-paths" ]; then
   tac "$C/created-paths" | while read -r p; do rmdir "$p" 2>/dev/null; done
   rm -f "$C/created-paths"

@@ -14,7 +14,8 @@ SERVICE_CIDR=10.96.0.0/16 KUBERNETES_SVC_IP=10.96.0.1 POD_CIDR=10.244.0.0/24 BRI
 CTRD_SOCK=$C/containerd/containerd.sock
 # Host paths the node's components use (containerd 1.6 hard-codes /run/containerd/s for shim sockets; the agent's
 # hostPath volumes; CNI's state): inside the node's private mount namespace each is a bind mount of $NODE/<path>.
-NODE_PATHS=(/run/containerd /run/netns /run/lsmns /var/lib/lsmns /etc/lsmns /opt/lsmns /usr/share/containers/oci/hooks.d /var/lib/cni)
+NODE_PATHS=(/run/containerd /run/netns /run/lsmns /var/lib/lsmns /etc/lsmns /opt/lsmns /usr/share/containers/oci/hooks.d /var/lib/cni
+  /var/log/containers)
 # The kubelet's cgroups go under this parent, so cluster-down can remove exactly those.
 CGROUP_ROOT=/lsmns-cluster
 kubectl() { "$C/bin/kubectl" --kubeconfig "$C/admin.kubeconfig" "$@"; }

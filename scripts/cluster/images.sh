@@ -9,9 +9,9 @@ LSMNS_IMAGE=ghcr.io/lsmns/lsmns:0.1.0-local BASE_IMAGE=localhost/lsmns-node-base
 I=$C/images
 mkdir -p "$I"
 t=$(date +%s)
-[ -f "$I/pause.tar" ] || "$repo/test/cri/mkimage.sh" lsmns.test/pause:1 "$I/pause.tar" \
+[ -f "$I/pause.tar" ] || bash "$repo/test/cri/mkimage.sh" lsmns.test/pause:1 "$I/pause.tar" \
   '["/bin/sh","-c","trap \"exit 0\" TERM INT; while :; do sleep 3600 & wait $!; done"]' >&2
-[ -f "$I/busybox.tar" ] || "$repo/test/cri/mkimage.sh" lsmns.test/busybox:1 "$I/busybox.tar" '["/bin/sh"]' >&2
+[ -f "$I/busybox.tar" ] || bash "$repo/test/cri/mkimage.sh" lsmns.test/busybox:1 "$I/busybox.tar" '["/bin/sh"]' >&2
 
 # The lsmns image's context: what a release holds (package files, bin, dist without tests, hooks) and the
 # production dependencies, from npm's cache.

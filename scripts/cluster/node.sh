@@ -7,6 +7,17 @@
 set -euo pipefail
 . "$(dirname "$0")/env.sh"
 for p in "${NODE_PATHS[@]}"; do mkdir -p "$NODE$p"; mount --bind "$NODE$p" "$p"; done
+# The kubelet sets these kernel tunables where they differ (cm.setupKernelTunables), machine-wide. Here it reads
+# them from files bind-mounted over /proc/sys in this namespace only, so the host's values stay as they are.
+mkdir -p "$NODE/sysctl"
+for kv in vm/overcommit_memory=1 vm/panic_on_oom=0 kernel/panic=10 kernel/panic_on_oops=1 \
+          kernel/keys/root_maxkeys=1000000 kernel/keys/root_maxbytes=25000000; do
+  k=${kv%=*} v=${kv#*=}
+  [ "$(cat "/proc/sys/$k")" = "$v" ] && continue
+  f=$NODE/sysctl/${k//\//.}
+  echo "$v" > "$f"
+  mount --bind "$f" "/proc/sys/$k"
+done
 # A clean environment, as a service manager gives: no LSMNS_* variables, no lsmns on the PATH.
 envc=(env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root)
 "${envc[@]}" containerd --config "$C/containerd/config.toml" >> "$LOGS/containerd.log" 2>&1 &

@@ -130,10 +130,13 @@ hostnameOverride: $NODE_NAME
 clusterCIDR: $POD_CIDR
 healthzBindAddress: 127.0.0.1:10256
 metricsBindAddress: 127.0.0.1:10249
-conntrack: {maxPerCore: 0, min: 0}
+# Leave the machine's conntrack sysctls as they are.
+conntrack: {maxPerCore: 0, min: 0, tcpEstablishedTimeout: 0s, tcpCloseWaitTimeout: 0s}
 YAML
 
 # Mount points for the node's private bind mounts: created empty where missing, and removed by down.sh.
+# The bridge plugin turns on IPv4 forwarding (isGateway); down.sh puts back the value found here.
+cat /proc/sys/net/ipv4/ip_forward > "$C/ip_forward.before"
 : > "$C/created-paths"
 for p in "${NODE_PATHS[@]}"; do
   d=; IFS=/ read -ra parts <<< "${p#/}"
