@@ -43,7 +43,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
   ld="-s -w"
   for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
     ld+=" -X $pkg.gitVersion=$KUBERNETES -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
-    ld+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=$date"
+    ld+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=$date -X $pkg.gitCommit="  # the module zip has no commit
   done
   (cd "$k" && go build -ldflags "$ld" -o "$bin/" "${pkgs[@]}")
   echo "built Kubernetes $KUBERNETES (${missing[*]}) in $(( $(date +%s) - start )) s" >&2

@@ -13,8 +13,10 @@ for t in containerd ctr runc unshare openssl nft ip buildah; do command -v $t >/
 "$repo/scripts/cluster/down.sh" --quiet
 
 bin=$("$repo/scripts/cluster/build.sh")
-# Fresh state each time; built images (images/) are kept and rebuilt only when their inputs change.
-rm -rf "$C/etcd" "$C/kubelet" "$C/containerd" "$C/node" "$C/pod-logs" "$C/cni" "$LOGS" "$PIDS"
+# Fresh state each time (certificates too: they name this machine's address); built images (images/) are kept
+# and rebuilt only when their inputs change.
+rm -rf "$C/etcd" "$C/kubelet" "$C/containerd" "$C/node" "$C/pod-logs" "$C/cni" "$C/webhook-cert" "$PKI" "$LOGS" "$PIDS"
+rm -f "$C"/*.kubeconfig
 mkdir -p "$C/bin" "$LOGS" "$PIDS" "$C/containerd" "$C/cni/net.d" "$C/pod-logs" "$C/kubelet"
 for b in "$bin"/*; do ln -sfn "$b" "$C/bin/$(basename "$b")"; done
 "$repo/scripts/cluster/pki.sh"
@@ -31,7 +33,7 @@ wait_for() {
 start etcd "$C/bin/etcd" --name lsmns --data-dir "$C/etcd" \
   --listen-client-urls "http://127.0.0.1:$ETCD_PORT" --advertise-client-urls "http://127.0.0.1:$ETCD_PORT" \
   --listen-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" --initial-advertise-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
-  --initial-cluster "lsmns=http://127.0.0.1:$ETCD_PEER_PORT" --listen-metrics-urls "" --log-level warn
+  --initial-cluster "lsmns=http://127.0.0.1:$ETCD_PEER_PORT" --log-level warn
 wait_for etcd 30 curl -sf "http://127.0.0.1:$ETCD_PORT/health"
 
 # The default admission plugins are on; the ones lsmns depends on are named so that they cannot silently go.
@@ -142,6 +144,14 @@ for p in "${NODE_PATHS[@]}"; do
   d=; IFS=/ read -ra parts <<< "${p#/}"
   for part in "${parts[@]}"; do d+=/$part; [ -e "$d" ] || { mkdir "$d"; echo "$d" >> "$C/created-paths"; }; done
 done
+# The kubelet's cgroup root must exist in every v1 hierarchy it checks; a new cpuset starts with no cpus or mems.
+for h in /sys/fs/cgroup/*/; do
+  [ -L "${h%/}" ] || [ "$(stat -f -c %T "$h")" != cgroupfs ] && continue
+  mkdir -p "$h${CGROUP_ROOT#/}"
+done
+if [ -d "/sys/fs/cgroup/cpuset$CGROUP_ROOT" ]; then
+  for f in cpuset.cpus cpuset.mems; do cat "/sys/fs/cgroup/cpuset/$f" > "/sys/fs/cgroup/cpuset$CGROUP_ROOT/$f"; done
+fi
 start node unshare -m --propagation private "$repo/scripts/cluster/node.sh"
 start kube-proxy "$C/bin/kube-proxy" --config "$C/kube-proxy.yaml"
 wait_for "node $NODE_NAME" 120 kubectl wait --for=condition=Ready "node/$NODE_NAME" --timeout=1s

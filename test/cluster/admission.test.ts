@@ -2,7 +2,7 @@
 // ValidatingAdmissionPolicy's CEL evaluated by the API server itself.
 
 import assert from 'node:assert/strict';
-import { createPod, deleteNamespace, kubectl, kubectlOk, makeNamespace, podDoc, requireCluster } from './cluster.js';
+import { LSMNS_NS, createPod, deleteNamespace, kubectl, kubectlJson, kubectlOk, makeNamespace, podDoc, requireCluster, until } from './cluster.js';
 
 const OPTED = 'lsmns-t-adm-on';
 const PLAIN = 'lsmns-t-adm-off';
@@ -59,6 +59,23 @@ describe('cluster: admission', function () {
     assert.match(r.error!, /names runtimeClassName "lsmns-t-other", but its lsmns\.io\/ annotations need the RuntimeClass "lsmns"/);
   });
 
+  it('a namespace that overrides delivery to field: the admitted pod carries the planned Localhost profile', () => {
+    const ns = 'lsmns-t-adm-field';
+    makeNamespace(ns, { 'lsmns.io/enabled': 'true', 'lsmns.io/label-delivery': 'field' });
+    try {
+      const ann = { 'lsmns.io/apparmor-namespace': 'adm-field', 'lsmns.io/apparmor-profile': 'web', 'lsmns.io/apparmor-policy': 'web' };
+      const r = createPod(podDoc('field', ns, { annotations: ann }), true);
+      assert.equal(r.error, undefined);
+      assert.equal(r.pod!.spec.runtimeClassName, undefined);
+      const prof = r.pod!.spec.containers[0].securityContext?.appArmorProfile;
+      assert.equal(prof?.type, 'Localhost', JSON.stringify(r.pod!.spec.containers[0]));
+      assert.match(prof.localhostProfile, /:adm-field:web$/);
+      assert.equal(r.pod!.metadata.annotations['container.apparmor.security.beta.kubernetes.io/main'], `localhost/${prof.localhostProfile}`);
+    } finally {
+      deleteNamespace(ns);
+    }
+  });
+
   describe('a namespace that has not opted in: the same pods are left alone', () => {
     for (const [name, o] of [
       ['valid', { annotations: VALID }],
@@ -72,5 +89,27 @@ describe('cluster: admission', function () {
         assert.deepEqual(r.pod!.metadata.annotations, o.annotations);
       });
     }
+  });
+
+  describe('with both controller replicas scaled to zero (failurePolicy: Fail)', () => {
+    before(async () => {
+      kubectlOk(['-n', LSMNS_NS, 'scale', 'deployment/lsmns-controller', '--replicas=0']);
+      await until('no controller pod', 120_000, () =>
+        (kubectlJson(['-n', LSMNS_NS, 'get', 'pods', '-l', 'app.kubernetes.io/name=lsmns-controller']).items.length === 0 ? true : undefined));
+    });
+    after(() => {
+      kubectlOk(['-n', LSMNS_NS, 'scale', 'deployment/lsmns-controller', '--replicas=2']);
+      kubectlOk(['-n', LSMNS_NS, 'rollout', 'status', 'deployment/lsmns-controller', '--timeout=180s']);
+    });
+
+    it('pod creation in the opted-in namespace fails, naming the webhook', () => {
+      const r = createPod(podDoc('closed', OPTED, { annotations: VALID }), true);
+      assert.match(r.error ?? 'admitted', /failed calling webhook "pods\.lsmns\.io"/);
+    });
+
+    it('other namespaces are unaffected', () => {
+      const r = createPod(podDoc('open', PLAIN, { annotations: VALID }), true);
+      assert.equal(r.error, undefined);
+    });
   });
 });
