@@ -72,7 +72,11 @@ export function createPod(doc: object, dryRun = false): { pod?: Obj; error?: str
   return r.code === 0 ? { pod: JSON.parse(r.stdout) } : { error: r.stderr.trim() };
 }
 
-/** Polls fn every 500 ms until it returns a value other than undefined, or throws after ms. */
+/** Thrown by an until() callback to stop waiting at once (what it waits for will not come). */
+export class GiveUp extends Error {}
+
+/** Polls fn every 500 ms until it returns a value other than undefined, or throws after ms. A GiveUp from fn ends
+ *  the wait; other errors (a kubectl that failed once) are retried and reported at the deadline. */
 export async function until<T>(what: string, ms: number, fn: () => T | undefined): Promise<T> {
   const end = Date.now() + ms;
   let last: unknown;
@@ -80,7 +84,10 @@ export async function until<T>(what: string, ms: number, fn: () => T | undefined
     try {
       const v = fn();
       if (v !== undefined) return v;
-    } catch (e) { last = e; }
+    } catch (e) {
+      if (e instanceof GiveUp) throw e;
+      last = e;
+    }
     if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
     await new Promise((r) => setTimeout(r, 500));
   }

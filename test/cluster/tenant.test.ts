@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { CLUSTER, REPO, createPod, deleteNamespace, kubectl, kubectlJson, kubectlOk, makeNamespace, podDoc, requireCluster, until, type Obj } from './cluster.js';
+import { CLUSTER, REPO, createPod, deleteNamespace, kubectl, kubectlJson, kubectlOk, makeNamespace, podDoc, requireCluster, until, GiveUp, type Obj } from './cluster.js';
 
 const NS = 'lsmns-t-tenant';
 const AA_NS = 'tenant-t1';
@@ -20,6 +20,24 @@ function simNamespaces(): string[] {
   if (r.status !== 0) throw new Error(`lsmns sim show: ${r.stderr}`);
   const view = JSON.parse(r.stdout) as { namespaces?: { name: string }[] };
   return (view.namespaces ?? []).map((n) => n.name);
+}
+
+/** Waits for the pod to run; fails at once on what will not heal by itself (unschedulable, a sandbox or container
+ *  the runtime refused), with the pod's conditions and Events. */
+async function running(name: string): Promise<void> {
+  let unschedulableSince = 0;
+  await until(`pod ${name} Running`, 120_000, () => {
+    const p = kubectlJson(['-n', NS, 'get', 'pod', name]);
+    if (p.status.phase === 'Running') return true;
+    const sched = (p.status.conditions as Obj[] | undefined)?.find((c) => c.type === 'PodScheduled');
+    if (sched?.status === 'False' && sched.reason === 'Unschedulable') {
+      unschedulableSince ||= Date.now();
+      if (Date.now() - unschedulableSince > 15_000) throw new GiveUp(`pod ${name} unschedulable: ${why(name)}`);
+    }
+    const ev = kubectlJson(['-n', NS, 'get', 'events', '--field-selector', `involvedObject.name=${name}`]).items as Obj[];
+    if (p.status.phase === 'Failed' || ev.some((e) => ['FailedCreatePodSandBox', 'Failed'].includes(e.reason))) throw new GiveUp(`pod ${name} refused by the node: ${why(name)}`);
+    return undefined;
+  }).catch((e: Error) => { throw new Error(e.message.includes('events:') ? e.message : `${e.message}\n${why(name)}`); });
 }
 
 /** Why a pod is not running yet, for the failure message: its conditions and its Events. */
@@ -49,12 +67,7 @@ describe('cluster: a tenant\'s pod through RuntimeClass lsmns', function () {
     const r = createPod(podDoc('web', NS, { annotations: ANN, command: 'cat /proc/self/attr/current; sleep 3600' }));
     assert.equal(r.error, undefined);
     assert.equal(r.pod!.spec.runtimeClassName, 'lsmns');
-    await until('pod web Running', 120_000, () => {
-      const p = kubectlJson(['-n', NS, 'get', 'pod', 'web']);
-      if (p.status.phase === 'Running') return true;
-      if (p.status.phase === 'Failed') throw new Error(why('web'));
-      return undefined;
-    }).catch((e: Error) => { throw new Error(`${e.message}\n${why('web')}`); });
+    await running('web');
     assert.ok(simNamespaces().includes(AA_NS), `sim namespaces: ${simNamespaces().join(', ')}`);
     const reasons = await until('Events NamespaceCreated and PolicyLoaded', 60_000, () => {
       const ev = kubectlJson(['-n', NS, 'get', 'events', '--field-selector', 'involvedObject.name=web']).items as Obj[];
@@ -74,8 +87,7 @@ describe('cluster: a tenant\'s pod through RuntimeClass lsmns', function () {
   it('editing the annotations of a running pod gives RestartRequired', async () => {
     const r = createPod(podDoc('edit', NS, { annotations: ANN }));
     assert.equal(r.error, undefined);
-    await until('pod edit Running', 120_000, () => (kubectlJson(['-n', NS, 'get', 'pod', 'edit']).status.phase === 'Running' ? true : undefined))
-      .catch((e: Error) => { throw new Error(`${e.message}\n${why('edit')}`); });
+    await running('edit');
     kubectlOk(['-n', NS, 'annotate', 'pod', 'edit', '--overwrite', 'lsmns.io/apparmor-profile=unconfined']);
     await until('Event RestartRequired', 60_000, () => {
       const ev = kubectlJson(['-n', NS, 'get', 'events', '--field-selector', 'involvedObject.name=edit']).items as Obj[];
