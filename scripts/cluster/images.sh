@@ -14,10 +14,10 @@ t=$(date +%s)
 [ -f "$I/busybox.tar" ] || bash "$repo/test/cri/mkimage.sh" lsmns.test/busybox:1 "$I/busybox.tar" '["/bin/sh"]' >&2
 
 # The lsmns image's context: what a release holds (package files, bin, dist without tests, hooks) and the
-# production dependencies, from npm's cache.
+# production dependencies, from npm's cache. The key leaves out V8's code caches (*.cache), which differ per build.
 ctx=$I/context
 key=$(cd "$repo" && cat Containerfile package.json package-lock.json oclif.manifest.json \
-  <(find bin hooks dist/src dist/bundle dist/native -type f 2>/dev/null | sort | xargs sha256sum) | sha256sum | cut -c1-16)
+  <(find bin hooks dist/src dist/bundle dist/native -type f ! -name '*.cache' 2>/dev/null | sort | xargs sha256sum) | sha256sum | cut -c1-16)
 if [ ! -f "$I/lsmns-$key.tar" ]; then
   rm -rf "$ctx" "$I"/lsmns-*.tar
   mkdir -p "$ctx/dist"
