@@ -21,3 +21,24 @@ CGROUP_ROOT=/lsmns-cluster
 kubectl() { "$C/bin/kubectl" --kubeconfig "$C/admin.kubeconfig" "$@"; }
 log() { printf '[cluster %s] %s\n' "$(date +%T)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
+# start NAME CMD...: a control-plane process in the background, its own session, pid in pids/NAME.pid.
+start() { local n=$1; shift; setsid "$@" >> "$LOGS/$n.log" 2>&1 < /dev/null & echo $! > "$PIDS/$n.pid"; }
+# wait_for WHAT SECONDS CMD...: polls CMD every 0.5 s.
+wait_for() {
+  local what=$1 n=$(( $2 * 2 )); shift 2
+  for _ in $(seq 1 "$n"); do "$@" >/dev/null 2>&1 && return 0; sleep 0.5; done
+  die "$what not ready after ${n}x0.5 s; see $LOGS"
+}
+
+# The default admission plugins are on; the ones lsmns depends on are named so that they cannot silently go.
+start_apiserver() {
+  start kube-apiserver "$C/bin/kube-apiserver" --etcd-servers "http://127.0.0.1:$ETCD_PORT" \
+    --bind-address 0.0.0.0 --advertise-address "$NODE_IP" --secure-port "$APISERVER_PORT" \
+    --tls-cert-file "$PKI/apiserver.crt" --tls-private-key-file "$PKI/apiserver.key" --client-ca-file "$PKI/ca.crt" \
+    --service-cluster-ip-range "$SERVICE_CIDR" --allow-privileged=true --authorization-mode Node,RBAC \
+    --enable-admission-plugins NodeRestriction,MutatingAdmissionWebhook,ValidatingAdmissionWebhook,ValidatingAdmissionPolicy,PodSecurity \
+    --service-account-issuer https://kubernetes.default.svc.cluster.local \
+    --service-account-key-file "$PKI/sa.pub" --service-account-signing-key-file "$PKI/sa.key" \
+    --kubelet-client-certificate "$PKI/apiserver-kubelet-client.crt" --kubelet-client-key "$PKI/apiserver-kubelet-client.key" \
+    --kubelet-preferred-address-types InternalIP
+}

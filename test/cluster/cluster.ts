@@ -47,6 +47,8 @@ export function makeNamespace(name: string, labels: Record<string, string> = {})
   kubectl(['delete', 'namespace', name, '--wait=true', '--timeout=60s', '--ignore-not-found']);
   const doc = { apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels } };
   kubectlOk(['create', '-f', '-'], JSON.stringify(doc));
+  // Pods are refused until the controller manager has made the namespace's default ServiceAccount.
+  kubectlOk(['-n', name, 'wait', '--for=create', 'serviceaccount/default', '--timeout=60s']);
 }
 
 export function deleteNamespace(name: string): void {
