@@ -42,6 +42,15 @@ stop etcd
 grep -o " $C/[^ ]*" /proc/self/mountinfo 2>/dev/null | sort -r | while read -r m; do umount -l "$m" && say "unmounted $m"; done
 ip link show "$BRIDGE" >/dev/null 2>&1 && ip link del "$BRIDGE" && say "removed bridge $BRIDGE"
 for fam in ip ip6; do nft list table "$fam" kube-proxy >/dev/null 2>&1 && nft delete table "$fam" kube-proxy && say "removed nftables table $fam kube-proxy"; done
+# The kubelet's own iptables chains (it still makes KUBE-FIREWALL, which drops DNAT to 127.0.0.0/8 from outside,
+# and kube-proxy's canaries), and the jumps into them; the tables themselves stay.
+for ipt in iptables ip6tables; do
+  command -v $ipt >/dev/null || continue
+  for hook in INPUT OUTPUT; do while $ipt -w -t filter -D $hook -j KUBE-FIREWALL 2>/dev/null; do :; done; done
+  for tc in filter/KUBE-FIREWALL filter/KUBE-KUBELET-CANARY nat/KUBE-KUBELET-CANARY mangle/KUBE-KUBELET-CANARY mangle/KUBE-IPTABLES-HINT; do
+    $ipt -w -t "${tc%/*}" -F "${tc#*/}" 2>/dev/null && $ipt -w -t "${tc%/*}" -X "${tc#*/}" 2>/dev/null && say "removed $ipt ${tc%/*} ${tc#*/}"
+  done
+done
 # The kubelet's cgroups, deepest first (only empty ones can go, which is all of them once the pods are gone).
 for c in /sys/fs/cgroup/*"$CGROUP_ROOT"; do
   [ -d "$c" ] && find "$c" -depth -type d -exec rmdir {} \; 2>/dev/null
