@@ -51,6 +51,15 @@ for ipt in iptables ip6tables; do
     $ipt -w -t "${tc%/*}" -F "${tc#*/}" 2>/dev/null && $ipt -w -t "${tc%/*}" -X "${tc#*/}" 2>/dev/null && say "removed $ipt ${tc%/*} ${tc#*/}"
   done
 done
+if [ -f "$C/nft-tables.before" ]; then
+  nft list tables 2>/dev/null | while read -r _ fam name; do
+    grep -qx "table $fam $name" "$C/nft-tables.before" && continue
+    # Only if nothing is in it but chains (anything else is someone else's).
+    [ "$(nft list table "$fam" "$name" | grep -cvE '^\s*(table |chain |type |\}|$|#)')" = 0 ] || continue
+    nft delete table "$fam" "$name" && say "removed empty nftables table $fam $name"
+  done
+  rm -f "$C/nft-tables.before"
+fi
 # The kubelet's cgroups, deepest first (only empty ones can go, which is all of them once the pods are gone).
 for c in /sys/fs/cgroup/*"$CGROUP_ROOT"; do
   [ -d "$c" ] && find "$c" -depth -type d -exec rmdir {} \; 2>/dev/null

@@ -119,6 +119,8 @@ conntrack: {maxPerCore: 0, min: 0, tcpEstablishedTimeout: 0s, tcpCloseWaitTimeou
 YAML
 
 # Mount points for the node's private bind mounts: created empty where missing, and removed by down.sh.
+# netfilter tables that exist now (the kubelet's iptables calls may add empty ones; down.sh removes those).
+nft list tables > "$C/nft-tables.before" 2>/dev/null || true
 # The bridge plugin turns on IPv4 forwarding (isGateway); down.sh puts back the value found here.
 cat /proc/sys/net/ipv4/ip_forward > "$C/ip_forward.before"
 : > "$C/created-paths"
