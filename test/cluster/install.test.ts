@@ -1,12 +1,24 @@
 // lsmns installed from its manifests on a real API server (make cluster-up applied manifests/overlays/local).
 
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO, LSMNS_NS, deleteNamespace, kubectl, kubectlJson, kubectlOk, requireCluster, type Obj } from './cluster.js';
 
 describe('cluster: install from manifests/', function () {
   this.timeout(300_000);
   before(requireCluster);
+
+  it('runs the versions pinned in scripts/cluster/versions, and says so (kubectl, API server, kubelet)', () => {
+    const pinned = /^KUBERNETES=(\S+)$/m.exec(readFileSync(join(REPO, 'scripts', 'cluster', 'versions'), 'utf8'))?.[1];
+    assert.match(pinned ?? '', /^v1\.\d+\.\d+$/);
+    const v = JSON.parse(kubectlOk(['version', '-o', 'json']));
+    assert.equal(v.clientVersion.gitVersion, pinned);
+    assert.equal(v.serverVersion.gitVersion, pinned);
+    const node = kubectlJson(['get', 'nodes']).items[0] as Obj;
+    assert.equal(node.status.nodeInfo.kubeletVersion, pinned);
+    assert.match(node.status.nodeInfo.containerRuntimeVersion, /^containerd:\/\/\d/);
+  });
 
   it('every object of the base exists on the API server, as the overlay rendered it', () => {
     const yaml = kubectlOk(['kustomize', join(REPO, 'manifests', 'overlays', 'local')]);
