@@ -4,7 +4,7 @@ NODE_BIN := node_modules/.bin
 # No --exit: a run ends when the tests leave nothing open, and test/support/exit-check names what they left.
 MOCHA := $(NODE_BIN)/mocha --forbid-only --require dist/test/support/exit-check.js --reporter dot --timeout 20000
 
-.PHONY: all deps npm-deps build demo test test-unit test-policy-corpus test-runtimes test-cri test-qemu test-qemu-kube bench clean
+.PHONY: all deps npm-deps build demo test test-unit test-policy-corpus test-runtimes test-cri test-qemu test-qemu-kube test-cluster cluster-up cluster-down bench clean
 
 # Suites: unit and CLI tests run anywhere; the others use real components that deps.sh installs.
 TEST_SUITES := test-unit test-policy-corpus test-runtimes test-cri test-qemu
@@ -47,7 +47,7 @@ demo: build
 	./scripts/demo.sh
 
 test-unit: build
-	$(MOCHA) --ignore 'dist/test/runtimes/**' --ignore 'dist/test/qemu/**' --ignore 'dist/test/cri/**' --ignore 'dist/test/policy/corpus.test.js' 'dist/test/**/*.test.js'
+	$(MOCHA) --ignore 'dist/test/runtimes/**' --ignore 'dist/test/qemu/**' --ignore 'dist/test/cri/**' --ignore 'dist/test/cluster/**' --ignore 'dist/test/policy/corpus.test.js' 'dist/test/**/*.test.js'
 
 # The policy parser against apparmor_parser on every installed Debian profile (about 30 s: apparmor_parser
 # compiles each one), so it is not part of test-unit.
@@ -71,6 +71,19 @@ test-cri: build
 # as the port-level scenarios): CRI handler lsmns with the securityfs backend, the node agent setting Confined.
 test-qemu-kube: build
 	$(MOCHA) --timeout 1200000 'dist/test/qemu/kube/*.test.js'
+
+# A one-node Kubernetes cluster built from source (scripts/cluster/; binaries cached under
+# /var/cache/lsmns-cluster), lsmns installed from manifests/overlays/local; state, logs and kubeconfig in .cluster/.
+cluster-up: build
+	./scripts/cluster/up.sh
+
+cluster-down:
+	./scripts/cluster/down.sh
+
+# Against the cluster of cluster-up (started here if it is not running; left running for the next run).
+test-cluster: build
+	@[ -f .cluster/pids/kube-apiserver.pid ] && kill -0 $$(cat .cluster/pids/kube-apiserver.pid) 2>/dev/null || ./scripts/cluster/up.sh
+	$(MOCHA) --timeout 300000 'dist/test/cluster/**/*.test.js'
 
 deps:
 	./scripts/deps.sh
