@@ -8,6 +8,7 @@ import { pino } from 'pino';
 import type { CommonOptions } from '../config.js';
 import { ExitCode, LsmnsError, invalidInput, toLsmnsError } from '../errors.js';
 import { openKernel } from '../kernel/factory.js';
+import type { KernelPort } from '../kernel/port.js';
 import { shippedHookClient } from '../install/package-files.js';
 import { skipsFast } from '../oci/gate.js';
 import { DEFAULT_POLICY_WAIT_MS, HOOK_STAGES, hookErrorLine, hookExitCode, parseStage, runHook } from '../oci/hook.js';
@@ -26,6 +27,8 @@ export interface AgentOptions {
   logger?: Logger;
   /** Absolute path of lsmns-hook-client: the hooks the served shim adds to a bundle run it. */
   hookClient?: string;
+  /** Opens the kernel port for a request (default openKernel(common)); the node guard plugs in here. */
+  openPort?: () => Promise<KernelPort>;
 }
 
 export const SHIM_PREPARE_PATH = '/v1/shim/prepare';
@@ -37,7 +40,7 @@ export const SHIM_PREPARE_PATH = '/v1/shim/prepare';
  * the runtime (a process may write only its own attr). On failure it is two lines: the message the front
  * prints on stderr, then the runc log line it appends to --log, where containerd reads runtime errors.
  */
-export function shimRoute(o: { common: CommonOptions; hookClient: string; logger: Logger }): Route {
+export function shimRoute(o: { common: CommonOptions; hookClient: string; logger: Logger; openPort?: () => Promise<KernelPort> }): Route {
   return async (body, contentType) => {
     let verb = 'create';
     let logFormat: string | null = null;
@@ -52,7 +55,7 @@ export function shimRoute(o: { common: CommonOptions; hookClient: string; logger
       verb = ra.verb ?? verb;
       logFormat = ra.logFormat;
       if (ra.config !== null && ra.config !== 'config.json') throw invalidInput('InvalidInput', `--config ${escapeValue(ra.config)}: lsmns prepares the bundle's config.json only`, 'drop --config, or use the bundle\'s config.json');
-      const port = await openKernel(o.common);
+      const port = await (o.openPort ?? (() => openKernel(o.common)))();
       const r = await prepareBundle(bundle, { port, options: o.common, hook: { mode: 'served', bin: o.hookClient }, ...(ra.containerId ? { containerId: ra.containerId } : {}) });
       o.logger.info({ front: 'shim', event: 'prepared', bundle: r.bundle, outcome: r.outcome, label: r.label, hooksAdded: r.hooksAdded, runtime: form.get('runtime') });
       return { exitCode: ExitCode.Ok, body: r.displayLsm && port.backend !== 'sim' ? `display=${r.displayLsm.interface}\n` : '' };
@@ -95,7 +98,7 @@ export function checkBundlePath(b: string, whose: string): void {
 }
 
 /** The hook handler: the same gate, parser and runHook as `lsmns hook`, with the same exit codes and lines. */
-export function hookHandler(o: { common: CommonOptions; policyWaitMs: number; logger: Logger }): HookHandler {
+export function hookHandler(o: { common: CommonOptions; policyWaitMs: number; logger: Logger; openPort?: () => Promise<KernelPort> }): HookHandler {
   return async (stage, text): Promise<HookReply> => {
     try {
       const hookStage = parseStage(stage);
@@ -103,7 +106,7 @@ export function hookHandler(o: { common: CommonOptions; policyWaitMs: number; lo
       const state = parseOciState(text);
       checkBundlePath(state.bundle, `container ${escapeValue(state.id)}`);
       // A fresh port per call, as a hook process has: facts are probed from the state file as it is now.
-      const port = await openKernel(o.common);
+      const port = await (o.openPort ?? (() => openKernel(o.common)))();
       await runHook(hookStage, state, {
         port, stateDir: o.common.stateDir, policyDir: o.common.policyDir, policyWaitMs: o.policyWaitMs,
         log: (e) => o.logger.info({ front: 'agent', ...e }),
@@ -154,12 +157,12 @@ export class Agent {
 
   constructor(readonly o: AgentOptions) {
     this.logger = o.logger ?? stderrLogger();
-    const handler = hookHandler({ common: o.common, policyWaitMs: o.policyWaitMs ?? DEFAULT_POLICY_WAIT_MS, logger: this.logger });
+    const handler = hookHandler({ common: o.common, policyWaitMs: o.policyWaitMs ?? DEFAULT_POLICY_WAIT_MS, logger: this.logger, openPort: o.openPort });
     this.server = new AgentServer({
       socket: o.common.socket, handler, stages: HOOK_STAGES, logger: this.logger, lockKey: lockKeyOf,
       ...(o.maxBodyBytes !== undefined ? { maxBodyBytes: o.maxBodyBytes } : {}),
       ...(o.listenFd !== undefined ? { listenFd: o.listenFd } : {}),
-      routes: { [SHIM_PREPARE_PATH]: shimRoute({ common: o.common, hookClient: o.hookClient ?? shippedHookClient(), logger: this.logger }) },
+      routes: { [SHIM_PREPARE_PATH]: shimRoute({ common: o.common, hookClient: o.hookClient ?? shippedHookClient(), logger: this.logger, openPort: o.openPort }) },
     });
   }
 
