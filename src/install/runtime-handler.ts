@@ -62,7 +62,7 @@ export function renderCrioHandler(o: HandlerOptions & { runtimeRoot?: string } =
 
 /** Runs a program and returns its exit status and stdout (null status: it could not run). */
 export type Runner = (cmd: string, args: string[]) => { status: number | null; stdout: string };
-const runProgram: Runner = (cmd, args) => {
+export const runProgram: Runner = (cmd, args) => {
   const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 10_000, stdio: ['ignore', 'pipe', 'ignore'] });
   return { status: r.error ? null : r.status, stdout: r.stdout ?? '' };
 };

@@ -5,7 +5,7 @@
 // host's, so containerd's own Localhost-profile check runs here although this kernel has no AppArmor.
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
@@ -14,6 +14,20 @@ import { renderContainerdHandler } from '../../src/install/runtime-handler.js';
 
 const HERE = fileURLToPath(new URL('../../../test/cri/', import.meta.url));
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
+
+/** What a node without lsmns or Node on its PATH still has: containerd, its shims, runc, sh and socat. */
+const NODE_TOOLS = ['containerd', 'containerd-shim', 'containerd-shim-runc-v1', 'containerd-shim-runc-v2', 'runc', 'sh', 'socat'];
+
+/** A directory of links to NODE_TOOLS only, for containerd's PATH. */
+function nodeBin(dir: string): string {
+  const bin = join(dir, 'node-bin');
+  mkdirSync(bin, { recursive: true });
+  for (const t of NODE_TOOLS) {
+    const at = spawnSync('sh', ['-c', `command -v ${t}`], { encoding: 'utf8' }).stdout.trim();
+    if (at) symlinkSync(at, join(bin, t));
+  }
+  return bin;
+}
 
 export function criAvailable(): string | null {
   if (process.getuid?.() !== 0) return 'needs root';
@@ -46,6 +60,14 @@ export interface LabOptions {
   shimPath?: string;
   /** Extra environment for containerd, inherited by the shims and the runtime. */
   env?: Record<string, string>;
+  /** The lsmns handler's TOML as `lsmns install --containerd` printed it (instead of rendering one for shimPath). */
+  handler?: string;
+  /** containerd's environment as a node's: no LSMNS_* variable, a PATH with no lsmns and no node. */
+  nodeEnv?: boolean;
+  /** Shell lines run as root in containerd's private mount namespace before it starts (bind mounts). */
+  mountSetup?: string[];
+  /** Directories put in front of a node's PATH (nodeEnv), e.g. one with an `lsmns` as an npm install has. */
+  pathFirst?: string[];
 }
 
 export class CriLab {
@@ -91,10 +113,12 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
 [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
   Root = "${B}/runc-root"
 
-${renderContainerdHandler(2, { shimPath: this.o.shimPath ?? join(REPO, 'hooks', 'lsmns-runtime') })}`);
-    const env = { ...process.env, PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', ...(this.o.env ?? {}) };
+${this.o.handler ?? renderContainerdHandler(2, { shimPath: this.o.shimPath ?? join(REPO, 'hooks', 'lsmns-runtime') })}`);
+    const base = this.o.nodeEnv ? Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('LSMNS_'))) : process.env;
+    const env = { ...base, PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', ...(this.o.env ?? {}) };
     const log = join(B, 'containerd.log');
-    const run = `exec containerd --config ${B}/config.toml >${log} 2>&1`;
+    // A node's containerd: its PATH has its own tools and nothing of lsmns or Node (set for containerd alone).
+    const run = `${this.o.nodeEnv ? `PATH=${[...(this.o.pathFirst ?? []), nodeBin(B)].join(':')} ` : ''}exec containerd --config ${B}/config.toml >${log} 2>&1`;
     const fake = [
       'set -e',
       'mount -t tmpfs -o size=1m lsmns-fake-securityfs /sys/kernel/security',
@@ -105,8 +129,9 @@ ${renderContainerdHandler(2, { shimPath: this.o.shimPath ?? join(REPO, 'hooks', 
       'mkdir -p /sys/module/apparmor/parameters',
       'echo Y >/sys/module/apparmor/parameters/enabled',
     ].join('; ');
-    this.proc = this.o.fakeAppArmor
-      ? spawn('unshare', ['-m', '--propagation', 'private', 'sh', '-c', `${fake}; ${run}`], { env, stdio: 'ignore' })
+    const setup = [...(this.o.fakeAppArmor ? [fake] : []), ...(this.o.mountSetup ?? [])];
+    this.proc = setup.length > 0
+      ? spawn('unshare', ['-m', '--propagation', 'private', 'sh', '-c', `set -e; ${setup.join('; ')}; ${run}`], { env, stdio: 'ignore' })
       : spawn('sh', ['-c', run], { env, stdio: 'ignore' });
     for (let i = 0; i < 600; i++) {
       if (existsSync(this.sock) && spawnSync('ctr', ['--address', this.sock, 'plugins', 'ls'], { encoding: 'utf8' }).stdout.match(/io\.containerd\.grpc\.v1\s+cri\s+\S+\s+ok/)) break;
