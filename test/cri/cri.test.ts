@@ -2,13 +2,12 @@
 // defaults to runtimeclass: containerd refuses a stacked label in the pod's AppArmor field.
 
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CriLab, criAvailable } from './lab.js';
+import { CriLab, criAvailable, installedNode, type InstalledNode } from './lab.js';
 import { renderContainerdHandler } from '../../src/install/runtime-handler.js';
 import { tempDir } from '../kernel/sim/helpers.js';
-import { LSMNS, simEnv, withoutLsmns, type SimEnv } from '../runtimes/harness.js';
+import { LSMNS, type SimEnv } from '../runtimes/harness.js';
 
 const LABEL = '&:tenantns:lab-profile';
 
@@ -48,21 +47,6 @@ describe('containerd CRI: the AppArmor pod field on the default handler', functi
     assert.equal(await createWith('host-web', 3), 'created');
   });
 });
-
-/** `lsmns ARGS` as a user runs it: no LSMNS_* variable in the environment. */
-function lsmnsCli(args: string[]): { status: number | null; stdout: string; stderr: string } {
-  return spawnSync(process.execPath, [LSMNS, ...args], { encoding: 'utf8', env: withoutLsmns(process.env) });
-}
-
-/** `lsmns agent --config FILE`, as the systemd unit or the DaemonSet runs it; stopped by its pid. */
-async function startNodeAgent(args: string[], socket: string): Promise<{ proc: ChildProcess; log: () => string; stop: () => Promise<void> }> {
-  let log = '';
-  const proc = spawn(process.execPath, [LSMNS, 'agent', ...args], { env: withoutLsmns(process.env), stdio: ['ignore', 'ignore', 'pipe'] });
-  proc.stderr!.on('data', (c) => (log += c));
-  for (let i = 0; i < 200 && !existsSync(socket) && proc.exitCode === null; i++) await new Promise((r) => setTimeout(r, 50));
-  if (!existsSync(socket)) throw new Error(`the agent did not start: ${log}`);
-  return { proc, log: () => log, stop: async () => { if (proc.exitCode === null) { const gone = new Promise((r) => proc.once('exit', r)); proc.kill('SIGTERM'); await gone; } } };
-}
 
 const ANN = { 'lsmns.io/apparmor-namespace': 'tenant-a', 'lsmns.io/apparmor-profile': 'p', 'lsmns.io/apparmor-policy': 'web' };
 
@@ -112,22 +96,18 @@ for (const mode of ['standalone', 'served'] as const) {
     this.timeout(180_000);
     let lab: CriLab;
     let e: SimEnv;
-    let agent: Awaited<ReturnType<typeof startNodeAgent>> | null = null;
+    let node: InstalledNode;
 
     before(async function () {
       const why = criAvailable();
       if (why) { console.log(`    skipped: ${why}`); this.skip(); }
-      e = await simEnv(`lsmns-cri-${mode}-`, { node: true });
-      const inst = lsmnsCli(['install', '--root', e.dir, '--backend', 'sim', ...(mode === 'served' ? ['--served'] : [])]);
-      assert.equal(inst.status, 0, inst.stderr);
-      const handler = lsmnsCli(['install', '--root', e.dir, '--containerd']);
-      assert.equal(handler.status, 0, handler.stderr);
-      assert.match(handler.stdout, /^# containerd config version 2, from /m, 'it says where the version came from');
-      if (mode === 'served') agent = await startNodeAgent(['--config', join(e.dir, 'etc/lsmns/node.conf')], e.options.socket);
-      lab = new CriLab({ handler: handler.stdout, nodeEnv: true });
+      node = await installedNode(`lsmns-cri-${mode}-`, mode);
+      e = node.e;
+      assert.match(node.handler, /^# containerd config version 2, from /m, 'it says where the version came from');
+      lab = new CriLab({ handler: node.handler, nodeEnv: true });
       await lab.start();
     });
-    after(async () => { await lab?.cleanPods(); await lab?.stop(); await agent?.stop(); });
+    after(async () => { await lab?.cleanPods(); await lab?.stop(); await node?.stop(); });
 
     it('an opted-in pod runs under its label, and its namespace lives as long as the pod', async () => {
       await podLifecycle(lab, e, mode === 'served' ? 1 : 2);

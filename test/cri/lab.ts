@@ -5,12 +5,14 @@
 // host's, so containerd's own Localhost-profile check runs here although this kernel has no AppArmor.
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { renderContainerdHandler } from '../../src/install/runtime-handler.js';
+import { LSMNS, simEnv, withoutLsmns, type SimEnv } from '../runtimes/harness.js';
 
 const HERE = fileURLToPath(new URL('../../../test/cri/', import.meta.url));
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
@@ -202,4 +204,42 @@ ${this.o.handler ?? renderContainerdHandler(2, { shimPath: this.o.shimPath ?? jo
     spawnSync('rmdir', ['/sys/fs/cgroup/lsmns-cri-test']);
     rmSync(this.dir, { recursive: true, force: true, maxRetries: 3 });
   }
+}
+
+/** `lsmns ARGS` as a user runs it: no LSMNS_* variable in the environment. */
+export function lsmnsCli(args: string[]): { status: number | null; stdout: string; stderr: string } {
+  return spawnSync(process.execPath, [LSMNS, ...args], { encoding: 'utf8', env: withoutLsmns(process.env) });
+}
+
+/** `lsmns agent --config FILE`, as the systemd unit or the DaemonSet runs it; stopped by its pid. */
+export async function startNodeAgent(args: string[], socket: string): Promise<{ proc: ChildProcess; log: () => string; stop: () => Promise<void> }> {
+  let log = '';
+  const proc = spawn(process.execPath, [LSMNS, 'agent', ...args], { env: withoutLsmns(process.env), stdio: ['ignore', 'ignore', 'pipe'] });
+  proc.stderr!.on('data', (c) => (log += c));
+  for (let i = 0; i < 200 && !existsSync(socket) && proc.exitCode === null; i++) await new Promise((r) => setTimeout(r, 50));
+  if (!existsSync(socket)) throw new Error(`the agent did not start: ${log}`);
+  return { proc, log: () => log, stop: async () => { if (proc.exitCode === null) { const gone = new Promise((r) => proc.once('exit', r)); proc.kill('SIGTERM'); await gone; } } };
+}
+
+export interface InstalledNode {
+  e: SimEnv;
+  /** What `lsmns install --root DIR --containerd` printed: the handler to give containerd. */
+  handler: string;
+  agent: Awaited<ReturnType<typeof startNodeAgent>> | null;
+  stop(): Promise<void>;
+}
+
+/**
+ * A node exactly as a user installs it under a temp dir: `lsmns install --root DIR --backend sim [--served]`,
+ * then `lsmns install --root DIR --containerd` for the handler, and (served) `lsmns agent --config
+ * DIR/etc/lsmns/node.conf`. No LSMNS_* variable anywhere.
+ */
+export async function installedNode(prefix: string, mode: 'standalone' | 'served'): Promise<InstalledNode> {
+  const e = await simEnv(prefix, { node: true });
+  const inst = lsmnsCli(['install', '--root', e.dir, '--backend', 'sim', ...(mode === 'served' ? ['--served'] : [])]);
+  assert.equal(inst.status, 0, inst.stderr);
+  const h = lsmnsCli(['install', '--root', e.dir, '--containerd']);
+  assert.equal(h.status, 0, h.stderr);
+  const agent = mode === 'served' ? await startNodeAgent(['--config', join(e.dir, 'etc/lsmns/node.conf')], e.options.socket) : null;
+  return { e, handler: h.stdout, agent, stop: async () => { await agent?.stop(); } };
 }
