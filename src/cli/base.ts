@@ -7,7 +7,7 @@ import { CONFIG_ENV, DEFAULT_CONFIG, DEFAULTS, ENV, nodeOptions } from '../confi
 import { reportError } from './io.js';
 
 export const commonFlags = {
-  backend: Flags.string({ description: 'kernel backend', options: ['sim', 'securityfs'], env: ENV.backend, helpGroup: 'COMMON', summary: `kernel backend (default ${DEFAULTS.backend})` }),
+  backend: Flags.string({ description: 'kernel backend', options: ['sim', 'securityfs'], env: ENV.backend, helpGroup: 'COMMON', summary: `kernel backend (default: the node configuration's, else ${DEFAULTS.backend})` }),
   'sim-state': Flags.string({ description: 'simulated kernel state file', env: ENV.simState, helpGroup: 'COMMON', summary: `simulated kernel state (default ${DEFAULTS.simState})` }),
   securityfs: Flags.string({ description: 'securityfs mount point', env: ENV.securityfs, helpGroup: 'COMMON', summary: `securityfs mount (default ${DEFAULTS.securityfs})` }),
   'policy-dir': Flags.string({ description: 'node policy store', env: ENV.policyDir, helpGroup: 'COMMON', summary: `node policy store (default ${DEFAULTS.policyDir})` }),
