@@ -20,6 +20,8 @@ function run(which: ThinClient, args: string[], env: NodeJS.ProcessEnv, input = 
     const c = execFile(which.cmd, [...which.args, ...args], { env }, (err, stdout, stderr) => resolve({
       code: err ? (err as { code?: number }).code ?? -1 : 0, stdout, stderr, log: log ? readFileSync(log, 'utf8') : '',
     }));
+    // A client that fails before it reads stdin (a refusal, the shim mode) closes it: that EPIPE is no error here.
+    c.stdin!.on('error', () => {});
     c.stdin!.end(input);
   });
 }
