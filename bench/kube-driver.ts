@@ -23,7 +23,7 @@ const t0 = performance.now();
 let metrics: KubeMetrics;
 let stop: () => Promise<void>;
 if (role === 'controller') {
-  const c = new Controller({ api, namespace: 'lsmns-system', identity: 'bench', labelDelivery: 'runtimeclass', runtimeClass: 'lsmns', policyDir: '/p', logger: quiet, lease: { retryPeriodMs: 200 } });
+  const c = new Controller({ api, namespace: 'lsmns-system', identity: 'bench', labelDelivery: 'shim', runtimeClass: 'lsmns', logger: quiet, lease: { retryPeriodMs: 200 } });
   await c.start();
   await Promise.all([c.pods.waitForSync(), c.namespaces.waitForSync()]);
   while (!c.leader.isLeader) await new Promise((r) => setTimeout(r, 10));

@@ -33,7 +33,7 @@ const bench: BenchModule = {
   title: 'planner throughput',
   async run() {
     const facts = simulatedFacts({ lsm: 'lockdown,capability,landlock,yama,apparmor,bpf', kernel: '6.1.0' });
-    const reqs = Array.from({ length: 1000 }, (_, i) => requestFromPod(checkPod(pod(i), `p${i}`).pod!, `p${i}`, { policyDir: '/etc/lsmns/policies' }));
+    const reqs = Array.from({ length: 1000 }, (_, i) => requestFromPod(checkPod(pod(i), `p${i}`).pod!, `p${i}`, {}));
     for (let i = 0; i < 2000; i++) plan(reqs[i % reqs.length]!, facts);
     const rates: number[] = [];
     for (let round = 0; round < 5; round++) {

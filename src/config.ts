@@ -185,7 +185,7 @@ export interface HostProbe {
 export function nodeBackendRefusal(o: ResolvedOptions, host: HostProbe): LsmnsError | null {
   if (o.backendFrom !== 'default' || !host.appArmorEnabled()) return null;
   return new LsmnsError({
-    code: 'NoNodeConfig', exitCode: ExitCode.NotPossible,
+    code: 'NodeNotConfigured', exitCode: ExitCode.NotPossible,
     message: `this host has AppArmor enabled, but there is no node configuration (${DEFAULT_CONFIG}, or --config / ${CONFIG_ENV}) and no backend was given, so lsmns will not act on the simulated kernel here`,
     remedy: `run lsmns install (it writes ${DEFAULT_CONFIG} with LSMNS_BACKEND=securityfs), or set LSMNS_BACKEND=securityfs; LSMNS_BACKEND=sim only to try lsmns out`,
   });

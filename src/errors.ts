@@ -11,6 +11,27 @@ export const ExitCode = {
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
+/**
+ * Every error code lsmns raises: one closed set, since the codes are also Event reasons and metric labels
+ * (a new code is a new label value, so it is added here on purpose, never by accident).
+ */
+export const ERROR_CODES = [
+  // Invalid input (exit 2).
+  'InvalidInput', 'InvalidAnnotation', 'InvalidBundle', 'InvalidOciState', 'InvalidPod', 'InvalidNodeFacts', 'InvalidKernelRelease', 'InvalidLsmList',
+  'InvalidRequest', 'UnknownStage', 'NotFound', 'BodyTooLarge', 'PolicyInvalid', 'PolicyNotFound', 'KubeConfigInvalid', 'SimBootMismatch',
+  // Not possible on this node (exit 3).
+  'NotPossibleOnNode',
+  // The kernel refused, or the apply failed and was unwound (exit 4).
+  'KernelExists', 'KernelNotFound', 'KernelDepthOrSpace', 'KernelPermissionDenied', 'KernelInvalidArgument', 'KernelUnsupported',
+  'KernelOverflow', 'KernelRefused', 'NamespaceOwnedByOther', 'NamespaceNotOwned', 'VerifyFailed', 'UnwindIncomplete', 'Locked',
+  'StateCorrupt', 'StateUnreadable', 'PolicyCompileFailed', 'TaskHelperMissing', 'TaskStartFailed', 'TaskStartTimeout',
+  // The node's own setup.
+  'InstallConflict', 'AgentAlreadyRunning', 'NodeNotConfigured',
+  // A bug (exit 1).
+  'Internal',
+] as const;
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
 /** One problem found while validating input; validation collects all of them. */
 export interface Problem {
   /** Where: an annotation key, a flag, a JSON path or a file. */
@@ -24,7 +45,7 @@ export interface Problem {
 }
 
 export interface LsmnsErrorOptions {
-  code: string;
+  code: ErrorCode;
   message: string;
   remedy: string;
   exitCode: ExitCode;
@@ -36,7 +57,7 @@ export interface LsmnsErrorOptions {
 }
 
 export class LsmnsError extends Error {
-  readonly code: string;
+  readonly code: ErrorCode;
   readonly remedy: string;
   readonly exitCode: ExitCode;
   readonly errno?: string;
@@ -92,10 +113,6 @@ export class LsmnsError extends Error {
   }
 }
 
-export function isLsmnsError(e: unknown): e is LsmnsError {
-  return e instanceof LsmnsError;
-}
-
 /** Turns anything thrown into an LsmnsError; an unknown error is a bug (exit 1). */
 export function toLsmnsError(e: unknown): LsmnsError {
   if (e instanceof LsmnsError) return e;
@@ -110,6 +127,6 @@ export function toLsmnsError(e: unknown): LsmnsError {
 }
 
 /** Invalid input (exit 2) carrying every problem found. */
-export function invalidInput(code: string, message: string, remedy: string, problems: Problem[] = [], details?: Record<string, unknown>): LsmnsError {
+export function invalidInput(code: ErrorCode, message: string, remedy: string, problems: Problem[] = [], details?: Record<string, unknown>): LsmnsError {
   return new LsmnsError({ code, message, remedy, exitCode: ExitCode.InvalidInput, problems, details });
 }

@@ -7,8 +7,8 @@ import { statSync } from 'node:fs';
 import { pino } from 'pino';
 import type { CommonOptions } from '../config.js';
 import { ExitCode, LsmnsError, invalidInput, toLsmnsError } from '../errors.js';
-import { openKernel } from '../kernel/factory.js';
-import type { KernelPort } from '../kernel/port.js';
+import { openBackend, type Backend } from '../kernel/factory.js';
+import { FilePolicyStore } from '../policy/store.js';
 import { shippedHookClient } from '../install/package-files.js';
 import { skipsFast } from '../oci/gate.js';
 import { DEFAULT_POLICY_WAIT_MS, HOOK_STAGES, hookErrorLine, hookExitCode, parseStage, runHook } from '../oci/hook.js';
@@ -27,8 +27,8 @@ export interface AgentOptions {
   logger?: Logger;
   /** Absolute path of lsmns-hook-client: the hooks the served shim adds to a bundle run it. */
   hookClient?: string;
-  /** Opens the kernel port for a request (default openKernel(common)); the node guard plugs in here. */
-  openPort?: () => Promise<KernelPort>;
+  /** Opens the kernel and runtime ports for a request (default openBackend(common)); the node guard plugs in here. */
+  openBackend?: () => Promise<Backend>;
 }
 
 export const SHIM_PREPARE_PATH = '/v1/shim/prepare';
@@ -40,7 +40,7 @@ export const SHIM_PREPARE_PATH = '/v1/shim/prepare';
  * the runtime (a process may write only its own attr). On failure it is two lines: the message the front
  * prints on stderr, then the runc log line it appends to --log, where containerd reads runtime errors.
  */
-export function shimRoute(o: { common: CommonOptions; hookClient: string; logger: Logger; openPort?: () => Promise<KernelPort> }): Route {
+export function shimRoute(o: { common: CommonOptions; hookClient: string; logger: Logger; openBackend?: () => Promise<Backend> }): Route {
   return async (body, contentType) => {
     let verb = 'create';
     let logFormat: string | null = null;
@@ -55,10 +55,10 @@ export function shimRoute(o: { common: CommonOptions; hookClient: string; logger
       verb = ra.verb ?? verb;
       logFormat = ra.logFormat;
       if (ra.config !== null && ra.config !== 'config.json') throw invalidInput('InvalidInput', `--config ${escapeValue(ra.config)}: lsmns prepares the bundle's config.json only`, 'drop --config, or use the bundle\'s config.json');
-      const port = await (o.openPort ?? (() => openKernel(o.common)))();
-      const r = await prepareBundle(bundle, { port, options: o.common, hook: { mode: 'served', bin: o.hookClient }, ...(ra.containerId ? { containerId: ra.containerId } : {}) });
+      const backend = await (o.openBackend ?? (() => openBackend(o.common)))();
+      const r = await prepareBundle(bundle, { backend, options: o.common, hook: { mode: 'served', bin: o.hookClient }, ...(ra.containerId ? { containerId: ra.containerId } : {}) });
       o.logger.info({ front: 'shim', event: 'prepared', bundle: r.bundle, outcome: r.outcome, label: r.label, hooksAdded: r.hooksAdded, runtime: form.get('runtime') });
-      return { exitCode: ExitCode.Ok, body: r.displayLsm && port.backend !== 'sim' ? `display=${r.displayLsm.interface}\n` : '' };
+      return { exitCode: ExitCode.Ok, body: r.displayLsm ? `display=${r.displayLsm.interface}\n` : '' };
     } catch (e) {
       const err = toLsmnsError(e);
       const line = err.oneLine(`lsmns runtime ${verb}`);
@@ -98,7 +98,7 @@ export function checkBundlePath(b: string, whose: string): void {
 }
 
 /** The hook handler: the same gate, parser and runHook as `lsmns hook`, with the same exit codes and lines. */
-export function hookHandler(o: { common: CommonOptions; policyWaitMs: number; logger: Logger; openPort?: () => Promise<KernelPort> }): HookHandler {
+export function hookHandler(o: { common: CommonOptions; policyWaitMs: number; logger: Logger; openBackend?: () => Promise<Backend> }): HookHandler {
   return async (stage, text): Promise<HookReply> => {
     try {
       const hookStage = parseStage(stage);
@@ -106,9 +106,9 @@ export function hookHandler(o: { common: CommonOptions; policyWaitMs: number; lo
       const state = parseOciState(text);
       checkBundlePath(state.bundle, `container ${escapeValue(state.id)}`);
       // A fresh port per call, as a hook process has: facts are probed from the state file as it is now.
-      const port = await (o.openPort ?? (() => openKernel(o.common)))();
+      const backend = await (o.openBackend ?? (() => openBackend(o.common)))();
       await runHook(hookStage, state, {
-        port, stateDir: o.common.stateDir, policyDir: o.common.policyDir, policyWaitMs: o.policyWaitMs,
+        backend, policies: new FilePolicyStore(o.common.policyDir), stateDir: o.common.stateDir, policyWaitMs: o.policyWaitMs,
         log: (e) => o.logger.info({ front: 'agent', ...e }),
       });
       return { exitCode: ExitCode.Ok, message: '' };
@@ -157,12 +157,12 @@ export class Agent {
 
   constructor(readonly o: AgentOptions) {
     this.logger = o.logger ?? stderrLogger();
-    const handler = hookHandler({ common: o.common, policyWaitMs: o.policyWaitMs ?? DEFAULT_POLICY_WAIT_MS, logger: this.logger, openPort: o.openPort });
+    const handler = hookHandler({ common: o.common, policyWaitMs: o.policyWaitMs ?? DEFAULT_POLICY_WAIT_MS, logger: this.logger, openBackend: o.openBackend });
     this.server = new AgentServer({
       socket: o.common.socket, handler, stages: HOOK_STAGES, logger: this.logger, lockKey: lockKeyOf,
       ...(o.maxBodyBytes !== undefined ? { maxBodyBytes: o.maxBodyBytes } : {}),
       ...(o.listenFd !== undefined ? { listenFd: o.listenFd } : {}),
-      routes: { [SHIM_PREPARE_PATH]: shimRoute({ common: o.common, hookClient: o.hookClient ?? shippedHookClient(), logger: this.logger, openPort: o.openPort }) },
+      routes: { [SHIM_PREPARE_PATH]: shimRoute({ common: o.common, hookClient: o.hookClient ?? shippedHookClient(), logger: this.logger, openBackend: o.openBackend }) },
     });
   }
 

@@ -1,17 +1,16 @@
-// The executor: applies a Plan's steps through the kernel port, in order. Every effect is journalled with
-// its undo; when a step fails, the journal is unwound in reverse, so the node ends as it was before the run,
-// and nothing this run did not create is touched (SPEC §2).
+// The executor: applies a Plan's steps through the kernel port, in order. Checks come first and change
+// nothing; then every effect is journalled with its undo, and when a step fails the journal is unwound in
+// reverse, so the node ends as it was before the run and nothing this run did not create is touched (SPEC §2).
 
 import { ExitCode, LsmnsError, invalidInput, toLsmnsError } from '../errors.js';
+import { FORMAT_VERSION, type FormatVersion } from '../format.js';
 import { formatProblem } from '../schema/annotations.js';
 import { feasibility } from '../plan/planner.js';
-import type { Plan, Realizer, Step } from '../plan/types.js';
-import type { KernelPort, SpawnedTask } from '../kernel/port.js';
-import { lintPolicy } from '../policy/parse.js';
-import { readPolicy, type PolicySource } from '../policy/store.js';
-import { OwnershipStore, OWNER_FORMAT_VERSION, type OwnerRecord } from './ownership.js';
-
-export const RESULT_FORMAT_VERSION = '1';
+import { displayInterfaceOf, type CreateNamespaceStep, type LoadPolicyStep, type Plan, type Realizer, type Step, type TransitionRootTaskStep } from '../plan/types.js';
+import type { KernelPort } from '../kernel/port.js';
+import type { RuntimePort } from '../kernel/runtime.js';
+import type { PolicySource, PolicyStore } from '../policy/store.js';
+import { OwnershipStore, type OwnerRecord } from './ownership.js';
 
 export type ApplyStage = 'create' | 'poststop';
 
@@ -23,7 +22,7 @@ export interface StepResult {
 }
 
 export interface ApplyResult {
-  formatVersion: typeof RESULT_FORMAT_VERSION;
+  formatVersion: FormatVersion;
   stage: ApplyStage;
   podKey: string;
   namespace: string | null;
@@ -34,18 +33,22 @@ export interface ApplyResult {
 
 export interface ApplyContext {
   port: KernelPort;
+  /** How labels reach containers; a caller that acts for the shim with no runtime (`lsmns apply`) plays it. */
+  runtime: RuntimePort;
+  /** Where loadPolicy's reference is read. */
+  policies: PolicyStore;
   stateDir: string;
   stage: ApplyStage;
   /** The references this run takes (create) or releases (poststop): container ids, or container names. */
   refs: string[];
-  /** Which realizers this caller acts for. The hook is ["hook"]; `lsmns apply` on the sim is all of them. */
+  /** Which realizers this caller acts for. The hook is ["hook"]; `lsmns apply` is all of them. */
   actors: Realizer[];
-  /** Realises transitionRootTask by starting a task that applies the label itself, as a runtime's init would (sim demo). */
-  simulateRuntime?: boolean;
   policyWaitMs?: number;
   now?: () => Date;
   log?: (event: Record<string, unknown>) => void;
 }
+
+type Outcome = Omit<StepResult, 'id' | 'kind'>;
 
 interface JournalEntry {
   step: Step;
@@ -63,17 +66,19 @@ export function assertApplicable(plan: Plan): void {
   }
 }
 
-async function preflightPolicy(step: Step | undefined, ctx: ApplyContext): Promise<PolicySource | null> {
-  if (!step) return null;
-  const a = step.args as { policy: string; file: string; profiles: string[] };
-  const src = await readPolicy(a.policy, a.file, { waitMs: ctx.policyWaitMs ?? 0 });
-  const parsed = lintPolicy(src.text, `${a.policy} (${a.file})`);
+/** Reads and lints the policy before anything changes: a missing or broken policy fails with nothing to undo. */
+async function preflightPolicy(step: LoadPolicyStep, ctx: ApplyContext): Promise<PolicySource> {
+  const a = step.args;
+  const src = await ctx.policies.read(a, { waitMs: ctx.policyWaitMs ?? 0 });
+  // The policy language's parser runs only when a policy is loaded, so the unannotated hook never loads it.
+  const { lintPolicy } = await import('../policy/parse.js');
+  const parsed = lintPolicy(src.text, `${a.policy} (${src.path})`);
   const defined = new Set(parsed.profiles.map((p) => p.name));
   const missing = a.profiles.filter((p) => !defined.has(p));
   if (missing.length > 0) {
     throw new LsmnsError({
       code: 'PolicyInvalid', exitCode: ExitCode.InvalidInput,
-      message: `policy ${a.policy} (${a.file}) does not define profile ${missing.join(', ')} named by lsmns.io/apparmor-profile or container.lsmns.io/; it defines ${[...defined].join(', ')}`,
+      message: `policy ${a.policy} (${src.path}) does not define profile ${missing.join(', ')} named by lsmns.io/apparmor-profile or container.lsmns.io/; it defines ${[...defined].join(', ')}`,
       remedy: 'name a profile the policy defines, or add it to the policy',
     });
   }
@@ -85,37 +90,51 @@ export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyRes
   const ns = plan.namespace!.name;
   const stageSteps = plan.steps.filter((s) => (ctx.stage === 'poststop' ? s.stage === 'poststop' : s.stage === 'createRuntime' || s.stage === 'create'));
   const mine = (s: Step) => ctx.actors.includes(s.realizedBy);
-  const result: ApplyResult = { formatVersion: RESULT_FORMAT_VERSION, stage: ctx.stage, podKey: plan.input.podKey, namespace: ns, refs: ctx.refs, results: [], tasks: [] };
+  const result: ApplyResult = { formatVersion: FORMAT_VERSION, stage: ctx.stage, podKey: plan.input.podKey, namespace: ns, refs: ctx.refs, results: [], tasks: [] };
   const log = ctx.log ?? (() => {});
+  const record = (step: Step, r: Outcome) => {
+    result.results.push({ id: step.id, kind: step.kind, ...r });
+    if (r.outcome !== 'skipped') log({ event: 'step', stage: ctx.stage, id: step.id, kind: step.kind, ...r, namespace: ns, podKey: plan.input.podKey });
+  };
+  const skip = (step: Step): Outcome | null => {
+    if (step.status === 'skipped') return { outcome: 'skipped', detail: step.reason };
+    if (!mine(step)) return { outcome: 'skipped', detail: `realized by the ${step.realizedBy}, not by this ${ctx.actors.join('/')}` };
+    return null;
+  };
 
-  // Everything that can be checked without changing anything is checked first: node, policy text.
-  const facts = await ctx.port.probe();
-  if (ctx.stage === 'create') {
+  // Checks first, outside the lock and before any effect: the node as it is now (checkNode, the one place where
+  // the planner's feasibility is checked again at apply time), then the policy text.
+  const effects: Step[] = [];
+  for (const step of stageSteps) {
+    if (step.kind !== 'checkNode') {
+      effects.push(step);
+      continue;
+    }
+    const skipped = skip(step);
+    if (skipped) {
+      record(step, skipped);
+      continue;
+    }
+    const facts = await ctx.port.probe();
     const blockers = feasibility(plan.input.spec!, facts);
-    if (blockers.length > 0) assertApplicable({ ...plan, outcome: 'infeasible', blockers });
+    if (blockers.length > 0) {
+      assertApplicable({ ...plan, outcome: 'infeasible', blockers });
+    }
+    record(step, { outcome: 'done', detail: `AppArmor active (${facts.lsms.join(',')}), policy namespaces, policy admin; level ${facts.apparmor.nsLevel + 1}` });
   }
-  const policyStep = stageSteps.find((s) => s.kind === 'loadPolicy' && s.status === 'planned' && mine(s));
-  const policy = ctx.stage === 'create' ? await preflightPolicy(policyStep, ctx) : null;
-  const owners = new OwnershipStore({ stateDir: ctx.stateDir, backend: ctx.port.backend, bootId: await ctx.port.bootId() });
+  const policyStep = effects.find((s): s is LoadPolicyStep => s.kind === 'loadPolicy' && s.status === 'planned' && mine(s));
+  const policy = policyStep ? await preflightPolicy(policyStep, ctx) : null;
+  const owners = new OwnershipStore({ stateDir: ctx.stateDir, backend: ctx.port.describe().backend, bootId: await ctx.port.bootId() });
   const now = ctx.now ?? (() => new Date());
 
   return owners.withLock(ns, async () => {
     const journal: JournalEntry[] = [];
     let current: Step | null = null;
     try {
-      for (const step of stageSteps) {
+      for (const step of effects) {
         current = step;
-        if (step.status === 'skipped') {
-          result.results.push({ id: step.id, kind: step.kind, outcome: 'skipped', detail: step.reason });
-          continue;
-        }
-        if (!mine(step)) {
-          result.results.push({ id: step.id, kind: step.kind, outcome: 'skipped', detail: `realized by the ${step.realizedBy}, not by this ${ctx.actors.join('/')}` });
-          continue;
-        }
-        const r = await runStep(step);
-        result.results.push({ id: step.id, kind: step.kind, ...r });
-        log({ event: 'step', stage: ctx.stage, id: step.id, kind: step.kind, ...r, namespace: ns, podKey: plan.input.podKey });
+        const r = skip(step) ?? await runStep(step);
+        record(step, r);
       }
       if (ctx.stage === 'create') await verify();
       return result;
@@ -146,18 +165,17 @@ export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyRes
       });
     }
 
-    async function runStep(step: Step): Promise<Omit<StepResult, 'id' | 'kind'>> {
+    async function runStep(step: Step): Promise<Outcome> {
       switch (step.kind) {
         case 'checkNode':
-          return { outcome: 'done', detail: `AppArmor active (${facts.lsms.join(',')}), policy namespaces, policy admin; level ${facts.apparmor.nsLevel + 1}` };
+          return { outcome: 'done', detail: 'checked before the effects' };
         case 'createNamespace':
           return createNamespace(step);
         case 'loadPolicy':
           return loadPolicy(step);
         case 'setDisplayLsm':
-          if (ctx.simulateRuntime) return { outcome: 'done', detail: 'the simulated runtime init sets its display LSM to apparmor before exec' };
-          await ctx.port.writeTaskAttr('self', (step.args.interface as 'display' | 'interface_lsm') ?? 'display', 'apparmor');
-          return { outcome: 'done', detail: 'display LSM of this process set to apparmor; children inherit it' };
+          // Only a caller that plays the runtime gets here (the shim sets it on itself before it runs the runtime).
+          return { outcome: 'done', detail: 'the container\'s init sets its display LSM to apparmor before it applies its label' };
         case 'transitionRootTask':
           return transition(step);
         case 'removeNamespace':
@@ -165,7 +183,7 @@ export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyRes
       }
     }
 
-    async function createNamespace(step: Step): Promise<Omit<StepResult, 'id' | 'kind'>> {
+    async function createNamespace(step: CreateNamespaceStep): Promise<Outcome> {
       const rec = owners.get(ns);
       const exists = await ctx.port.namespaceExists(ns);
       const addRefs = (r: OwnerRecord) => {
@@ -190,7 +208,7 @@ export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyRes
       }
       // Intent first: a marker that says "creating", so a crash between here and the mkdir is recoverable by GC.
       const fresh: OwnerRecord = {
-        formatVersion: OWNER_FORMAT_VERSION, namespace: ns, podKey: plan.input.podKey, pod: plan.input.pod, sandboxId: plan.input.sandboxId,
+        formatVersion: FORMAT_VERSION, namespace: ns, podKey: plan.input.podKey, pod: plan.input.pod, sandboxId: plan.input.sandboxId,
         state: 'creating', refs: [], policy: null, createdAt: now().toISOString(), createdByPid: process.pid,
       };
       owners.put(fresh);
@@ -210,11 +228,10 @@ export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyRes
       return { outcome: 'done', detail: `created ${ns} (${step.args.path}); references: ${ready.refs.join(', ')}` };
     }
 
-    async function loadPolicy(step: Step): Promise<Omit<StepResult, 'id' | 'kind'>> {
+    async function loadPolicy(step: LoadPolicyStep): Promise<Outcome> {
       const src = policy!;
       const rec = owners.get(ns)!;
       const present = await ctx.port.listProfiles(ns);
-      const wanted = (step.args.profiles as string[]) ?? [];
       if (rec.policy?.digest === src.digest && rec.policy.profiles.every((p) => present.includes(p))) {
         return { outcome: 'noop', detail: `policy ${src.ref} already loaded (${src.digest.slice(0, 19)}…)` };
       }
@@ -222,36 +239,32 @@ export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyRes
       const loaded = await ctx.port.loadPolicy(ns, src);
       owners.put({ ...owners.get(ns)!, policy: { ref: src.ref, digest: src.digest, profiles: loaded } });
       journal.push({ step, what: `policy ${src.ref} in ${ns}`, undo: async () => {
-        // If this run created the namespace, its removal (undone next) takes the profiles with it.
+        // The marker's record goes back; the profiles go with the namespace if this run created it (undone next).
         const cur = owners.get(ns);
         if (cur) owners.put({ ...cur, policy: previous });
       } });
-      const missing = wanted.filter((p) => !loaded.includes(p));
+      const missing = step.args.profiles.filter((p) => !loaded.includes(p));
       if (missing.length > 0) throw new LsmnsError({ code: 'PolicyInvalid', exitCode: ExitCode.ApplyFailed, message: `after loading ${src.ref}, profile ${missing.join(', ')} is not in ${ns}`, remedy: 'check the policy' });
       return { outcome: 'done', detail: `loaded ${src.ref} (${src.digest.slice(0, 19)}…) into ${ns}: ${loaded.join(', ')}` };
     }
 
-    async function transition(step: Step): Promise<Omit<StepResult, 'id' | 'kind'>> {
-      const a = step.args as { container: string; label: string };
-      if (!ctx.simulateRuntime) return { outcome: 'skipped', detail: `the runtime applies ${a.label} from ${step.args.via}` };
-      const running = owners.get(ns)?.tasks?.find((t) => t.container === a.container);
-      if (running) {
-        const label = await ctx.port.readTaskLabel(running.pid).catch(() => null);
-        if (label !== null) {
-          result.tasks.push({ container: a.container, pid: running.pid, label });
-          return { outcome: 'noop', detail: `container ${a.container} already runs as pid ${running.pid} (${label})` };
-        }
-      }
-      const display = plan.steps.find((s) => s.kind === 'setDisplayLsm' && s.status === 'planned') ? 'apparmor' : undefined;
-      const t: SpawnedTask = await ctx.port.spawnTask({ comm: a.container, execLabel: a.label, display, container: `${plan.input.podKey}/${a.container}` });
-      result.tasks.push({ container: a.container, pid: t.pid, label: t.label });
-      const rec = owners.get(ns)!;
-      owners.put({ ...rec, tasks: [...(rec.tasks ?? []).filter((x) => x.container !== a.container), { container: a.container, pid: t.pid }] });
-      journal.push({ step, what: `ended task ${t.pid} (${a.container})`, undo: () => ctx.port.endTask(t.pid) });
-      return { outcome: 'done', detail: `container ${a.container}: pid ${t.pid} runs as ${t.label}` };
+    /** Only a caller with no runtime acts for the shim here: it plays the runtime through the runtime port. */
+    async function transition(step: TransitionRootTaskStep): Promise<Outcome> {
+      const a = step.args;
+      if (a.role !== 'app') return { outcome: 'skipped', detail: step.reason };
+      const key = `${plan.input.podKey}/${a.container}`;
+      const { task, fresh } = await ctx.runtime.play(key, { label: a.label, display: displayInterfaceOf(plan.steps) ? 'apparmor' : null, container: a.container });
+      result.tasks.push({ container: a.container, pid: task.pid, label: task.label });
+      if (!fresh) return { outcome: 'noop', detail: `container ${a.container} already runs as pid ${task.pid} (${task.label})` };
+      journal.push({ step, what: `ended task ${task.pid} (${a.container})`, undo: () => ctx.runtime.unplay(key) });
+      return { outcome: 'done', detail: `container ${a.container}: pid ${task.pid} runs as ${task.label}` };
     }
 
-    async function removeNamespace(): Promise<Omit<StepResult, 'id' | 'kind'>> {
+    async function removeNamespace(): Promise<Outcome> {
+      // The tasks a caller with no runtime played for the containers it releases end first, as the runtime's would.
+      if (plan.steps.some((s) => s.kind === 'transitionRootTask' && mine(s))) {
+        for (const r of ctx.refs) await ctx.runtime.unplay(`${plan.input.podKey}/${r}`);
+      }
       const rec = owners.get(ns);
       if (!rec || rec.podKey !== plan.input.podKey) {
         return { outcome: 'not-mine', detail: `lsmns holds no marker for ${ns} for this pod; a namespace lsmns did not create is never removed` };
@@ -261,8 +274,6 @@ export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyRes
         owners.put({ ...rec, refs });
         return { outcome: 'noop', detail: `${refs.length} reference${refs.length === 1 ? '' : 's'} remain (${refs.join(', ')}); ${ns} stays` };
       }
-      // Tasks that a simulated runtime started for this pod end with it.
-      for (const t of rec.tasks ?? []) await ctx.port.endTask(t.pid).catch(() => {});
       try {
         await ctx.port.removeNamespace(ns);
       } catch (e) {
@@ -273,12 +284,11 @@ export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyRes
     }
 
     async function verify(): Promise<void> {
-      if (!stageSteps.some((s) => s.kind === 'createNamespace' && mine(s))) return;
+      if (!effects.some((s) => s.kind === 'createNamespace' && mine(s))) return;
       if (!(await ctx.port.namespaceExists(ns))) throw new LsmnsError({ code: 'VerifyFailed', exitCode: ExitCode.ApplyFailed, message: `namespace ${ns} is not there after it was created`, remedy: 'check the kernel log' });
-      if (policy) {
+      if (policy && policyStep) {
         const present = await ctx.port.listProfiles(ns);
-        const want = (policyStep!.args.profiles as string[]) ?? [];
-        const missing = want.filter((p) => !present.includes(p));
+        const missing = policyStep.args.profiles.filter((p) => !present.includes(p));
         if (missing.length) throw new LsmnsError({ code: 'VerifyFailed', exitCode: ExitCode.ApplyFailed, message: `profiles ${missing.join(', ')} are not listed in ${ns} after the load`, remedy: 'check the policy and the kernel log' });
       }
     }

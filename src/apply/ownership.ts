@@ -6,12 +6,13 @@ import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { writeFileAtomic } from '../fsutil.js';
 import { acquireLock } from '../lock.js';
 import { ExitCode, LsmnsError } from '../errors.js';
+import { FORMAT_VERSION, formatVersionOf, type FormatVersion } from '../format.js';
 import type { BackendName } from '../kernel/port.js';
 
-export const OWNER_FORMAT_VERSION = 1;
+export const OWNER_FORMAT_VERSION = FORMAT_VERSION;
 
 export interface OwnerRecord {
-  formatVersion: typeof OWNER_FORMAT_VERSION;
+  formatVersion: FormatVersion;
   namespace: string;
   podKey: string;
   pod: { name: string | null; namespace: string | null; uid: string | null };
@@ -23,8 +24,6 @@ export interface OwnerRecord {
   policy: { ref: string; digest: string; profiles: string[] } | null;
   createdAt: string;
   createdByPid: number;
-  /** Tasks lsmns itself started for the pod (only when it simulates the runtime, as `lsmns apply` does). */
-  tasks?: { container: string; pid: number }[];
 }
 
 export interface OwnershipOptions {
@@ -55,12 +54,22 @@ export class OwnershipStore {
   }
 
   get(ns: string): OwnerRecord | null {
+    let rec: Partial<OwnerRecord> | null;
     try {
-      return JSON.parse(readFileSync(this.path(ns), 'utf8')) as OwnerRecord;
+      rec = JSON.parse(readFileSync(this.path(ns), 'utf8')) as Partial<OwnerRecord> | null;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-      throw new LsmnsError({ code: 'StateCorrupt', exitCode: ExitCode.ApplyFailed, message: `ownership marker ${this.path(ns)} is unreadable: ${(e as Error).message}`, remedy: 'inspect it; remove it only if no pod uses that namespace', cause: e });
+      throw this.corrupt(ns, (e as Error).message, e);
     }
+    // A marker decides whether lsmns may reuse or remove a namespace: one it cannot read in full decides nothing.
+    if (!rec || typeof rec !== 'object') throw this.corrupt(ns, 'not a JSON object');
+    if (formatVersionOf(rec.formatVersion) === null) throw this.corrupt(ns, `format version ${JSON.stringify(rec.formatVersion)}, this lsmns reads ${FORMAT_VERSION}`);
+    if (!Array.isArray(rec.refs) || typeof rec.podKey !== 'string') throw this.corrupt(ns, 'refs or podKey missing');
+    return { ...rec, formatVersion: FORMAT_VERSION } as OwnerRecord;
+  }
+
+  private corrupt(ns: string, why: string, cause?: unknown): LsmnsError {
+    return new LsmnsError({ code: 'StateCorrupt', exitCode: ExitCode.ApplyFailed, message: `ownership marker ${this.path(ns)} is unreadable: ${why}`, remedy: 'inspect it; remove it only if no pod uses that namespace', ...(cause ? { cause } : {}) });
   }
 
   put(rec: OwnerRecord): void {

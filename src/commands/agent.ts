@@ -5,7 +5,7 @@ import { kubeApiFrom, kubeFlags, untilSignal } from '../cli/kube-flags.js';
 import { Agent, systemdListenFd } from '../agent/agent.js';
 import { DEFAULT_MAX_BODY } from '../agent/server.js';
 import { DEFAULT_POLICY_WAIT_MS } from '../oci/hook.js';
-import { openNodeKernel } from '../oci/node-guard.js';
+import { openNodeBackend } from '../oci/node-guard.js';
 
 export default class AgentCommand extends LsmnsCommand {
   static override summary = 'Run the node agent: it serves the lsmns hooks (and the shim\'s bundle preparation) on a root-only unix socket.';
@@ -33,8 +33,8 @@ export default class AgentCommand extends LsmnsCommand {
     // Hooks run on the host: in Kubernetes the client is where the DaemonSet installs it, not in this image.
     const hookClient = flags['hook-client'] ?? common.file?.values.LSMNS_HOOK_CLIENT ?? (flags.node ? `${flags['install-dir']}/lsmns-hook-client` : undefined);
     // No silent sim on a node: with no node configuration and no --backend, an AppArmor host refuses annotated containers.
-    const openPort = () => openNodeKernel(common);
-    const agent = new Agent({ common, openPort, policyWaitMs: flags['policy-wait'], maxBodyBytes: flags['max-body'], ...(hookClient ? { hookClient } : {}), ...(listenFd !== undefined ? { listenFd } : {}) });
+    const open = () => openNodeBackend(common);
+    const agent = new Agent({ common, openBackend: open, policyWaitMs: flags['policy-wait'], maxBodyBytes: flags['max-body'], ...(hookClient ? { hookClient } : {}), ...(listenFd !== undefined ? { listenFd } : {}) });
     await agent.start();
     if (!flags.node || !api) {
       await agent.runUntilSignal();
@@ -48,19 +48,14 @@ export default class AgentCommand extends LsmnsCommand {
       import('../apply/ownership.js'), import('../install/runtime-handler.js'),
       import('../kube/node-agent.js'), import('../kube/serve.js'),
     ]);
-    const port = await openPort();
+    const port = (await open()).kernel;
     const node = new NodeAgent({
       api, nodeName: flags.node, lsmnsNamespace: flags['lsmns-namespace'], port, policyDir: common.policyDir,
-      owners: new OwnershipStore({ stateDir: common.stateDir, backend: port.backend, bootId: await port.bootId() }),
+      owners: new OwnershipStore({ stateDir: common.stateDir, backend: port.describe().backend, bootId: await port.bootId() }),
       logger: agent.logger, gcGraceMs: flags['gc-grace'] * 1000,
       installed: { hook: `${flags['install-dir']}/lsmns-hook-client`, shim: `${flags['install-dir']}/lsmns-runtime` }, handlerConfigured: () => handlerConfigured(),
-      // securityfs: compile into the policy cache now, so the container start only writes the cached binary.
-      ...(port.backend === 'securityfs' ? {
-        precompile: async (p) => {
-          const { compiledPolicy } = await import('../kernel/securityfs/compile.js');
-          await compiledPolicy(p, { stateDir: common.stateDir, aaDir: `${port.where}/apparmor`, defaultLocation: port.where === '/sys/kernel/security' });
-        },
-      } : {}),
+      // The real kernel compiles into its policy cache now, so that the container start only loads it.
+      precompile: (p) => port.precompile(p),
     });
     const servers: Server[] = [];
     const failed = (async () => {

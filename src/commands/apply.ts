@@ -2,8 +2,9 @@ import { Flags } from '@oclif/core';
 import { LsmnsCommand, commonOptions } from '../cli/base.js';
 import { errorText, readStdin } from '../cli/io.js';
 import { deliveryOf, inputFlags } from '../cli/input-flags.js';
-import { applyExitCode, applyInputs, applyJson } from '../apply/run.js';
-import { openKernel } from '../kernel/factory.js';
+import { applyExitCode, applyInputs, applyJson } from '../run/apply.js';
+import { openBackend } from '../kernel/factory.js';
+import { FilePolicyStore } from '../policy/store.js';
 import { renderApplyText, renderPlanText } from '../render/plan-text.js';
 
 export default class Apply extends LsmnsCommand {
@@ -19,13 +20,13 @@ export default class Apply extends LsmnsCommand {
   async run(): Promise<void> {
     const { flags } = await this.parse(Apply);
     const o = commonOptions(flags);
-    const port = await openKernel(o);
+    const backend = await openBackend(o);
     const items = await applyInputs({ pod: flags.pod, bundle: flags.bundle, state: flags.state, readStdin }, {
-      port, stateDir: o.stateDir, policyDir: o.policyDir, delivery: deliveryOf(flags.delivery), stage: flags.stage === 'poststop' ? 'poststop' : 'create', policyWaitMs: flags['policy-wait'],
+      backend, policies: new FilePolicyStore(o.policyDir), stateDir: o.stateDir, delivery: deliveryOf(flags.delivery), stage: flags.stage === 'poststop' ? 'poststop' : 'create', policyWaitMs: flags['policy-wait'],
     });
     const json = flags.output === 'json';
     if (!json) for (const i of items) if (i.error) process.stderr.write(errorText(i.error));
-    const text = () => items.filter((i) => !i.error).map((i) => (i.result ? renderApplyText(i.result, port.where) : renderPlanText(i.plan))).join('\n\n');
+    const text = () => items.filter((i) => !i.error).map((i) => (i.result ? renderApplyText(i.result, backend.kernel.where) : renderPlanText(i.plan))).join('\n\n');
     this.emit(json, () => applyJson(items), text, applyExitCode(items));
   }
 }

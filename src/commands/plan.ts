@@ -2,7 +2,7 @@ import { LsmnsCommand, commonOptions } from '../cli/base.js';
 import { readStdin } from '../cli/io.js';
 import { deliveryOf, displayOf, factsFlags, inputFlags } from '../cli/input-flags.js';
 import { resolveFacts } from '../kernel/facts-source.js';
-import { exitCodeFor, planInputs, plansJson } from '../plan/run.js';
+import { exitCodeFor, planInputs, plansJson } from '../run/plan.js';
 import { renderPlansText } from '../render/plan-text.js';
 
 export default class Plan extends LsmnsCommand {
@@ -19,7 +19,7 @@ export default class Plan extends LsmnsCommand {
     const { flags } = await this.parse(Plan);
     const o = commonOptions(flags);
     const facts = await resolveFacts({ nodeFacts: flags['node-facts'], lsm: flags.lsm, kernel: flags.kernel, attrDisplay: displayOf(flags['attr-display']) }, o);
-    const plans = await planInputs({ pod: flags.pod, bundle: flags.bundle, state: flags.state, readStdin }, facts, { policyDir: o.policyDir, delivery: deliveryOf(flags.delivery) });
+    const plans = await planInputs({ pod: flags.pod, bundle: flags.bundle, state: flags.state, readStdin }, facts, { delivery: deliveryOf(flags.delivery) });
     this.emit(flags.output === 'json', () => plansJson(plans), () => renderPlansText(plans), exitCodeFor(plans));
   }
 }

@@ -1,6 +1,5 @@
 import { LsmnsCommand, commonOptions } from '../cli/base.js';
 import { openKernel } from '../kernel/factory.js';
-import { SecurityfsKernel } from '../kernel/securityfs/port.js';
 import { renderFactsText } from '../render/facts-text.js';
 
 export default class Probe extends LsmnsCommand {
@@ -13,8 +12,8 @@ export default class Probe extends LsmnsCommand {
     const o = commonOptions(flags);
     const port = await openKernel(o);
     const facts = await port.probe();
-    const syscalls = port instanceof SecurityfsKernel ? port.probeDetail().syscalls : null;
-    this.emit(flags.output === 'json', () => ({ ...facts, probe: { backend: port.backend, where: port.where, ...(syscalls ? { syscalls } : {}) } }),
-      () => renderFactsText(facts, `${port.backend} ${port.where}`, syscalls ? [`syscall probe: ${syscalls.note}`] : []));
+    const d = port.describe();
+    this.emit(flags.output === 'json', () => ({ ...facts, probe: { backend: d.backend, where: d.where, ...d.detail } }),
+      () => renderFactsText(facts, `${d.backend} ${d.where}`, d.notes));
   }
 }

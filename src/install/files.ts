@@ -5,12 +5,13 @@ import { readFileSync, rmSync } from 'node:fs';
 import { writeFileAtomic } from '../fsutil.js';
 import { sha256Hex } from '../hash.js';
 import { ExitCode, LsmnsError } from '../errors.js';
+import { FORMAT_VERSION, formatVersionOf, type FormatVersion } from '../format.js';
 import type { InstallFile } from './hooks-d.js';
 
-export const MANIFEST_FORMAT_VERSION = 1;
+export const MANIFEST_FORMAT_VERSION = FORMAT_VERSION;
 
 export interface Manifest {
-  formatVersion: typeof MANIFEST_FORMAT_VERSION;
+  formatVersion: FormatVersion;
   files: { path: string; sha256: string }[];
 }
 
@@ -34,7 +35,7 @@ function readManifest(path: string): Manifest {
     throw e;
   }
   const m = JSON.parse(text) as Manifest;
-  if (m.formatVersion !== MANIFEST_FORMAT_VERSION || !Array.isArray(m.files)) {
+  if (formatVersionOf(m.formatVersion) === null || !Array.isArray(m.files)) {
     throw new LsmnsError({ code: 'StateCorrupt', exitCode: ExitCode.InvalidInput, message: `install manifest ${path} has an unknown format`, remedy: 'inspect it; remove the files it lists by hand if needed' });
   }
   return m;

@@ -95,7 +95,7 @@ export function uninstall(stateDir: string): InstallReport {
 export function detectBackend(host: HostProbe): 'securityfs' {
   if (host.appArmorEnabled()) return 'securityfs';
   throw new LsmnsError({
-    code: 'NotPossible', exitCode: ExitCode.NotPossible,
+    code: 'NotPossibleOnNode', exitCode: ExitCode.NotPossible,
     message: 'AppArmor is not enabled on this host (/sys/module/apparmor/parameters/enabled is not Y, or securityfs has no apparmor/), so lsmns install cannot pick the securityfs backend',
     remedy: 'to try lsmns out on the simulated kernel, install with --backend sim; for a real node, boot with AppArmor enabled (apparmor=1 security=apparmor)',
   });

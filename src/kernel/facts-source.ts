@@ -9,7 +9,8 @@ import { openKernel, type KernelOptions } from './factory.js';
 import { DEFAULT_SIM_KERNEL, DEFAULT_SIM_LSM } from './facts.js';
 
 const FactsSchema = v.object({
-  formatVersion: v.literal(FACTS_FORMAT_VERSION),
+  // Files that earlier versions wrote say 1; they are read as the current version.
+  formatVersion: v.pipe(v.union([v.literal(FACTS_FORMAT_VERSION), v.literal(1)]), v.transform(() => FACTS_FORMAT_VERSION)),
   source: v.picklist(['simulated', 'probe', 'file']),
   kernel: v.object({ release: v.string() }),
   lsms: v.array(v.string()),

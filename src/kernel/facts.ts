@@ -2,9 +2,10 @@
 // Also the pure rules that turn an lsm= list and a kernel release into those facts (KERNEL-FACTS B4, B5).
 
 import { invalidInput } from '../errors.js';
+import { FORMAT_VERSION, type FormatVersion } from '../format.js';
 import { escapeValue } from '../schema/names.js';
 
-export const FACTS_FORMAT_VERSION = 1;
+export const FACTS_FORMAT_VERSION = FORMAT_VERSION;
 /** MAX_NS_DEPTH in security/apparmor/include/policy_ns.h (SPEC §1: the depth limit is 32). */
 export const MAX_NS_DEPTH = 32;
 
@@ -25,7 +26,7 @@ const PROCATTR_LSMS = new Set(['selinux', 'smack', 'apparmor']);
 export type DisplayInterface = 'display' | 'interface_lsm';
 
 export interface NodeFacts {
-  formatVersion: 1;
+  formatVersion: FormatVersion;
   source: 'simulated' | 'probe' | 'file';
   kernel: { release: string };
   /** Active LSMs in the order of <securityfs>/lsm. */

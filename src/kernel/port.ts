@@ -1,7 +1,7 @@
 // The one kernel port. The sim and securityfs backends implement it; nothing above this file knows which
 // one it talks to. Names are namespace hnames relative to lsmns's own view ("ns" or "ns//child").
 
-import { ExitCode, LsmnsError } from '../errors.js';
+import { ExitCode, LsmnsError, type ErrorCode } from '../errors.js';
 import type { PolicySource } from '../policy/store.js';
 import type { NodeFacts } from './facts.js';
 
@@ -29,10 +29,23 @@ export interface SpawnOptions {
   container?: string;
 }
 
+/** What a port says of itself, for messages, records and `lsmns probe`: data, never a branch above the port. */
+export interface PortDescription {
+  backend: BackendName;
+  /** Where the kernel interfaces live ("/sys/kernel/security" or "sim:/var/lib/lsmns/sim-kernel.json"). */
+  where: string;
+  /** Lines the probe adds to its report (the LSM syscall probe of the real kernel). */
+  notes: string[];
+  /** Extra probe detail for the JSON report. */
+  detail: Record<string, unknown>;
+}
+
 export interface KernelPort {
-  readonly backend: BackendName;
+  describe(): PortDescription;
   /** Where the kernel interfaces live, for messages ("/sys/kernel/security" or "sim:/var/lib/lsmns/sim-kernel.json"). */
   readonly where: string;
+  /** Prepares a policy ahead of a container start (the real kernel compiles it into its cache); may do nothing. */
+  precompile(policy: PolicySource): Promise<void>;
   /** Node facts, probed once. */
   probe(): Promise<NodeFacts>;
   /** Changes at every boot; ownership records are kept per boot, since namespaces do not survive one. */
@@ -66,7 +79,7 @@ const ERRNO_TEXT: Record<string, string> = {
   ENOTDIR: 'Not a directory', EIO: 'Input/output error', EOPNOTSUPP: 'Operation not supported',
 };
 
-const CODE_BY_ERRNO: Record<string, string> = {
+const CODE_BY_ERRNO: Record<string, ErrorCode> = {
   EEXIST: 'KernelExists', ENOENT: 'KernelNotFound', ENOSPC: 'KernelDepthOrSpace', EACCES: 'KernelPermissionDenied', EPERM: 'KernelPermissionDenied',
   EINVAL: 'KernelInvalidArgument', ENOSYS: 'KernelUnsupported', EOPNOTSUPP: 'KernelUnsupported', EOVERFLOW: 'KernelOverflow',
 };
@@ -91,8 +104,4 @@ export function kernelError(op: string, target: string, errno: string, extra?: s
     remedy: REMEDY_BY_ERRNO[errno] ?? 'see the kernel log (dmesg) for AppArmor messages',
     details: { op, target },
   });
-}
-
-export function errnoText(errno: string): string {
-  return ERRNO_TEXT[errno] ?? errno;
 }

@@ -1,22 +1,30 @@
 // The mutating admission decision (SPEC §3), pure: AdmissionReview v1 in, AdmissionReview v1 out with a
 // base64 JSONPatch. Annotations are validated by the planner, so a denial carries the CLI's own messages.
-//  - runtimeclass: set spec.runtimeClassName to the lsmns RuntimeClass; a pod naming another is denied.
+//  - shim: set spec.runtimeClassName to the lsmns RuntimeClass; a pod naming another is denied.
 //  - field: set each container's securityContext.appArmorProfile to the planned Localhost label (CRI-O only);
 //    an existing profile becomes the label's host bound, so it is kept, never replaced.
 
-import { formatProblem, Keys, readSpec } from '../schema/annotations.js';
+import { formatProblem } from '../schema/annotations.js';
+import { BETA_APPARMOR_PREFIX, hasLsmnsAnnotations } from '../schema/keys.js';
 import { checkPod } from '../schema/pod.js';
 import { plan } from '../plan/planner.js';
+import { DELIVERIES, type Delivery } from '../plan/types.js';
 import { requestFromPod } from '../plan/request.js';
 import { DEFAULT_SIM_KERNEL, DEFAULT_SIM_LSM, simulatedFacts, type NodeFacts } from '../kernel/facts.js';
 
-export const LABEL_DELIVERY_MODES = ['runtimeclass', 'field'] as const;
-export type LabelDelivery = (typeof LABEL_DELIVERY_MODES)[number];
+/** The plan's own words; "runtimeclass", this flag's and label's old word for "shim", is still read as it. */
+export const LABEL_DELIVERY_MODES = DELIVERIES;
+export type LabelDelivery = Delivery;
+
+/** A delivery mode as a user writes it (flag, namespace label), or null when it is not one. */
+export function deliveryFrom(v: string | undefined): Delivery | null {
+  if (v === 'runtimeclass') return 'shim';
+  return (DELIVERIES as readonly string[]).includes(v ?? '') ? v as Delivery : null;
+}
 /** The namespace label that overrides the controller's --label-delivery for one namespace. */
 export const NAMESPACE_DELIVERY_LABEL = 'lsmns.io/label-delivery';
 export const ENABLED_LABEL = 'lsmns.io/enabled';
 export const DEFAULT_RUNTIME_CLASS = 'lsmns';
-const BETA_PREFIX = 'container.apparmor.security.beta.kubernetes.io/';
 
 export interface AdmissionRequest {
   uid: string;
@@ -51,7 +59,6 @@ export type PatchOp = { op: 'add' | 'replace'; path: string; value: unknown };
 export interface AdmissionOptions {
   mode: LabelDelivery;
   runtimeClass: string;
-  policyDir: string;
   /** Facts used for planning at admission: the node is not chosen yet, so feasibility is checked by the hook. */
   facts?: NodeFacts;
 }
@@ -64,8 +71,9 @@ export type Decision =
 export function namespaceDelivery(labels: Record<string, string> | undefined, fallback: LabelDelivery): { mode: LabelDelivery; problem: string | null } {
   const v = labels?.[NAMESPACE_DELIVERY_LABEL];
   if (v === undefined) return { mode: fallback, problem: null };
-  if ((LABEL_DELIVERY_MODES as readonly string[]).includes(v)) return { mode: v as LabelDelivery, problem: null };
-  return { mode: fallback, problem: `namespace label ${NAMESPACE_DELIVERY_LABEL}=${JSON.stringify(v)} is not runtimeclass or field; using ${fallback}` };
+  const mode = deliveryFrom(v);
+  if (mode) return { mode, problem: null };
+  return { mode: fallback, problem: `namespace label ${NAMESPACE_DELIVERY_LABEL}=${JSON.stringify(v)} is not shim or field; using ${fallback}` };
 }
 
 const esc = (k: string) => k.replace(/~/g, '~0').replace(/\//g, '~1');
@@ -80,33 +88,25 @@ export function decide(req: AdmissionRequest, o: AdmissionOptions): Decision {
   if (req.operation !== undefined && req.operation !== 'CREATE') return allow(); // AppArmor settings cannot change on update
   if (req.resource && (req.resource.resource !== 'pods' || (req.subResource ?? '') !== '')) return allow();
   const obj = req.object as { metadata?: { annotations?: Record<string, string>; namespace?: string; name?: string; generateName?: string } } | undefined;
-  if (readSpec(obj?.metadata?.annotations).status === 'absent') return allow();
+  if (!hasLsmnsAnnotations(obj?.metadata?.annotations)) return allow();
   // The object at CREATE may lack its namespace (taken from the URL) and its name (generateName).
   const withNs = { ...obj, metadata: { ...obj?.metadata, namespace: obj?.metadata?.namespace ?? req.namespace, name: obj?.metadata?.name ?? req.name ?? undefined } };
   const where = `pod ${withNs.metadata.namespace ?? '?'}/${withNs.metadata.name ?? `${obj?.metadata?.generateName ?? ''}<generated>`}`;
   const doc = checkPod(withNs, 'request.object');
   if (!doc.pod) return { result: 'denied', code: 400, reason: 'BadRequest', message: `lsmns: ${where}: ${doc.problems.map(formatProblem).join('; ')}` };
   const pod = doc.pod;
-  const request = requestFromPod(pod, where, { delivery: o.mode === 'field' ? 'field' : 'shim', policyDir: o.policyDir });
+  const request = requestFromPod(pod, where, { delivery: o.mode });
   const p = plan(request, o.facts ?? admissionFacts());
   if (p.outcome === 'invalid') {
     return { result: 'denied', code: 400, reason: 'InvalidAnnotation', message: `lsmns: ${where}: invalid lsmns input; nothing was admitted:\n${p.problems.map((x) => `  error: ${formatProblem(x)}`).join('\n')}` };
   }
-  if (o.mode === 'runtimeclass') {
+  if (o.mode === 'shim') {
     const rc = (pod.spec as { runtimeClassName?: unknown }).runtimeClassName;
     if (rc === undefined || rc === null || rc === '') return allow([{ op: 'add', path: '/spec/runtimeClassName', value: o.runtimeClass }]);
     if (rc === o.runtimeClass) return allow();
     return {
       result: 'denied', code: 403, reason: 'RuntimeClassConflict',
-      message: `lsmns: ${where} names runtimeClassName ${JSON.stringify(rc)}, but its lsmns.io/ annotations need the RuntimeClass ${JSON.stringify(o.runtimeClass)}, whose handler runs the lsmns shim that applies the AppArmor label (label delivery "runtimeclass"); lsmns does not change a RuntimeClass the pod chose. Remedy: remove spec.runtimeClassName (lsmns sets it), or remove the lsmns.io/ annotations, or on CRI-O nodes label the namespace ${NAMESPACE_DELIVERY_LABEL}=field`,
-    };
-  }
-  // field: the label must be final at admission, so it cannot come from a UID the API server has not assigned yet.
-  const spec = p.input.spec!;
-  if (spec.namespace.kind === 'auto') {
-    return {
-      result: 'denied', code: 400, reason: 'InvalidAnnotation',
-      message: `lsmns: ${where}: ${Keys.namespace}="auto" cannot be used with label delivery "field": the pod's UID, which "auto" derives the name from, is assigned after admission, so the label written into the pod would be wrong. Remedy: name the namespace (for example ${Keys.namespace}: tenant-a), or use label delivery runtimeclass`,
+      message: `lsmns: ${where} names runtimeClassName ${JSON.stringify(rc)}, but its lsmns.io/ annotations need the RuntimeClass ${JSON.stringify(o.runtimeClass)}, whose handler runs the lsmns shim that applies the AppArmor label (label delivery "shim"); lsmns does not change a RuntimeClass the pod chose. Remedy: remove spec.runtimeClassName (lsmns sets it), or remove the lsmns.io/ annotations, or on CRI-O nodes label the namespace ${NAMESPACE_DELIVERY_LABEL}=field`,
     };
   }
   const patch: PatchOp[] = [];
@@ -122,7 +122,7 @@ export function decide(req: AdmissionRequest, o: AdmissionOptions): Decision {
       if (c.securityContext) patch.push({ op: 'add', path: `/spec/${list}/${i}/securityContext/appArmorProfile`, value: profile });
       else patch.push({ op: 'add', path: `/spec/${list}/${i}/securityContext`, value: { appArmorProfile: profile } });
       // Kubernetes 1.24-1.29 read only the beta annotation (and drop the unknown field): keep both in step.
-      const betaKey = BETA_PREFIX + c.name;
+      const betaKey = BETA_APPARMOR_PREFIX + c.name;
       patch.push({ op: annotations[betaKey] === undefined ? 'add' : 'replace', path: `/metadata/annotations/${esc(betaKey)}`, value: `localhost/${cp.label}` });
       if (cp.hostProfile) warnings.push(`lsmns: container ${c.name}: its AppArmor profile ${cp.hostProfile} is kept as the host bound of ${cp.label}`);
     });

@@ -26,7 +26,6 @@ export interface ControllerOptions {
   identity: string;
   labelDelivery: LabelDelivery;
   runtimeClass: string;
-  policyDir: string;
   logger: Logger & { error(o: object, msg?: string): void };
   metrics?: KubeMetrics;
   /** Port for /healthz /readyz /metrics; null: not served. */
@@ -153,7 +152,7 @@ export class Controller {
     if (this.reported.get(p.uid) === p.digest) return 'unchanged';
     const doc = checkPod(p.pod, key);
     const problems = doc.pod
-      ? plan(requestFromPod(doc.pod, key, { delivery: this.modeOf(p.namespace) === 'field' ? 'field' : 'shim', policyDir: this.o.policyDir }), admissionFacts()).problems
+      ? plan(requestFromPod(doc.pod, key, { delivery: this.modeOf(p.namespace) }), admissionFacts()).problems
       : doc.problems;
     this.reported.set(p.uid, p.digest);
     if (problems.length === 0) return 'valid';
@@ -184,7 +183,7 @@ export class Controller {
       mode = d.mode;
       if (d.problem) warnings.push(`lsmns: ${d.problem}`);
     }
-    const r = review(body, { mode, runtimeClass: this.o.runtimeClass, policyDir: this.o.policyDir });
+    const r = review(body, { mode, runtimeClass: this.o.runtimeClass });
     if (warnings.length > 0 && r.review.response) r.review.response.warnings = [...(r.review.response.warnings ?? []), ...warnings];
     const d = r.decision;
     this.metrics.admissions.inc({ mode, result: !d ? 'error' : d.result === 'denied' ? 'denied' : d.patch.length > 0 ? 'patched' : 'allowed' });

@@ -8,6 +8,7 @@ import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { writeFileAtomic } from '../fsutil.js';
 import { join } from 'node:path';
 import type { OwnershipStore } from '../apply/ownership.js';
+import { FORMAT_VERSION } from '../format.js';
 import type { KernelPort } from '../kernel/port.js';
 import type { NodeFacts } from '../kernel/facts.js';
 import { plan } from '../plan/planner.js';
@@ -250,7 +251,7 @@ export class NodeAgent {
     const doc = checkPod(p.pod, p.key);
     if (!doc.pod) return null;
     const delivery = (p.pod.spec as { runtimeClassName?: string }).runtimeClassName === DEFAULT_RUNTIME_CLASS ? 'shim' : 'field';
-    return plan(requestFromPod(doc.pod, p.key, { delivery, policyDir: this.o.policyDir }), this.facts!);
+    return plan(requestFromPod(doc.pod, p.key, { delivery }), this.facts!);
   }
 
   private async pass(): Promise<void> {
@@ -390,7 +391,7 @@ export class NodeAgent {
       'lsmns.io/shim-installed': b(shim),
       'lsmns.io/runtime-handler': b(handler),
     };
-    const facts = { formatVersion: 1, kernel: f.kernel.release, lsms: f.lsms, apparmor: f.apparmor, attr: f.attr, syscalls: f.syscalls, hook, shim, runtimeHandler: handler };
+    const facts = { formatVersion: FORMAT_VERSION, kernel: f.kernel.release, lsms: f.lsms, apparmor: f.apparmor, attr: f.attr, syscalls: f.syscalls, hook, shim, runtimeHandler: handler };
     await this.o.api.patch(`/api/v1/nodes/${encodeURIComponent(this.o.nodeName)}`, { metadata: { labels, annotations: { 'lsmns.io/node-facts': JSON.stringify(facts) } } }, 'merge');
   }
 }

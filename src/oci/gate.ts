@@ -1,15 +1,10 @@
-// The gate every hook call passes first, with no imports: it decides from the OCI state alone whether a
+// The gate every hook call passes first, importing only the zero-import key list: it decides from the OCI state alone whether a
 // container is lsmns's business, so that unannotated containers cost only a JSON.parse (SPEC §7).
+
+import { hasLsmnsAnnotations } from '../schema/keys.js';
 
 export const HOOK_STAGES = ['createRuntime', 'prestart', 'poststop'] as const;
 export type HookStage = (typeof HOOK_STAGES)[number];
-
-/** True when any annotation is an lsmns one. */
-export function hasLsmnsAnnotations(ann: Record<string, unknown> | undefined | null): boolean {
-  if (!ann) return false;
-  for (const k of Object.keys(ann)) if (k.startsWith('lsmns.io/') || k.startsWith('container.lsmns.io/')) return true;
-  return false;
-}
 
 /**
  * True when the hook can return 0 at once: a known stage, and a state whose annotations (runc, crun and

@@ -5,8 +5,9 @@
 import { parseArgs } from 'node:util';
 import { COMMON_ARGS, nodeOptions, withConfig, type HostProbe } from '../config.js';
 import { ExitCode, invalidInput, toLsmnsError } from '../errors.js';
+import { FilePolicyStore } from '../policy/store.js';
 import { fileLog, hookErrorLine, hookExitCode, parseStage, policyWaitOf, runHook, type HookResult } from './hook.js';
-import { openNodeKernel } from './node-guard.js';
+import { openNodeBackend } from './node-guard.js';
 import { parseOciState } from './spec.js';
 
 export const HOOK_USAGE = 'usage: lsmns hook <createRuntime|prestart|poststop> [--policy-wait MS] [--backend sim|securityfs] [--sim-state PATH] [--state-dir PATH] [--policy-dir PATH] [--config FILE] [--output text|json] < OCI-state.json';
@@ -48,11 +49,11 @@ export async function hookMain(args: string[], stateText: string, io: HookIo): P
     const hookStage = parseStage(stage);
     const o = nodeOptions(values, io.env);
     const state = parseOciState(stateText);
-    const port = await openNodeKernel(o, io.host);
+    const backend = await openNodeBackend(o, io.host);
     const log = fileLog(o.stateDir, 'hook');
     let r: HookResult;
     try {
-      r = await runHook(hookStage, state, { port, stateDir: o.stateDir, policyDir: o.policyDir, policyWaitMs: policyWaitOf(values['policy-wait'] as string | undefined, withConfig(io.env, o.file)), log });
+      r = await runHook(hookStage, state, { backend, policies: new FilePolicyStore(o.policyDir), stateDir: o.stateDir, policyWaitMs: policyWaitOf(values['policy-wait'] as string | undefined, withConfig(io.env, o.file)), log });
     } finally {
       log.close();
     }

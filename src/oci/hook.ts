@@ -6,17 +6,18 @@
 
 import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { ExitCode, invalidInput, toLsmnsError } from '../errors.js';
-import type { KernelPort } from '../kernel/port.js';
+import type { Backend } from '../kernel/factory.js';
 import { plan } from '../plan/planner.js';
-import { requestFromBundle } from '../plan/request.js';
 import type { Delivery, Plan } from '../plan/types.js';
-import { applyPlan, type ApplyResult, type ApplyStage } from '../apply/executor.js';
+import type { PolicyStore } from '../policy/store.js';
+import { applyPlan, type ApplyContext, type ApplyResult, type ApplyStage } from '../apply/executor.js';
+import { hasLsmnsAnnotations } from '../schema/keys.js';
 import { escapeValue } from '../schema/names.js';
+import { requestFromBundle } from './request.js';
 import { readBundleConfig, type OciConfig, type OciState } from './spec.js';
-import { startSimContainer, stopSimContainer } from './sim-runtime.js';
-import { HOOK_STAGES, hasLsmnsAnnotations, type HookStage } from './gate.js';
+import { HOOK_STAGES, type HookStage } from './gate.js';
 
-export { HOOK_STAGES, hasLsmnsAnnotations, type HookStage } from './gate.js';
+export { HOOK_STAGES, type HookStage } from './gate.js';
 
 export const DEFAULT_POLICY_WAIT_MS = 5_000;
 
@@ -34,9 +35,9 @@ export function parseStage(s: string | undefined): HookStage {
 }
 
 export interface HookDeps {
-  port: KernelPort;
+  backend: Backend;
+  policies: PolicyStore;
   stateDir: string;
-  policyDir: string;
   policyWaitMs: number;
   delivery?: Delivery;
   /** The structured log (JSON lines); the standalone hook appends to <stateDir>/hook.log. */
@@ -75,29 +76,32 @@ export async function runHook(stage: HookStage, state: OciState, deps: HookDeps)
   const config = configOf(state, stage);
   if (!config || !hasLsmnsAnnotations({ ...state.annotations, ...config.annotations })) return skipped;
 
-  const request = requestFromBundle(config, { kind: 'state', ref: `${state.bundle}/config.json (container ${state.id})` }, state, { policyDir: deps.policyDir, delivery: deps.delivery });
-  const facts = await deps.port.probe();
+  const request = requestFromBundle(config, { kind: 'state', ref: `${state.bundle}/config.json (container ${state.id})` }, state, { delivery: deps.delivery });
+  const { kernel, runtime } = deps.backend;
+  const facts = await kernel.probe();
   const p: Plan = plan(request, facts);
   const log = deps.log ?? (() => {});
   const base = { stage, container: state.id, podKey: p.input.podKey, namespace: p.namespace?.name ?? null };
   if (p.outcome === 'noop') return { ...skipped, podKey: p.input.podKey };
+  const ctx: ApplyContext = {
+    port: kernel, runtime, policies: deps.policies, stateDir: deps.stateDir, stage: applyStageOf(stage), refs: [state.id], actors: ['hook'],
+    policyWaitMs: stage === 'poststop' ? 0 : deps.policyWaitMs, log: (e) => log({ ...base, ...e }),
+  };
+  const container = { dir: state.bundle, containerId: state.id };
   try {
-    // The container's task ends before its reference is released (sim only: what the runtime's init did).
-    if (stage === 'poststop') await stopSimContainer(deps.port, deps.stateDir, state.bundle, state.id);
-    const result = await applyPlan(p, {
-      port: deps.port, stateDir: deps.stateDir, stage: applyStageOf(stage), refs: [state.id], actors: ['hook'],
-      policyWaitMs: stage === 'poststop' ? 0 : deps.policyWaitMs, log: (e) => log({ ...base, ...e }),
-    });
+    // The container's init is gone before its reference is released.
+    if (stage === 'poststop') await runtime.stopped(container);
+    const result = await applyPlan(p, ctx);
     if (stage !== 'poststop') {
-      let sim;
+      let task;
       try {
-        sim = await startSimContainer(deps.port, deps.stateDir, state.bundle, state.id);
+        task = await runtime.starting(container);
       } catch (e) {
         // The container never started: give back the reference this run took, as a failed start would.
-        await applyPlan(p, { port: deps.port, stateDir: deps.stateDir, stage: 'poststop', refs: [state.id], actors: ['hook'], policyWaitMs: 0 }).catch(() => {});
+        await applyPlan(p, { ...ctx, stage: 'poststop', policyWaitMs: 0, log: undefined }).catch(() => {});
         throw e;
       }
-      if (sim?.pid !== undefined) log({ ...base, event: 'sim-runtime', simPid: sim.pid, label: sim.label });
+      if (task) log({ ...base, event: 'runtime-init', pid: task.pid, label: task.label });
     }
     log({ ...base, event: 'done', results: result.results.map((r) => `${r.kind}:${r.outcome}`) });
     return { stage, containerId: state.id, outcome: stage === 'poststop' ? 'released' : 'applied', podKey: p.input.podKey, namespace: base.namespace, result };

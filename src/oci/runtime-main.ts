@@ -10,12 +10,12 @@ import { constants } from 'node:os';
 import { parseArgs } from 'node:util';
 import { COMMON_ARGS, nodeOptions, withConfig, type HostProbe } from '../config.js';
 import { ExitCode, invalidInput, toLsmnsError } from '../errors.js';
+import type { Backend } from '../kernel/factory.js';
 import { escapeValue } from '../schema/names.js';
 import { parseRuntimeArgs, runtimeLogLine } from './runtime-args.js';
 import { fileLog, policyWaitOf } from './hook.js';
 import { defaultLsmnsBin, prepareBundle, type PrepareResult } from './shim.js';
-import { openNodeKernel } from './node-guard.js';
-import { dropUnstartedIntent } from './sim-runtime.js';
+import { openNodeBackend } from './node-guard.js';
 
 export const RUNTIME_USAGE = 'usage: lsmns runtime [--runtime runc|crun|PATH] [--backend sim|securityfs] [--sim-state PATH] [--state-dir PATH] [--policy-dir PATH] [--config FILE] -- <runtime arguments>';
 
@@ -87,7 +87,7 @@ function osSignal(sig: NodeJS.Signals): number | undefined {
 }
 
 /** Prepares the bundle for create/run; the result says what was written, or throws the refusal. */
-export async function prepareFor(args: string[], own: Record<string, unknown>, io: RuntimeIo, o = nodeOptions(own, io.env)): Promise<(PrepareResult & { stateDir: string }) | null> {
+export async function prepareFor(args: string[], own: Record<string, unknown>, io: RuntimeIo, o = nodeOptions(own, io.env)): Promise<(PrepareResult & { backend: Backend; containerId: string | null }) | null> {
   const ra = parseRuntimeArgs(args);
   if (ra.verb !== 'create' && ra.verb !== 'run') return null;
   if (ra.config !== null && ra.config !== 'config.json') {
@@ -98,13 +98,13 @@ export async function prepareFor(args: string[], own: Record<string, unknown>, i
   const log = fileLog(o.stateDir, 'shim');
   const base = { verb: ra.verb, container: ra.containerId, bundle: ra.bundle ?? io.cwd };
   try {
-    const port = await openNodeKernel(o, io.host);
+    const backend = await openNodeBackend(o, io.host);
     // The hooks run with only the env their entry names: a policy wait set for the shim must travel in it.
     const policyWaitMs = env.LSMNS_POLICY_WAIT ? policyWaitOf(undefined, env) : undefined;
-    const r = await prepareBundle(ra.bundle ?? io.cwd, { port, options: o, hook: { mode: 'standalone', bin: defaultLsmnsBin(env) }, containerId: ra.containerId ?? undefined, policyWaitMs });
-    if (r.displayLsm && port.backend !== 'sim') await port.writeTaskAttr('self', r.displayLsm.interface as 'display' | 'interface_lsm', 'apparmor');
+    const r = await prepareBundle(ra.bundle ?? io.cwd, { backend, options: o, hook: { mode: 'standalone', bin: defaultLsmnsBin(env) }, containerId: ra.containerId ?? undefined, policyWaitMs });
+    if (r.displayLsm) await backend.kernel.writeTaskAttr('self', r.displayLsm.interface, 'apparmor');
     if (r.outcome !== 'skipped') log({ ...base, event: 'prepared', outcome: r.outcome, namespace: r.plan?.namespace?.name ?? null, label: r.label, labelTo: r.labelTo, hooksAdded: r.hooksAdded, displayLsm: r.displayLsm?.interface ?? null });
-    return { ...r, stateDir: o.stateDir };
+    return { ...r, backend, containerId: ra.containerId };
   } catch (e) {
     log({ ...base, event: 'refused', ...toLsmnsError(e).toJSON() });
     throw e;
@@ -150,7 +150,7 @@ export async function runtimeMain(args: string[], io: RuntimeIo): Promise<number
     return err.exitCode === ExitCode.Ok ? ExitCode.Internal : err.exitCode;
   }
   const code = await runRuntime(runtime, rt, io.cwd, ra.verb === 'create' || ra.verb === 'run' ? ra.preserveFds : 0);
-  // A create that failed before its createRuntime hook ran would leave the sim's intent behind, with no task.
-  if (code !== 0 && prepared?.labelTo === 'sim') dropUnstartedIntent(prepared.stateDir, prepared.bundle);
+  // A create the runtime refused: what the shim recorded for a container that never started goes.
+  if (code !== 0 && prepared?.labelTo) prepared.backend.runtime.abandoned({ dir: prepared.bundle, containerId: prepared.containerId });
   return code;
 }

@@ -8,14 +8,15 @@ import { writeFileAtomic } from '../fsutil.js';
 import { basename, dirname, resolve } from 'node:path';
 import { ENV, type CommonOptions } from '../config.js';
 import { invalidInput } from '../errors.js';
-import type { KernelPort } from '../kernel/port.js';
+import type { Backend } from '../kernel/factory.js';
+import type { DisplayInterface } from '../kernel/facts.js';
+import type { ConfigDoc, RuntimeDescription } from '../kernel/runtime.js';
 import { assertApplicable } from '../apply/executor.js';
 import { plan } from '../plan/planner.js';
-import { requestFromBundle } from '../plan/request.js';
-import type { Plan } from '../plan/types.js';
+import { displayInterfaceOf, type Plan, type TransitionRootTaskStep } from '../plan/types.js';
+import { hasLsmnsAnnotations } from '../schema/keys.js';
 import { escapeValue } from '../schema/names.js';
-import { hasLsmnsAnnotations } from './gate.js';
-import { clearIntent, recordIntent } from './sim-runtime.js';
+import { requestFromBundle } from './request.js';
 import { readBundleConfig, type OciHook, type OciState } from './spec.js';
 
 /** The hooks the shim adds; prestart counts as createRuntime when it is already there (its deprecated twin). */
@@ -39,7 +40,7 @@ export interface HookCommand {
 }
 
 export interface PrepareOptions {
-  port: KernelPort;
+  backend: Backend;
   options: CommonOptions;
   hook: HookCommand;
   /** The container id from the runtime's arguments: it names an "auto" namespace outside Kubernetes. */
@@ -56,11 +57,11 @@ export interface PrepareResult {
   plan: Plan | null;
   /** The label the container's root task gets (null for the pod sandbox, which keeps its profile). */
   label: string | null;
-  /** Where the label went: config.json's process.apparmorProfile, or the sim (the sim backend). */
-  labelTo: 'config' | 'sim' | null;
+  /** Where the label went: config.json's process.apparmorProfile, or the sim's played init (the runtime port says). */
+  labelTo: RuntimeDescription['labelTo'] | null;
   hooksAdded: ShimHookStage[];
-  /** Set on the runtime process before it starts (inherited by the container init), or null. */
-  displayLsm: { lsm: 'apparmor'; interface: string } | null;
+  /** Set on the shim's own process before it runs the runtime (the container init inherits it), or null. */
+  displayLsm: { lsm: 'apparmor'; interface: DisplayInterface } | null;
   /** True when config.json was rewritten. */
   changed: boolean;
 }
@@ -122,16 +123,19 @@ export async function prepareBundle(bundleDir: string, o: PrepareOptions): Promi
   const bundle = checkBundleDir(bundleDir);
   const { path, config, text } = readBundleConfig(bundle);
   const result: PrepareResult = { outcome: 'skipped', bundle, config: path, plan: null, label: null, labelTo: null, hooksAdded: [], displayLsm: null, changed: false };
-  const sim = o.port.backend === 'sim';
+  const { kernel, runtime } = o.backend;
+  // The raw document (the text already read), so that every field the runtime reads survives untouched.
+  const doc = JSON.parse(text) as ConfigDoc & { hooks?: Record<string, OciHook[]> };
+  const target = { dir: bundle, containerId: o.containerId ?? null, doc };
   if (!hasLsmnsAnnotations(config.annotations)) {
-    if (sim) clearIntent(o.options.stateDir, bundle);
+    runtime.prepare(target, null);
     return result;
   }
 
   // The state a hook will see, so that "auto" names and references agree between the shim and the hooks.
   const state: OciState | null = o.containerId ? { ociVersion: config.ociVersion ?? '1.0.2', id: o.containerId, status: 'creating', bundle, annotations: config.annotations } : null;
-  const request = requestFromBundle(config, { kind: 'bundle', ref: path }, state, { policyDir: o.options.policyDir, delivery: 'shim' });
-  const p = plan(request, await o.port.probe());
+  const request = requestFromBundle(config, { kind: 'bundle', ref: path }, state, { delivery: 'shim' });
+  const p = plan(request, await kernel.probe());
   result.plan = p;
   assertApplicable(p);
   if (p.outcome === 'noop') {
@@ -139,13 +143,11 @@ export async function prepareBundle(bundleDir: string, o: PrepareOptions): Promi
     return result;
   }
 
-  const transition = p.steps.find((s) => s.kind === 'transitionRootTask' && s.status === 'planned');
-  const display = p.steps.find((s) => s.kind === 'setDisplayLsm' && s.status === 'planned');
-  result.label = transition ? String(transition.args.label) : null;
-  result.displayLsm = display ? { lsm: 'apparmor', interface: String(display.args.interface) } : null;
+  const transition = p.steps.find((s): s is TransitionRootTaskStep => s.kind === 'transitionRootTask' && s.status === 'planned');
+  const app = transition && transition.args.role === 'app' ? transition.args : null;
+  const display = displayInterfaceOf(p.steps);
+  result.label = app?.label ?? null;
 
-  // The raw document (the text already read), so that every field the runtime reads survives untouched.
-  const doc = JSON.parse(text) as Record<string, unknown> & { process?: Record<string, unknown>; hooks?: Record<string, OciHook[]> };
   const hooks = (doc.hooks ??= {});
   for (const stage of SHIM_HOOK_STAGES) {
     const have = [...(hooks[stage] ?? []), ...(stage === 'createRuntime' ? hooks.prestart ?? [] : [])];
@@ -153,20 +155,9 @@ export async function prepareBundle(bundleDir: string, o: PrepareOptions): Promi
     (hooks[stage] ??= []).push(hookEntry(stage, o));
     result.hooksAdded.push(stage);
   }
-  let relabel = false;
-  if (result.label && !sim) {
-    if (doc.process === undefined) throw invalidInput('InvalidBundle', `${path}: has no process section to carry the AppArmor label`, 'give a runtime spec with a process (runc spec makes one)');
-    relabel = doc.process.apparmorProfile !== result.label;
-    doc.process.apparmorProfile = result.label;
-    result.labelTo = 'config';
-  }
-  if (result.label && sim) {
-    const c = p.containers.find((x) => x.label === result.label)!;
-    recordIntent(o.options.stateDir, { bundle, label: result.label, display: result.displayLsm ? 'apparmor' : null, container: c.name });
-    result.labelTo = 'sim';
-  } else if (sim) {
-    clearIntent(o.options.stateDir, bundle);
-  }
+  const relabel = runtime.prepare(target, app ? { label: app.label, display: display ? 'apparmor' : null, container: app.container } : null);
+  if (app) result.labelTo = runtime.describe().labelTo;
+  if (display && runtime.shimSetsDisplay) result.displayLsm = { lsm: 'apparmor', interface: display };
   if (result.hooksAdded.length > 0 || relabel) {
     // The runtime reads the old or the new config.json whole, with the mode it had.
     writeFileAtomic(path, `${JSON.stringify(doc, null, 2)}\n`, { mode: statSync(path).mode & 0o7777 });

@@ -3,7 +3,7 @@
 
 import { readFileSync } from 'node:fs';
 import * as v from 'valibot';
-import { invalidInput, type Problem } from '../errors.js';
+import { invalidInput, type ErrorCode, type Problem } from '../errors.js';
 import { escapeValue } from '../schema/names.js';
 
 const Annotations = v.optional(v.record(v.string(), v.string()));
@@ -47,7 +47,7 @@ function problemsOf(issues: v.BaseIssue<unknown>[], where: string): Problem[] {
 }
 
 /** JSON, then the schema: either failure is an exit-2 error that names the field, with the caller's remedies. */
-function parseJson<S extends v.GenericSchema>(schema: S, text: string, where: string, code: string, remedy: { json: string; shape: string }): v.InferOutput<S> {
+function parseJson<S extends v.GenericSchema>(schema: S, text: string, where: string, code: ErrorCode, remedy: { json: string; shape: string }): v.InferOutput<S> {
   let doc: unknown;
   try {
     doc = JSON.parse(text);

@@ -3,13 +3,13 @@
 
 import { sha256Hex } from '../hash.js';
 import type { Problem } from '../errors.js';
-import { Keys, lsmnsAnnotations, parseAnnotations, readSpec, type LsmnsSpec } from '../schema/annotations.js';
+import { FORMAT_VERSION } from '../format.js';
+import { Keys, readSpec, type LsmnsSpec } from '../schema/annotations.js';
 import { containerNameRuleBroken, escapeValue, nameRuleBroken } from '../schema/names.js';
 import { MAX_NS_DEPTH, type NodeFacts } from '../kernel/facts.js';
-import { policyPath } from '../policy/store.js';
 import { computeLabel } from './label.js';
 import type { PlanRequest } from './request.js';
-import { PLAN_FORMAT_VERSION, type Blocker, type ContainerPlan, type Plan, type Step, type Warning } from './types.js';
+import type { Blocker, ContainerPlan, Plan, Step, StepDraft, Warning } from './types.js';
 
 const UID_SAFE = /^[a-z0-9][a-z0-9-]{0,62}$/;
 
@@ -118,14 +118,14 @@ function noop(base: Omit<Plan, 'outcome' | 'steps' | 'feasible' | 'blockers'>): 
 export function plan(req: PlanRequest, facts: NodeFacts): Plan {
   const specResult = readSpec(req.annotations);
   const base: Omit<Plan, 'outcome' | 'steps' | 'feasible' | 'blockers'> = {
-    formatVersion: PLAN_FORMAT_VERSION,
+    formatVersion: FORMAT_VERSION,
     input: {
       source: req.source,
       pod: req.pod,
       podKey: podKeyOf(req),
       sandboxId: req.sandboxId,
       containerId: req.containerId,
-      annotations: lsmnsAnnotations(req.annotations),
+      annotations: specResult.annotations,
       spec: specResult.status === 'ok' ? specResult.spec : null,
       delivery: req.delivery,
       node: { source: facts.source, kernel: facts.kernel.release, lsms: facts.lsms },
@@ -145,7 +145,7 @@ export function plan(req: PlanRequest, facts: NodeFacts): Plan {
   if (req.wholePod) {
     // A per-container override for a container the pod does not have is a typo: report it with the rest.
     const names = new Set(req.containers.map((c) => c.name));
-    for (const e of parseAnnotations(req.annotations).entries) {
+    for (const e of specResult.entries) {
       if (e.kind !== 'container' || names.has(e.container!) || containerNameRuleBroken(e.container!)) continue;
       problems.push({ key: e.key, value: escapeValue(String(e.value)), rule: `the pod has no container named ${escapeValue(e.container!)} (it has ${[...names].map((n) => escapeValue(n)).join(', ') || 'none'})`, example: `container.lsmns.io/${req.containers[0]?.name ?? 'app'}` });
     }
@@ -158,7 +158,10 @@ export function plan(req: PlanRequest, facts: NodeFacts): Plan {
   const containers: ContainerPlan[] = [];
   if (spec) {
     if (spec.namespace.kind === 'named') nsName = spec.namespace.name;
-    else {
+    else if (req.delivery === 'field') {
+      // The label must be final at admission, and the UID that "auto" derives the name from is assigned after it.
+      problems.push({ key: Keys.namespace, value: '"auto"', rule: '"auto" cannot be used with label delivery "field": the pod\'s UID, which "auto" derives the name from, is assigned after admission, so the label written into the pod would be wrong', example: 'tenant-a (a named namespace), or label delivery shim' });
+    } else {
       const d = deriveNamespaceName(req);
       nsName = d.name;
       derivedFrom = d.from;
@@ -186,7 +189,7 @@ export function plan(req: PlanRequest, facts: NodeFacts): Plan {
       if (spec.stacking === 'none' && host && hostFrom !== Keys.hostProfile) {
         problems.push({ key: Keys.stacking, value: '"none"', rule: `"none" would replace the host profile ${escapeValue(host)} that ${hostFrom} assigns to container ${escapeValue(c.name)}; the container must not escape host policy`, example: 'bounded' });
       }
-      containers.push({ name: c.name, role: 'app', profile, hostProfile: host, hostProfileFrom: hostFrom, label: computeLabel({ namespace: nsName, profile, stacking: spec.stacking, hostProfile: host }) });
+      containers.push({ name: c.name, role: 'app', profile, hostProfile: host, hostProfileFrom: hostFrom, label: nsName ? computeLabel({ namespace: nsName, profile, stacking: spec.stacking, hostProfile: host }) : null });
     }
     if (undeclared.length > 0 && spec.stacking === 'bounded' && req.delivery === 'shim') {
       advisories.push({ code: 'RuntimeDefaultBound', message: `${undeclared.join(', ')} declare${undeclared.length === 1 ? 's' : ''} no AppArmor profile; where the runtime assigns its default (containerd: cri-containerd.apparmor.d), the shim keeps it as the host bound at create` });
@@ -208,7 +211,7 @@ export function plan(req: PlanRequest, facts: NodeFacts): Plan {
 
   warnings.push(...advisories);
   const steps: Step[] = [];
-  const add = (s: Omit<Step, 'id'>) => steps.push({ id: steps.length + 1, ...s });
+  const add = (s: StepDraft) => steps.push({ id: steps.length + 1, ...s } as Step);
   const level = facts.apparmor.nsLevel + 1;
   add({
     kind: 'checkNode', action: 'check', status: 'planned', stage: 'createRuntime', realizedBy: 'hook',
@@ -227,14 +230,14 @@ export function plan(req: PlanRequest, facts: NodeFacts): Plan {
     add({
       kind: 'loadPolicy', action: 'load', status: 'planned', stage: 'createRuntime', realizedBy: 'hook',
       reason: `load policy ${spec.policy.ref} into :${nsName}: with replace semantics; a re-run with the same digest is a no-op`,
-      args: { namespace: nsName, policy: spec.policy.ref, scope: spec.policy.scope, file: policyPath(spec.policy.ref, req.pod.namespace, req.policyDir), profiles },
-      undo: { kind: 'restorePolicy', note: 'removed with the namespace if this run created it, else the previous policy is reloaded' },
+      args: { namespace: nsName, policy: spec.policy.ref, scope: spec.policy.scope, podNamespace: spec.policy.scope === 'cluster' ? null : req.pod.namespace, profiles },
+      undo: { kind: 'none', note: 'removed with the namespace if this run created it; in a namespace the pod already had, the policy stays replaced' },
     });
   }
   add({
     kind: 'setDisplayLsm', action: 'set', status: display.status, stage: 'create', realizedBy: 'shim',
     reason: display.reason,
-    args: display.status === 'planned' ? { lsm: 'apparmor', interface: facts.attr.display } : {},
+    args: display.status === 'planned' && facts.attr.display ? { lsm: 'apparmor', interface: facts.attr.display } : {},
     undo: display.status === 'planned' ? { kind: 'none', note: 'it only affects the shim and the runtime it execs' } : null,
   });
   for (const c of containers) {
@@ -250,7 +253,7 @@ export function plan(req: PlanRequest, facts: NodeFacts): Plan {
     add({
       kind: 'transitionRootTask', action: 'transition', status: 'planned', stage: req.delivery === 'field' ? 'admission' : 'create', realizedBy: req.delivery === 'field' ? 'webhook' : 'shim',
       reason: `${c.hostProfile ? `bounded by host profile ${c.hostProfile} (from ${c.hostProfileFrom})` : spec.stacking === 'bounded' ? 'stacked under whatever confines the runtime (bounded)' : 'replaces the host confinement (stacking: none)'}; the runtime applies ${via} from inside its init`,
-      args: { container: c.name, role: 'app', profile: c.profile, hostProfile: c.hostProfile, label: c.label, via },
+      args: { container: c.name, role: 'app', profile: c.profile!, hostProfile: c.hostProfile, label: c.label!, via },
       undo: { kind: 'none', note: 'a failed start leaves no task behind' },
     });
   }
@@ -266,7 +269,7 @@ export function plan(req: PlanRequest, facts: NodeFacts): Plan {
 /** A plan for input that could not even be read as a pod or bundle: outcome invalid, with its problems. */
 export function invalidPlan(ref: string, problems: Problem[], facts: NodeFacts, delivery: PlanRequest['delivery'] = 'shim'): Plan {
   return ordered({
-    formatVersion: PLAN_FORMAT_VERSION,
+    formatVersion: FORMAT_VERSION,
     outcome: 'invalid',
     input: {
       source: { kind: 'pod', ref }, pod: { name: null, namespace: null, uid: null }, podKey: `input:${ref}`, sandboxId: null, containerId: null,

@@ -1,10 +1,10 @@
 // What the planner is asked: the pod's annotations, its identity and its containers with the AppArmor
-// profile the runtime or the pod already assigns. Built from a Pod or from an OCI bundle (pure).
+// profile the runtime or the pod already assigns. Built here from a Pod, and by oci/request.ts from a bundle (pure).
 
 import type { Problem } from '../errors.js';
-import type { OciConfig, OciState } from '../oci/spec.js';
 import type { Pod } from '../schema/pod.js';
 import { escapeValue } from '../schema/names.js';
+import { BETA_APPARMOR_PREFIX } from '../schema/keys.js';
 import type { Delivery } from './types.js';
 
 export interface ContainerInput {
@@ -24,37 +24,18 @@ export interface PlanRequest {
   /** True when every container of the pod is known, so per-container overrides can be checked against them. */
   wholePod: boolean;
   delivery: Delivery;
-  policyDir: string;
   /** Problems found while reading identity and profiles (exit 2), merged into the plan's problems. */
   problems: Problem[];
 }
 
-/** CRI annotations that carry pod identity into config.json (KERNEL-FACTS B7). */
-export const CriKeys = {
-  containerType: ['io.kubernetes.cri.container-type', 'io.kubernetes.cri-o.ContainerType'],
-  sandboxId: ['io.kubernetes.cri.sandbox-id', 'io.kubernetes.cri-o.SandboxID'],
-  podUid: ['io.kubernetes.cri.sandbox-uid', 'io.kubernetes.pod.uid'],
-  podName: ['io.kubernetes.cri.sandbox-name', 'io.kubernetes.pod.name'],
-  podNamespace: ['io.kubernetes.cri.sandbox-namespace', 'io.kubernetes.pod.namespace'],
-  containerName: ['io.kubernetes.cri.container-name', 'io.kubernetes.container.name'],
-} as const;
-
-const BETA_PREFIX = 'container.apparmor.security.beta.kubernetes.io/';
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
-const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
-const UID = /^[A-Za-z0-9][A-Za-z0-9-]{0,127}$/;
-const CONTAINER_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,1023}$/;
+export const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+export const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
+export const UID = /^[A-Za-z0-9][A-Za-z0-9-]{0,127}$/;
 
 /** The runtime default profile names (containerd and CRI-O), used when a pod asks for RuntimeDefault. */
 export const RUNTIME_DEFAULT_PROFILE: Record<Delivery, string> = { shim: 'cri-containerd.apparmor.d', field: 'crio-default' };
 
-function pick(ann: Record<string, string> | undefined, keys: readonly string[]): { key: string; value: string } | null {
-  if (!ann) return null;
-  for (const k of keys) if (typeof ann[k] === 'string') return { key: k, value: ann[k]! };
-  return null;
-}
-
-function checkId(found: { key: string; value: string } | null, re: RegExp, what: string, example: string, problems: Problem[]): string | null {
+export function checkId(found: { key: string; value: string } | null, re: RegExp, what: string, example: string, problems: Problem[]): string | null {
   if (!found) return null;
   if (re.test(found.value)) return found.value;
   problems.push({ key: found.key, value: escapeValue(found.value), rule: `not a valid ${what}`, example });
@@ -91,9 +72,9 @@ function podHostProfile(pod: Pod, name: string, field: string, runtimeDefault: s
     }
     return hostBoundOf(prof.localhostProfile, `${from}.localhostProfile`);
   }
-  const beta = pod.metadata.annotations?.[BETA_PREFIX + name];
+  const beta = pod.metadata.annotations?.[BETA_APPARMOR_PREFIX + name];
   if (beta === undefined) return null;
-  const key = `metadata.annotations[${BETA_PREFIX}${name}]`;
+  const key = `metadata.annotations[${BETA_APPARMOR_PREFIX}${name}]`;
   if (beta === 'runtime/default') return { value: runtimeDefault, from: `${key} (runtime/default)` };
   if (beta === 'unconfined') return null;
   if (beta.startsWith('localhost/')) return hostBoundOf(beta.slice('localhost/'.length), key);
@@ -103,7 +84,6 @@ function podHostProfile(pod: Pod, name: string, field: string, runtimeDefault: s
 
 export interface RequestOptions {
   delivery?: Delivery;
-  policyDir: string;
   runtimeDefaultProfile?: string;
 }
 
@@ -127,35 +107,6 @@ export function requestFromPod(pod: Pod, ref: string, opts: RequestOptions): Pla
     containers,
     wholePod: true,
     delivery,
-    policyDir: opts.policyDir,
-    problems,
-  };
-}
-
-/** One container of a pod, as a runtime sees it: config.json annotations, plus the OCI state when a hook runs. */
-export function requestFromBundle(config: OciConfig, where: { kind: 'bundle' | 'state'; ref: string }, state: OciState | null, opts: RequestOptions): PlanRequest {
-  const problems: Problem[] = [];
-  // The state's annotations are the config's; config.json is read for the profile and is authoritative.
-  const ann = { ...(state?.annotations ?? {}), ...(config.annotations ?? {}) };
-  const type = pick(ann, CriKeys.containerType)?.value;
-  const role: ContainerInput['role'] = type === 'sandbox' ? 'sandbox' : 'app';
-  const podNamespace = checkId(pick(ann, CriKeys.podNamespace), DNS_LABEL, 'Kubernetes namespace (DNS-1123 label)', 'team-a', problems);
-  const uid = checkId(pick(ann, CriKeys.podUid), UID, 'pod UID', '7c1e8f6a-3b2d-4c5e-9f10-2a3b4c5d6e7f', problems);
-  const podName = checkId(pick(ann, CriKeys.podName), DNS_SUBDOMAIN, 'pod name', 'web-0', problems);
-  const sandboxId = checkId(pick(ann, CriKeys.sandboxId), CONTAINER_ID, 'sandbox id', 'a 64-hex-digit id', problems);
-  const containerId = state ? checkId({ key: 'state.id', value: state.id }, CONTAINER_ID, 'container id', 'web-1', problems) : null;
-  const cname = pick(ann, CriKeys.containerName)?.value;
-  const name = role === 'sandbox' ? 'sandbox' : cname && DNS_LABEL.test(cname) ? cname : (containerId ?? 'container');
-  return {
-    source: where,
-    annotations: ann,
-    pod: { name: podName, namespace: podNamespace, uid },
-    sandboxId,
-    containerId,
-    containers: [{ name, role, hostProfile: hostBoundOf(config.process?.apparmorProfile, 'process.apparmorProfile') }],
-    wholePod: false,
-    delivery: opts.delivery ?? 'shim',
-    policyDir: opts.policyDir,
     problems,
   };
 }

@@ -1,19 +1,43 @@
-// The node policy store (SPEC §4): where a policy name resolves, and reading it with a bounded wait.
+// The node policy store (SPEC §4): where a policy reference resolves, and reading it with a bounded wait.
 // Resolution is pure; reading is the only I/O here. A pod reaches only its own namespace's policies
-// and the cluster/ ones; names were validated by the schema, so no other path can be formed.
+// and the cluster/ ones; names were validated by the schema, so no other path can be formed. The plan
+// carries only the reference; the executor reads it through a PolicyStore it is given.
 
 import { sha256Hex } from '../hash.js';
 import { readFileSync, statSync } from 'node:fs';
 import { LsmnsError, ExitCode } from '../errors.js';
+import type { PolicyRef } from '../plan/types.js';
+import { policyFileOf } from './ref.js';
 
-export const CLUSTER_SCOPE = 'cluster';
+export { CLUSTER_SCOPE, policyFileOf } from './ref.js';
+
 export const MAX_POLICY_BYTES = 1024 * 1024;
 
-/** The file a policy reference resolves to. `ref` is NAME or cluster/NAME (already validated). */
-export function policyPath(ref: string, podNamespace: string | null, policyDir: string): string {
-  const dir = policyDir.replace(/\/+$/, '');
-  if (ref.startsWith(`${CLUSTER_SCOPE}/`)) return `${dir}/${CLUSTER_SCOPE}/${ref.slice(CLUSTER_SCOPE.length + 1)}.aa`;
-  return podNamespace ? `${dir}/${podNamespace}/${ref}.aa` : `${dir}/${ref}.aa`;
+
+/** The file a policy reference resolves to in the store at policyDir. */
+export function policyPath(ref: PolicyRef, policyDir: string): string {
+  return `${policyDir.replace(/\/+$/, '')}/${policyFileOf(ref)}`;
+}
+
+/** Where the executor reads the policies that plans name. */
+export interface PolicyStore {
+  /** The file a reference resolves to, for messages. */
+  locate(ref: PolicyRef): string;
+  /** Reads a policy, waiting up to waitMs for one that has not reached the node yet. */
+  read(ref: PolicyRef, o: { waitMs: number }): Promise<PolicySource>;
+}
+
+/** The node's policy directory (--policy-dir), laid out as SPEC §4 says. */
+export class FilePolicyStore implements PolicyStore {
+  constructor(readonly dir: string, private readonly o: Omit<ReadPolicyOptions, 'waitMs'> = {}) {}
+
+  locate(ref: PolicyRef): string {
+    return policyPath(ref, this.dir);
+  }
+
+  read(ref: PolicyRef, o: { waitMs: number }): Promise<PolicySource> {
+    return readPolicy(ref.policy, this.locate(ref), { ...this.o, waitMs: o.waitMs });
+  }
 }
 
 export function digestOf(text: string): string {

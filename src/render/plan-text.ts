@@ -4,6 +4,7 @@
 import { formatProblem } from '../schema/annotations.js';
 import type { ApplyResult } from '../apply/executor.js';
 import type { Plan, Step } from '../plan/types.js';
+import { policyFileOf } from '../policy/ref.js';
 
 const SYMBOL: Record<string, string> = { check: '<=', create: ' +', load: ' +', set: ' ~', transition: ' ~', remove: ' -' };
 export const LEGEND = 'Symbols: <= check, + create, ~ change, - remove (at poststop), # skipped';
@@ -15,20 +16,19 @@ function podName(p: Plan): string {
 }
 
 function stepSummary(s: Step): string {
-  const a = s.args as Record<string, unknown>;
   switch (s.kind) {
     case 'checkNode':
-      return `AppArmor, policy namespaces${a.stacking ? ', stacking' : ''}, policy admin; new namespace at level ${String(a.level)} of ${String(a.maxDepth)}`;
+      return `AppArmor, policy namespaces${s.args.stacking ? ', stacking' : ''}, policy admin; new namespace at level ${s.args.level} of ${s.args.maxDepth}`;
     case 'createNamespace':
-      return `${String(a.namespace)}  (owner ${String(a.owner)})`;
+      return `${s.args.namespace}  (owner ${s.args.owner})`;
     case 'loadPolicy':
-      return `${String(a.policy)} -> :${String(a.namespace)}:  from ${String(a.file)}${(a.profiles as string[]).length ? `  (profiles: ${(a.profiles as string[]).join(', ')})` : ''}`;
+      return `${s.args.policy} -> :${s.args.namespace}:  from the policy store's ${policyFileOf(s.args)}${s.args.profiles.length ? `  (profiles: ${s.args.profiles.join(', ')})` : ''}`;
     case 'setDisplayLsm':
-      return s.status === 'planned' ? `apparmor via /proc/self/attr/${String(a.interface)}` : s.reason;
+      return 'interface' in s.args ? `apparmor via /proc/self/attr/${s.args.interface}` : s.reason;
     case 'transitionRootTask':
-      return s.status === 'planned' ? `${String(a.container)}: ${String(a.label)}` : `${String(a.container)}: ${s.reason}`;
+      return s.status === 'planned' && s.args.role === 'app' ? `${s.args.container}: ${s.args.label}` : `${s.args.container}: ${s.reason}`;
     case 'removeNamespace':
-      return `${String(a.namespace)}  when the pod's last container stops`;
+      return `${s.args.namespace}  when the pod's last container stops`;
   }
 }
 

@@ -3,19 +3,11 @@
 
 import { type Problem } from '../errors.js';
 import { containerNameRuleBroken, escapeValue, nameRuleBroken, NAME_EXAMPLE } from './names.js';
+import { CONTAINER_PREFIX, Keys, PREFIX, isLsmnsKey } from './keys.js';
+
+export { CONTAINER_PREFIX, Keys, PREFIX, isLsmnsKey } from './keys.js';
 
 export const SCHEMA_VERSION = 1;
-export const PREFIX = 'lsmns.io/';
-export const CONTAINER_PREFIX = 'container.lsmns.io/';
-
-export const Keys = {
-  namespace: 'lsmns.io/apparmor-namespace',
-  profile: 'lsmns.io/apparmor-profile',
-  policy: 'lsmns.io/apparmor-policy',
-  stacking: 'lsmns.io/apparmor-stacking',
-  hostProfile: 'lsmns.io/host-profile',
-  displayLsm: 'lsmns.io/display-lsm',
-} as const;
 
 const KNOWN: ReadonlySet<string> = new Set(Object.values(Keys));
 export const AUTO = 'auto';
@@ -53,10 +45,11 @@ export interface LsmnsSpec {
   containerProfiles: Record<string, string>;
 }
 
-export type SpecResult =
+/** The one reading of a pod's annotations: the lsmns entries, their values as recorded, and the verdict. */
+export type SpecResult = { entries: Entry[]; annotations: Record<string, string> } & (
   | { status: 'absent' }
   | { status: 'invalid'; problems: Problem[] }
-  | { status: 'ok'; spec: LsmnsSpec };
+  | { status: 'ok'; spec: LsmnsSpec });
 
 const KIND_BY_KEY: Record<string, EntryKind> = {
   [Keys.namespace]: 'namespace',
@@ -66,10 +59,6 @@ const KIND_BY_KEY: Record<string, EntryKind> = {
   [Keys.hostProfile]: 'hostProfile',
   [Keys.displayLsm]: 'displayLsm',
 };
-
-export function isLsmnsKey(key: string): boolean {
-  return key.startsWith(PREFIX) || key.startsWith(CONTAINER_PREFIX);
-}
 
 /** Picks the lsmns keys out of an annotation map, in a deterministic (sorted) order. */
 export function parseAnnotations(annotations: Record<string, unknown> | null | undefined): ParsedAnnotations {
@@ -229,13 +218,20 @@ export function normalizeAnnotations(parsed: ParsedAnnotations): LsmnsSpec {
   };
 }
 
-/** parse + validate + normalize in one call. */
+/** parse + validate + normalize in one call: the only reading of the annotations a plan needs. */
 export function readSpec(annotations: Record<string, unknown> | null | undefined): SpecResult {
   const parsed = parseAnnotations(annotations);
-  if (!parsed.present) return { status: 'absent' };
+  const read = { entries: parsed.entries, annotations: recorded(parsed) };
+  if (!parsed.present) return { ...read, status: 'absent' };
   const problems = validateAnnotations(parsed);
-  if (problems.length > 0) return { status: 'invalid', problems };
-  return { status: 'ok', spec: normalizeAnnotations(parsed) };
+  if (problems.length > 0) return { ...read, status: 'invalid', problems };
+  return { ...read, status: 'ok', spec: normalizeAnnotations(parsed) };
+}
+
+function recorded(parsed: ParsedAnnotations): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const e of parsed.entries) out[e.key] = typeof e.value === 'string' ? e.value : String(e.value);
+  return out;
 }
 
 /** One readable line per problem; shared by the CLI, the hook, the agent and the webhook. */
@@ -245,7 +241,5 @@ export function formatProblem(p: Problem): string {
 
 /** Only the lsmns keys of an annotation map (what a plan records as its input). */
 export function lsmnsAnnotations(annotations: Record<string, unknown> | null | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const e of parseAnnotations(annotations).entries) out[e.key] = typeof e.value === 'string' ? e.value : String(e.value);
-  return out;
+  return recorded(parseAnnotations(annotations));
 }

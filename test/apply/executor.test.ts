@@ -5,6 +5,8 @@ import { applyPlan, type ApplyContext } from '../../src/apply/executor.js';
 import { OwnershipStore } from '../../src/apply/ownership.js';
 import { LsmnsError } from '../../src/errors.js';
 import { SimKernel } from '../../src/kernel/sim/port.js';
+import { SimRuntime } from '../../src/kernel/sim/runtime.js';
+import { FilePolicyStore } from '../../src/policy/store.js';
 import { simView } from '../../src/kernel/sim/view.js';
 import { plan } from '../../src/plan/planner.js';
 import { requestFromPod } from '../../src/plan/request.js';
@@ -16,6 +18,8 @@ interface Env {
   port: SimKernel;
   policyDir: string;
   stateDir: string;
+  /** The ports and stores every applyPlan call of these tests is given. */
+  ctx: Pick<ApplyContext, 'port' | 'runtime' | 'policies' | 'stateDir'>;
 }
 
 function env(boot = {}): Env {
@@ -23,19 +27,21 @@ function env(boot = {}): Env {
   const policyDir = join(dir, 'policies');
   mkdirSync(join(policyDir, 'team-a'), { recursive: true });
   writeFileSync(join(policyDir, 'team-a', 'web.aa'), PROFILE_P);
-  return { dir, port: new SimKernel({ path: join(dir, 'sim.json'), boot }), policyDir, stateDir: join(dir, 'state') };
+  const port = new SimKernel({ path: join(dir, 'sim.json'), boot });
+  const stateDir = join(dir, 'state');
+  return { dir, port, policyDir, stateDir, ctx: { port, runtime: new SimRuntime(port, stateDir), policies: new FilePolicyStore(policyDir), stateDir } };
 }
 
 function podPlan(e: Env, ann: Record<string, string>, uid = 'uid-1', containers = ['c']) {
   const pod = checkPod({ metadata: { name: 'web', namespace: 'team-a', uid, annotations: ann }, spec: { containers: containers.map((name) => ({ name })) } }, 'pod').pod!;
-  return requestFromPod(pod, 'pod', { policyDir: e.policyDir });
+  return requestFromPod(pod, 'pod', {});
 }
 
 const ANN = { 'lsmns.io/apparmor-namespace': 'tenant-a', 'lsmns.io/apparmor-profile': 'p', 'lsmns.io/apparmor-policy': 'web' };
 
 async function run(e: Env, ann: Record<string, string>, o: Partial<ApplyContext> & { uid?: string } = {}) {
   const p = plan(podPlan(e, ann, o.uid), await e.port.probe());
-  return applyPlan(p, { port: e.port, stateDir: e.stateDir, stage: 'create', refs: ['ctr-1'], actors: ['hook'], ...o });
+  return applyPlan(p, { ...e.ctx, stage: 'create', refs: ['ctr-1'], actors: ['hook'], ...o });
 }
 
 /** What a user can observe of the kernel: namespaces, profiles and task labels. */
@@ -70,7 +76,7 @@ describe('apply/executor', () => {
     const e = env();
     await run(e, ANN, { refs: ['sandbox'] });
     await run(e, ANN, { refs: ['app'] });
-    const stop = async (ref: string) => applyPlan(plan(podPlan(e, ANN), await e.port.probe()), { port: e.port, stateDir: e.stateDir, stage: 'poststop', refs: [ref], actors: ['hook'] });
+    const stop = async (ref: string) => applyPlan(plan(podPlan(e, ANN), await e.port.probe()), { ...e.ctx, stage: 'poststop', refs: [ref], actors: ['hook'] });
     assert.equal((await stop('app')).results[0]!.outcome, 'noop');
     assert.deepEqual(await e.port.listNamespaces(), ['tenant-a']);
     assert.equal((await stop('sandbox')).results[0]!.outcome, 'done');
@@ -93,7 +99,7 @@ describe('apply/executor', () => {
     await e.port.createNamespace('tenant-a');
     await rejectsWith(run(e, ANN), 'NamespaceNotOwned', 4);
     const p = plan(podPlan(e, ANN), await e.port.probe());
-    const r = await applyPlan(p, { port: e.port, stateDir: e.stateDir, stage: 'poststop', refs: ['ctr-1'], actors: ['hook'] });
+    const r = await applyPlan(p, { ...e.ctx, stage: 'poststop', refs: ['ctr-1'], actors: ['hook'] });
     assert.equal(r.results[0]!.outcome, 'not-mine');
     assert.deepEqual(await e.port.listNamespaces(), ['tenant-a']);
   });
@@ -125,16 +131,16 @@ describe('apply/executor', () => {
   it('refuses to apply on a node without AppArmor (exit 3) and changes nothing', async () => {
     const e = env({ lsm: 'lockdown,capability,landlock,bpf', kernel: '6.18.0' });
     const p = plan(podPlan(e, ANN), await e.port.probe());
-    await rejectsWith(applyPlan(p, { port: e.port, stateDir: e.stateDir, stage: 'create', refs: ['c'], actors: ['hook'] }), 'NotPossibleOnNode', 3);
+    await rejectsWith(applyPlan(p, { ...e.ctx, stage: 'create', refs: ['c'], actors: ['hook'] }), 'NotPossibleOnNode', 3);
   });
 
   it('plays the runtime when asked: tasks run under the planned labels and end at poststop', async () => {
     const e = env();
     const p = plan(podPlan(e, ANN, 'u', ['a', 'b']), await e.port.probe());
     const all = ['hook', 'shim', 'webhook', 'kernel'] as const;
-    const r = await applyPlan(p, { port: e.port, stateDir: e.stateDir, stage: 'create', refs: ['a', 'b'], actors: [...all], simulateRuntime: true });
+    const r = await applyPlan(p, { ...e.ctx, stage: 'create', refs: ['a', 'b'], actors: [...all] });
     assert.deepEqual(r.tasks.map((t) => t.label), ['unconfined//&:tenant-a:p (enforce)', 'unconfined//&:tenant-a:p (enforce)']);
-    await applyPlan(p, { port: e.port, stateDir: e.stateDir, stage: 'poststop', refs: ['a', 'b'], actors: [...all], simulateRuntime: true });
+    await applyPlan(p, { ...e.ctx, stage: 'poststop', refs: ['a', 'b'], actors: [...all] });
     assert.deepEqual(observable(e).tasks.map((t) => t.comm), ['init']);
   });
 });

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import YAML from 'yaml';
-import { review, type AdmissionReview, type LabelDelivery } from '../../src/kube/admission.js';
+import { deliveryFrom, namespaceDelivery, review, type AdmissionReview, type LabelDelivery } from '../../src/kube/admission.js';
 import { cliEnv, lsmns } from '../commands/cli.js';
 import { applyJsonPatch } from './helpers.js';
 
@@ -22,7 +22,7 @@ function reviewFor(podFile: string | PodLike, over: Partial<AdmissionReview['req
 }
 
 function run(r: AdmissionReview, mode: LabelDelivery) {
-  const out = review(r, { mode, runtimeClass: 'lsmns', policyDir: '/etc/lsmns/policies' }).review;
+  const out = review(r, { mode, runtimeClass: 'lsmns' }).review;
   assert.equal(out.apiVersion, 'admission.k8s.io/v1');
   assert.equal(out.kind, 'AdmissionReview');
   assert.equal(out.response!.uid, r.request?.uid ?? '', 'the response echoes request.uid');
@@ -37,16 +37,16 @@ const annotated = { 'lsmns.io/apparmor-namespace': 'tenant-a', 'lsmns.io/apparmo
 const simplePod = (annotations: Record<string, string>, spec: Record<string, unknown> = {}): PodLike => ({ metadata: { name: 'web', namespace: 'team-a', annotations }, spec: { containers: [{ name: 'web', image: 'nginx:1.27' }], ...spec } });
 
 describe('kube/admission (AdmissionReview v1, JSONPatch)', () => {
-  describe('runtimeclass delivery', () => {
+  describe('shim delivery', () => {
     it('sets spec.runtimeClassName on an annotated pod', () => {
-      const { res, ops, patched } = run(reviewFor(simplePod(annotated)), 'runtimeclass');
+      const { res, ops, patched } = run(reviewFor(simplePod(annotated)), 'shim');
       assert.equal(res.allowed, true);
       assert.deepEqual(ops, [{ op: 'add', path: '/spec/runtimeClassName', value: 'lsmns' }]);
       assert.equal(patched.spec.runtimeClassName, 'lsmns');
     });
 
     it('denies a pod that names another RuntimeClass, saying why and what to do', () => {
-      const { res } = run(reviewFor(simplePod(annotated, { runtimeClassName: 'kata' })), 'runtimeclass');
+      const { res } = run(reviewFor(simplePod(annotated, { runtimeClassName: 'kata' })), 'shim');
       assert.equal(res.allowed, false);
       assert.equal(res.patch, undefined, 'nothing is changed');
       assert.equal(res.status!.code, 403);
@@ -56,14 +56,14 @@ describe('kube/admission (AdmissionReview v1, JSONPatch)', () => {
 
     it('leaves a pod that already names the lsmns RuntimeClass, and pods without lsmns.io/ keys, unchanged', () => {
       for (const p of [simplePod(annotated, { runtimeClassName: 'lsmns' }), simplePod({ 'other.io/x': 'y' }), simplePod({}, { runtimeClassName: 'kata' })]) {
-        const { res } = run(reviewFor(p), 'runtimeclass');
+        const { res } = run(reviewFor(p), 'shim');
         assert.equal(res.allowed, true);
         assert.equal(res.patch, undefined);
       }
     });
 
     it('denies invalid annotations with the same messages as lsmns plan', () => {
-      const { res } = run(reviewFor('plans/hostile-annotations/pod.yaml'), 'runtimeclass');
+      const { res } = run(reviewFor('plans/hostile-annotations/pod.yaml'), 'shim');
       assert.equal(res.allowed, false);
       assert.equal(res.status!.code, 400);
       const cli = lsmns(cliEnv(), ['plan', '--pod', fixture('plans/hostile-annotations/pod.yaml')]);
@@ -114,10 +114,21 @@ describe('kube/admission (AdmissionReview v1, JSONPatch)', () => {
   });
 
   it('allows UPDATE untouched (AppArmor settings cannot change on update) and refuses a malformed review', () => {
-    assert.equal(run(reviewFor(simplePod({ 'lsmns.io/apparmor-namespace': '../x' }), { operation: 'UPDATE' }), 'runtimeclass').res.allowed, true);
-    const bad = review({ apiVersion: 'admission.k8s.io/v1beta1', kind: 'AdmissionReview', request: { uid: 'u' } }, { mode: 'runtimeclass', runtimeClass: 'lsmns', policyDir: '/p' }).review;
+    assert.equal(run(reviewFor(simplePod({ 'lsmns.io/apparmor-namespace': '../x' }), { operation: 'UPDATE' }), 'shim').res.allowed, true);
+    const bad = review({ apiVersion: 'admission.k8s.io/v1beta1', kind: 'AdmissionReview', request: { uid: 'u' } }, { mode: 'shim', runtimeClass: 'lsmns' }).review;
     assert.equal(bad.response!.allowed, false);
     assert.equal(bad.response!.uid, 'u');
     assert.match(bad.response!.status!.message, /admissionReviewVersions/);
+  });
+
+  describe('the delivery mode as users write it', () => {
+    const cases: [string | undefined, string | null][] = [['shim', 'shim'], ['field', 'field'], ['runtimeclass', 'shim'], ['RuntimeClass', null], ['', null], [undefined, null]];
+    for (const [v, want] of cases) it(`${JSON.stringify(v)} -> ${String(want)}`, () => assert.equal(deliveryFrom(v), want));
+    it('a namespace label with the old word keeps working; a wrong one falls back with a problem', () => {
+      assert.deepEqual(namespaceDelivery({ 'lsmns.io/label-delivery': 'runtimeclass' }, 'field'), { mode: 'shim', problem: null });
+      const bad = namespaceDelivery({ 'lsmns.io/label-delivery': 'nope' }, 'field');
+      assert.equal(bad.mode, 'field');
+      assert.match(bad.problem!, /is not shim or field; using field/);
+    });
   });
 });

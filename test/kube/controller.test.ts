@@ -42,7 +42,7 @@ describe('kube/controller (fake API server)', () => {
   afterEach(async () => { for (const c of ctrls.splice(0)) await c.stop(); await srv.stop(); });
 
   function make(id: string, extra: Partial<ConstructorParameters<typeof Controller>[0]> = {}): Controller {
-    const c = new Controller({ api: srv.api(), namespace: 'lsmns-system', identity: id, labelDelivery: 'runtimeclass', runtimeClass: 'lsmns', policyDir: '/p', logger: quiet, lease: { durationMs: 1_000, retryPeriodMs: 100, renewDeadlineMs: 600 }, ...extra });
+    const c = new Controller({ api: srv.api(), namespace: 'lsmns-system', identity: id, labelDelivery: 'shim', runtimeClass: 'lsmns', logger: quiet, lease: { durationMs: 1_000, retryPeriodMs: 100, renewDeadlineMs: 600 }, ...extra });
     ctrls.push(c);
     return c;
   }
@@ -114,7 +114,7 @@ describe('kube/controller (fake API server)', () => {
     const r3 = await post(c.webhookPort, { hello: 1 });
     assert.equal((r3.json as { response: { allowed: boolean } }).response.allowed, false);
     const m = await c.metrics.registry.getSingleMetricAsString('lsmns_admission_reviews_total');
-    assert.match(m, /mode="runtimeclass",result="patched"/);
+    assert.match(m, /mode="shim",result="patched"/);
     assert.match(m, /mode="field",result="patched"/);
   });
 });

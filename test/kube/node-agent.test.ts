@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { applyPlan } from '../../src/apply/executor.js';
 import { OwnershipStore } from '../../src/apply/ownership.js';
 import { SimKernel } from '../../src/kernel/sim/port.js';
+import { SimRuntime } from '../../src/kernel/sim/runtime.js';
+import { FilePolicyStore } from '../../src/policy/store.js';
 import { NodeAgent, labelMatches, pidFromCgroups } from '../../src/kube/node-agent.js';
 import { plan } from '../../src/plan/planner.js';
 import { requestFromPod } from '../../src/plan/request.js';
@@ -55,8 +57,9 @@ describe('kube/node-agent (fake API server, sim kernel)', () => {
   async function runPodOnNode(pod: ReturnType<typeof podObj>, policyText?: string) {
     const policyDir = join(dir, 'hook-policies');
     if (policyText) { mkdirSync(join(policyDir, pod.metadata.namespace), { recursive: true }); writeFileSync(join(policyDir, pod.metadata.namespace, 'web.aa'), policyText); }
-    const p = plan(requestFromPod(checkPod(pod, 'pod').pod!, 'pod', { policyDir, delivery: 'shim' }), await port.probe());
-    return applyPlan(p, { port, stateDir: join(dir, 'state'), stage: 'create', refs: ['sandbox', 'app'], actors: ['hook', 'shim', 'webhook', 'kernel'], simulateRuntime: true });
+    const p = plan(requestFromPod(checkPod(pod, 'pod').pod!, 'pod', { delivery: 'shim' }), await port.probe());
+    const stateDir = join(dir, 'state');
+    return applyPlan(p, { port, runtime: new SimRuntime(port, stateDir), policies: new FilePolicyStore(policyDir), stateDir, stage: 'create', refs: ['sandbox', 'app'], actors: ['hook', 'shim', 'webhook', 'kernel'] });
   }
 
   it('watches only the pods of its node, with the field selector on list and watch', async () => {

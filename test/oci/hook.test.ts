@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LsmnsError } from '../../src/errors.js';
 import { SimKernel } from '../../src/kernel/sim/port.js';
+import { SimRuntime } from '../../src/kernel/sim/runtime.js';
+import { FilePolicyStore } from '../../src/policy/store.js';
 import { simView } from '../../src/kernel/sim/view.js';
 import { skipsFast } from '../../src/oci/gate.js';
 import { runHook, type HookDeps } from '../../src/oci/hook.js';
@@ -26,7 +28,8 @@ function env(annotations: Record<string, string> = ANN): Env {
   writeFileSync(join(bundle, 'config.json'), JSON.stringify({ ociVersion: '1.0.2', process: { args: ['true'] }, annotations }));
   const port = new SimKernel({ path: join(dir, 'sim.json') });
   const log: Record<string, unknown>[] = [];
-  return { dir, bundle, port, log, deps: { port, stateDir: join(dir, 'state'), policyDir, policyWaitMs: 0, log: (e) => log.push(e) } };
+  const stateDir = join(dir, 'state');
+  return { dir, bundle, port, log, deps: { backend: { kernel: port, runtime: new SimRuntime(port, stateDir) }, policies: new FilePolicyStore(policyDir), stateDir, policyWaitMs: 0, log: (e) => log.push(e) } };
 }
 
 /** A captured state, pointed at this test's bundle and container id. */

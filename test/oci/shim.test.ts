@@ -4,16 +4,20 @@ import { join } from 'node:path';
 import { resolveOptions, type CommonOptions } from '../../src/config.js';
 import { LsmnsError } from '../../src/errors.js';
 import { SimKernel } from '../../src/kernel/sim/port.js';
+import { SimRuntime } from '../../src/kernel/sim/runtime.js';
+import { OciRuntime } from '../../src/kernel/securityfs/runtime.js';
+import type { Backend } from '../../src/kernel/factory.js';
+import { FilePolicyStore } from '../../src/policy/store.js';
+import type { HookDeps } from '../../src/oci/hook.js';
 import { simView } from '../../src/kernel/sim/view.js';
 import { runHook } from '../../src/oci/hook.js';
-import { recordIntent } from '../../src/oci/sim-runtime.js';
 import { hookEntry, isLsmnsHook, prepareBundle, type PrepareOptions } from '../../src/oci/shim.js';
 import { PROFILE_P, tempDir } from '../kernel/sim/helpers.js';
 
 const ANN = { 'lsmns.io/apparmor-namespace': 'tenant-a', 'lsmns.io/apparmor-profile': 'p', 'lsmns.io/apparmor-policy': 'web' };
 const BIN = '/opt/lsmns/bin/lsmns';
 
-interface Env { dir: string; bundle: string; config: string; port: SimKernel; options: CommonOptions; opts: PrepareOptions }
+interface Env { dir: string; bundle: string; config: string; port: SimKernel; backend: Backend; options: CommonOptions; opts: PrepareOptions; deps: HookDeps }
 
 function env(annotations: Record<string, string> | undefined = ANN, extra: Record<string, unknown> = {}): Env {
   const dir = tempDir('lsmns-shim-');
@@ -25,7 +29,9 @@ function env(annotations: Record<string, string> | undefined = ANN, extra: Recor
   const config = join(bundle, 'config.json');
   writeFileSync(config, JSON.stringify({ ociVersion: '1.0.2', process: { args: ['true'], cwd: '/' }, root: { path: 'rootfs' }, ...(annotations ? { annotations } : {}), ...extra }), { mode: 0o640 });
   const port = new SimKernel({ path: options.simState });
-  return { dir, bundle, config, port, options, opts: { port, options, hook: { mode: 'standalone', bin: BIN }, containerId: 'c1' } };
+  const backend = { kernel: port, runtime: new SimRuntime(port, options.stateDir) };
+  const deps = { backend, policies: new FilePolicyStore(options.policyDir), stateDir: options.stateDir, policyWaitMs: 0 };
+  return { dir, bundle, config, port, backend, options, deps, opts: { backend, options, hook: { mode: 'standalone', bin: BIN }, containerId: 'c1' } };
 }
 
 function simBytes(e: Env): string {
@@ -50,9 +56,9 @@ describe('oci/shim prepareBundle', () => {
 
   it('on a real backend writes the planned label and adds both hooks, with env, PATH and a timeout', async () => {
     const e = env();
-    // A port that reports itself as the securityfs backend: the shim must then write config.json.
-    const real = Object.create(e.port, { backend: { value: 'securityfs' } }) as SimKernel;
-    const r = await prepareBundle(e.bundle, { ...e.opts, port: real });
+    // The real runtime port (over the sim kernel, for its facts): the shim must then write config.json.
+    const real = { ...e.opts, backend: { kernel: e.port, runtime: new OciRuntime(e.port, e.options.stateDir) } };
+    const r = await prepareBundle(e.bundle, real);
     assert.equal(r.outcome, 'prepared');
     assert.equal(r.label, '&:tenant-a:p');
     assert.equal(r.labelTo, 'config');
@@ -68,15 +74,14 @@ describe('oci/shim prepareBundle', () => {
     assert.equal(statSync(e.config).mode & 0o777, 0o640, 'the mode is kept');
     assert.deepEqual(readdirSync(e.bundle), ['config.json'], 'no temp file is left');
     // A second run (a retried create) changes nothing: the label stays, the hooks are not added twice.
-    const again = await prepareBundle(e.bundle, { ...e.opts, port: real });
+    const again = await prepareBundle(e.bundle, real);
     assert.equal(again.changed, false);
     assert.deepEqual(cfg(e), c);
   });
 
   it('an existing profile becomes the host bound', async () => {
     const e = env(ANN, { process: { args: ['true'], apparmorProfile: 'host-prof' } });
-    const real = Object.create(e.port, { backend: { value: 'securityfs' } }) as SimKernel;
-    const r = await prepareBundle(e.bundle, { ...e.opts, port: real });
+    const r = await prepareBundle(e.bundle, { ...e.opts, backend: { kernel: e.port, runtime: new OciRuntime(e.port, e.options.stateDir) } });
     assert.equal(r.label, 'host-prof//&:tenant-a:p');
     assert.equal(cfg(e).process.apparmorProfile, 'host-prof//&:tenant-a:p');
   });
@@ -88,7 +93,7 @@ describe('oci/shim prepareBundle', () => {
     const c = cfg(e);
     assert.equal(c.process.apparmorProfile, undefined);
     assert.equal(c.hooks.createRuntime.length, 1);
-    const deps = { port: e.port, stateDir: e.options.stateDir, policyDir: e.options.policyDir, policyWaitMs: 0 };
+    const deps = e.deps;
     const state = { ociVersion: '1.0.2', id: 'c1', status: 'creating', pid: 42, bundle: e.bundle, annotations: ANN };
     await runHook('createRuntime', state, deps);
     const tasks = simView(e.port.store.read(), 'x').tasks.filter((t) => t.container === 'c1');
@@ -102,8 +107,8 @@ describe('oci/shim prepareBundle', () => {
 
   it('when the sim container cannot start under the label, the hook fails and gives its reference back', async () => {
     const e = env();
-    recordIntent(e.options.stateDir, { bundle: e.bundle, label: '&:tenant-a:missing', display: null, container: 'c1' });
-    const deps = { port: e.port, stateDir: e.options.stateDir, policyDir: e.options.policyDir, policyWaitMs: 0 };
+    e.backend.runtime.prepare({ dir: e.bundle, containerId: 'c1', doc: {} }, { label: '&:tenant-a:missing', display: null, container: 'c1' });
+    const deps = e.deps;
     const state = { ociVersion: '1.0.2', id: 'c1', status: 'creating', pid: 42, bundle: e.bundle, annotations: ANN };
     const err = await runHook('createRuntime', state, deps).then(() => null, (x) => x as LsmnsError);
     assert.ok(err instanceof LsmnsError);

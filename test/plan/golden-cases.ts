@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { simulatedFacts, DEFAULT_SIM_KERNEL, DEFAULT_SIM_LSM, type DisplayInterface, type NodeFacts } from '../../src/kernel/facts.js';
 import { readFactsFile } from '../../src/kernel/facts-source.js';
-import { exitCodeFor, planInputs, plansJson } from '../../src/plan/run.js';
+import { exitCodeFor, planInputs, plansJson } from '../../src/run/plan.js';
 import { renderPlansText } from '../../src/render/plan-text.js';
 import type { Delivery } from '../../src/plan/types.js';
 
@@ -51,7 +51,7 @@ export function caseFlags(name: string): string[] {
 export async function runCase(name: string): Promise<{ json: string; text: string; exitCode: number }> {
   const podFile = join(PLANS_DIR, name, 'pod.yaml');
   // The pod is referred to by a relative path so that goldens do not depend on where the tree is checked out.
-  const plans = await planInputs({ pod: podFile, readStdin: async () => '' }, caseFacts(name), { policyDir: GOLDEN_POLICY_DIR, delivery: caseArgs(name).delivery ?? 'shim' });
+  const plans = await planInputs({ pod: podFile, readStdin: async () => '' }, caseFacts(name), { delivery: caseArgs(name).delivery ?? 'shim' });
   for (const p of plans) p.input.source.ref = `test/fixtures/plans/${name}/pod.yaml`;
   return { json: `${JSON.stringify(plansJson(plans), null, 2)}\n`, text: renderPlansText(plans), exitCode: exitCodeFor(plans) };
 }

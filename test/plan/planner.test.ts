@@ -5,7 +5,8 @@ import { simulatedFacts, type NodeFacts } from '../../src/kernel/facts.js';
 import { parseOciConfig, type OciConfig } from '../../src/oci/spec.js';
 import { computeLabel } from '../../src/plan/label.js';
 import { deriveNamespaceName, displayDecision, plan } from '../../src/plan/planner.js';
-import { hostBoundOf, requestFromBundle, requestFromPod, type PlanRequest } from '../../src/plan/request.js';
+import { hostBoundOf, requestFromPod, type PlanRequest } from '../../src/plan/request.js';
+import { requestFromBundle } from '../../src/oci/request.js';
 import { checkPod } from '../../src/schema/pod.js';
 
 const FIX = (p: string) => fileURLToPath(new URL(`../../../test/fixtures/${p}`, import.meta.url));
@@ -42,23 +43,24 @@ describe('plan/planner', () => {
 
   it('is pure: the same frozen input gives the same plan twice', () => {
     const pod = checkPod({ metadata: { name: 'a', namespace: 'n', uid: 'u-1', annotations: LAB }, spec: { containers: [{ name: 'c' }] } }, 'x').pod!;
-    const req = deepFreeze(requestFromPod(pod, 'x', { policyDir: '/p' }));
+    const req = deepFreeze(requestFromPod(pod, 'x', {}));
     const facts = deepFreeze(structuredClone(FACTS));
     assert.deepEqual(plan(req, facts), plan(req, facts));
   });
 
   describe('from real containerd captures', () => {
     it('an app container keeps the runtime default as its host bound', () => {
-      const req = requestFromBundle(capture('app', LAB, 'cri-containerd.apparmor.d'), { kind: 'bundle', ref: 'b' }, null, { policyDir: '/etc/lsmns/policies' });
+      const req = requestFromBundle(capture('app', LAB, 'cri-containerd.apparmor.d'), { kind: 'bundle', ref: 'b' }, null, {});
       assert.deepEqual(req.pod, { name: 't-lsmns-2', namespace: 'lab-ns', uid: 'uid-2572-1795439148737' });
       const p = plan(req, FACTS);
       assert.equal(p.outcome, 'ready');
       assert.equal(p.input.podKey, 'uid:uid-2572-1795439148737');
       assert.equal(p.containers[0]!.label, 'cri-containerd.apparmor.d//&:tenantns:lab-profile');
-      assert.equal(p.steps.find((s) => s.kind === 'loadPolicy')!.args.file, '/etc/lsmns/policies/lab-ns/lab.aa');
+      const load = p.steps.find((s) => s.kind === 'loadPolicy')!;
+      assert.deepEqual(load.kind === 'loadPolicy' && { policy: load.args.policy, scope: load.args.scope, podNamespace: load.args.podNamespace }, { policy: 'lab', scope: 'pod-namespace', podNamespace: 'lab-ns' });
     });
     it('the sandbox is not moved, but the plan still holds the namespace for it', () => {
-      const p = plan(requestFromBundle(capture('sandbox', LAB), { kind: 'bundle', ref: 'b' }, null, { policyDir: '/p' }), FACTS);
+      const p = plan(requestFromBundle(capture('sandbox', LAB), { kind: 'bundle', ref: 'b' }, null, {}), FACTS);
       const t = p.steps.find((s) => s.kind === 'transitionRootTask')!;
       assert.equal(t.status, 'skipped');
       assert.match(t.reason, /sandbox keeps the profile/);
@@ -66,20 +68,38 @@ describe('plan/planner', () => {
     });
     it('the lab wrapper\'s own lsmns.io/label key is refused as unknown', () => {
       const c = parseOciConfig(readFileSync(FIX('cri/containerd-1.6-app.config.json'), 'utf8'), 'app');
-      const p = plan(requestFromBundle(c, { kind: 'bundle', ref: 'b' }, null, { policyDir: '/p' }), FACTS);
+      const p = plan(requestFromBundle(c, { kind: 'bundle', ref: 'b' }, null, {}), FACTS);
       assert.equal(p.outcome, 'invalid');
       assert.deepEqual(p.problems.map((x) => x.key), ['lsmns.io/label']);
     });
     it('a re-run after the shim wrote the label plans the same label (idempotent)', () => {
-      const first = plan(requestFromBundle(capture('app', LAB, 'cri-containerd.apparmor.d'), { kind: 'bundle', ref: 'b' }, null, { policyDir: '/p' }), FACTS);
-      const again = plan(requestFromBundle(capture('app', LAB, first.containers[0]!.label!), { kind: 'bundle', ref: 'b' }, null, { policyDir: '/p' }), FACTS);
+      const first = plan(requestFromBundle(capture('app', LAB, 'cri-containerd.apparmor.d'), { kind: 'bundle', ref: 'b' }, null, {}), FACTS);
+      const again = plan(requestFromBundle(capture('app', LAB, first.containers[0]!.label!), { kind: 'bundle', ref: 'b' }, null, {}), FACTS);
       assert.equal(again.containers[0]!.label, first.containers[0]!.label);
     });
     it('hostile CRI identity annotations are input problems', () => {
       const c = capture('app', { ...LAB, 'io.kubernetes.cri.sandbox-namespace': '../other-tenant' });
-      const p = plan(requestFromBundle(c, { kind: 'bundle', ref: 'b' }, null, { policyDir: '/p' }), FACTS);
+      const p = plan(requestFromBundle(c, { kind: 'bundle', ref: 'b' }, null, {}), FACTS);
       assert.equal(p.outcome, 'invalid');
       assert.equal(p.problems[0]!.key, 'io.kubernetes.cri.sandbox-namespace');
+    });
+  });
+
+  describe('label delivery', () => {
+    const pod = (ns: string) => checkPod({ metadata: { name: 'a', namespace: 'n', annotations: { 'lsmns.io/apparmor-namespace': ns } }, spec: { containers: [{ name: 'c' }] } }, 'x').pod!;
+    it('refuses "auto" with field delivery, naming the key (the UID is assigned after admission)', () => {
+      const p = plan(requestFromPod(pod('auto'), 'x', { delivery: 'field' }), FACTS);
+      assert.equal(p.outcome, 'invalid');
+      assert.deepEqual(p.problems.map((x) => [x.key, x.value]), [['lsmns.io/apparmor-namespace', '"auto"']]);
+      assert.match(p.problems[0]!.rule, /cannot be used with label delivery "field"/);
+      assert.deepEqual(p.steps, []);
+    });
+    it('takes "auto" with shim delivery, and a named namespace with field delivery', () => {
+      assert.equal(plan(requestFromPod(pod('auto'), 'x', { delivery: 'shim' }), FACTS).outcome, 'ready');
+      const f = plan(requestFromPod(pod('tenant-a'), 'x', { delivery: 'field' }), FACTS);
+      assert.equal(f.outcome, 'ready');
+      const t = f.steps.find((s) => s.kind === 'transitionRootTask')!;
+      assert.deepEqual([t.realizedBy, t.stage], ['webhook', 'admission']);
     });
   });
 
@@ -109,7 +129,7 @@ describe('plan/planner', () => {
 
   describe('feasibility', () => {
     const pod = checkPod({ metadata: { name: 'a', namespace: 'n', uid: 'u-1', annotations: { 'lsmns.io/apparmor-namespace': 'x' } }, spec: { containers: [{ name: 'c' }] } }, 'x').pod!;
-    const req = requestFromPod(pod, 'x', { policyDir: '/p' });
+    const req = requestFromPod(pod, 'x', {});
     const cases: { name: string; facts: NodeFacts; code: string }[] = [
       { name: 'no AppArmor', facts: simulatedFacts({ lsm: 'lockdown,capability,landlock,bpf', kernel: '6.18.0' }), code: 'AppArmorNotActive' },
       { name: 'SELinux wins over a later AppArmor', facts: simulatedFacts({ lsm: 'capability,selinux,apparmor', kernel: '6.1.0' }), code: 'AppArmorNotActive' },

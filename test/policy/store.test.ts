@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { policyPath } from '../../src/policy/store.js';
+import type { PolicyRef } from '../../src/plan/types.js';
 
 describe('policy/store', () => {
-  const cases: [string, string | null, string][] = [
-    ['web', 'team-a', '/etc/lsmns/policies/team-a/web.aa'],
-    ['web', null, '/etc/lsmns/policies/web.aa'],
-    ['cluster/baseline', 'team-a', '/etc/lsmns/policies/cluster/baseline.aa'],
-    ['cluster/baseline', null, '/etc/lsmns/policies/cluster/baseline.aa'],
+  const cases: [PolicyRef, string][] = [
+    [{ policy: 'web', scope: 'pod-namespace', podNamespace: 'team-a' }, '/etc/lsmns/policies/team-a/web.aa'],
+    [{ policy: 'web', scope: 'pod-namespace', podNamespace: null }, '/etc/lsmns/policies/web.aa'],
+    [{ policy: 'cluster/baseline', scope: 'cluster', podNamespace: null }, '/etc/lsmns/policies/cluster/baseline.aa'],
+    [{ policy: 'cluster/baseline', scope: 'cluster', podNamespace: 'team-a' }, '/etc/lsmns/policies/cluster/baseline.aa'],
   ];
-  for (const [ref, ns, want] of cases) it(`${ref} in ${ns ?? '(no namespace)'} -> ${want}`, () => assert.equal(policyPath(ref, ns, '/etc/lsmns/policies/'), want));
+  for (const [ref, want] of cases) it(`${ref.policy} in ${ref.podNamespace ?? '(no namespace)'} -> ${want}`, () => assert.equal(policyPath(ref, '/etc/lsmns/policies/'), want));
 });

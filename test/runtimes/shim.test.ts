@@ -121,7 +121,7 @@ describe('lsmns runtime (the shim) with real runtimes', function () {
         rmSync(join(b, 'rootfs'), { recursive: true, force: true });
         const intents = () => {
           const dir = join(e.options.stateDir, 'sim-runtime');
-          return existsSync(dir) ? readdirSync(dir).map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')) as { bundle: string }).filter((i) => i.bundle === b) : [];
+          return existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.json')).map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')) as { bundle: string }).filter((i) => i.bundle === b) : [];
         };
         const r = shim(['create', '--bundle', b, 'nr1']);
         assert.notEqual(r.status, 0, r.out);

@@ -13,8 +13,8 @@ describe('schema/annotations', () => {
       assert.deepEqual(p.entries.map((e) => [e.key, e.kind]), [['container.lsmns.io/app', 'container'], [NS, 'namespace'], [Keys.profile, 'profile']]);
     });
     it('reports absence when no lsmns key is present', () => {
-      assert.deepEqual(readSpec({ foo: 'bar' }), { status: 'absent' });
-      assert.deepEqual(readSpec(undefined), { status: 'absent' });
+      assert.deepEqual(readSpec({ foo: 'bar' }), { status: 'absent', entries: [], annotations: {} });
+      assert.deepEqual(readSpec(undefined), { status: 'absent', entries: [], annotations: {} });
     });
   });
 

@@ -7,7 +7,7 @@ import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmdirSync, s
 import { LsmnsError } from '../../errors.js';
 import type { NodeFacts } from '../facts.js';
 import { nsPathOf } from '../label.js';
-import { kernelError, type AttrName, type KernelPort, type SpawnOptions, type SpawnedTask } from '../port.js';
+import { kernelError, type AttrName, type KernelPort, type PortDescription, type SpawnOptions, type SpawnedTask } from '../port.js';
 import { lintPolicy } from '../../policy/parse.js';
 import type { PolicySource } from '../../policy/store.js';
 import { compiledPolicy, type CompiledPolicy } from './compile.js';
@@ -26,7 +26,6 @@ function errnoOf(e: unknown): string {
 }
 
 export class SecurityfsKernel implements KernelPort {
-  readonly backend = 'securityfs' as const;
   readonly where: string;
   readonly aa: string;
   private readonly stateDir: string;
@@ -47,6 +46,16 @@ export class SecurityfsKernel implements KernelPort {
     // Names are validated upstream; a "/" here would address another directory, so it never reaches the fs.
     for (const p of parts) if (p.length === 0 || p.includes('/') || p.includes('\0')) throw kernelError(op, `${this.aa}/policy/namespaces/${ns}`, 'EINVAL', 'not a namespace name');
     return parts.reduce((d, p) => `${d}/namespaces/${p}`, `${this.aa}/policy`);
+  }
+
+  describe(): PortDescription {
+    const { syscalls } = this.probeDetail();
+    return { backend: 'securityfs', where: this.where, notes: [`syscall probe: ${syscalls.note}`], detail: { syscalls } };
+  }
+
+  /** Compiles into the policy cache now, so that the container start only writes the cached binary. */
+  async precompile(policy: PolicySource): Promise<void> {
+    await compiledPolicy(policy, { stateDir: this.stateDir, aaDir: this.aa, defaultLocation: this.where === DEFAULT_SECURITYFS });
   }
 
   probeDetail(): ProbeDetail {

@@ -3,7 +3,7 @@
 
 import { accessSync, existsSync, readFileSync } from 'node:fs';
 import { release } from 'node:os';
-import { FACTS_FORMAT_VERSION, LSM_IDS, kernelAtLeast, sharedAttrLsm, type DisplayInterface, type NodeFacts } from '../facts.js';
+import { FACTS_FORMAT_VERSION, kernelAtLeast, sharedAttrLsm, type DisplayInterface, type NodeFacts } from '../facts.js';
 import { probeSyscalls, type SyscallProbe } from './helper.js';
 
 /** CAP_MAC_ADMIN is capability 33 (include/uapi/linux/capability.h). */
@@ -72,10 +72,4 @@ export function probeNode(securityfs: string): ProbeDetail {
     syscalls: { lsmSelfAttr },
   };
   return { facts, syscalls: sys };
-}
-
-/** The LSM names of the ids lsm_list_modules returned, for comparison with <securityfs>/lsm. */
-export function lsmNamesOf(ids: number[]): string[] {
-  const byId = new Map(Object.entries(LSM_IDS).map(([n, i]) => [i, n]));
-  return ids.map((i) => byId.get(i) ?? String(i));
 }

@@ -2,12 +2,13 @@
 // Each operation follows a documented kernel behaviour (KERNEL-FACTS Part A first, Part B where A is
 // silent) and fails with the kernel's errno. The fidelity suite checks this model against a real kernel.
 
+import { FORMAT_VERSION, type FormatVersion } from '../../format.js';
 import { kernelError } from '../port.js';
-import { type DisplayInterface, LSM_IDS, kernelAtLeast, resolveLsmList, sharedAttrLsm } from '../facts.js';
+import { type DisplayInterface, kernelAtLeast, resolveLsmList, sharedAttrLsm } from '../facts.js';
 import { isUnconfined, nsHname, nsPathOf, parseLabel, renderLabel, sortComponents, viewOf, type NsPath, type ResolvedComponent } from '../label.js';
 import type { ParsedPolicy } from '../../policy/parse.js';
 
-export const SIM_FORMAT_VERSION = 1;
+export const SIM_FORMAT_VERSION = FORMAT_VERSION;
 export const U64_MAX = (1n << 64n) - 1n;
 export const PAGE_SIZE = 4096;
 const VFS_NAME_MAX = 255;
@@ -65,7 +66,7 @@ export interface SimDenial {
 }
 
 export interface SimState {
-  formatVersion: typeof SIM_FORMAT_VERSION;
+  formatVersion: FormatVersion;
   bootId: string;
   boot: { lsm: string; kernel: string; display: DisplayInterface | null };
   lsms: string[];
@@ -124,10 +125,6 @@ export function hasApparmorDir(s: SimState): boolean {
 
 export function hasLsmSyscalls(s: SimState): boolean {
   return kernelAtLeast(s.boot.kernel, 6, 8);
-}
-
-export function lsmIds(s: SimState): number[] {
-  return s.lsms.map((l) => LSM_IDS[l]!).filter((x) => x !== undefined);
 }
 
 function fsPath(hname: string): string {
@@ -308,22 +305,6 @@ export function loadPolicyInto(s: SimState, callerPid: number, hname: string, po
     ns.profiles[p.name] = { mode: p.mode, ...profileFlags(p.rules), digest, rules: p.rules, seq: prev?.seq ?? s.nextSeq++ };
   }
   return [...names].sort();
-}
-
-export function removeProfile(s: SimState, callerPid: number, hname: string, profile: string): void {
-  const path = nsPathOf(hname);
-  const where = `<securityfs>/${fsPath(hname)}/.remove`;
-  const caller = task(s, callerPid, 'write', where);
-  const ns = findNs(s, path);
-  if (!ns || !ns.profiles[profile]) throw kernelError('write', where, 'ENOENT');
-  mayManagePolicy(s, caller, path, 'write', where);
-  delete ns.profiles[profile];
-  // Tasks in a removed profile move to the namespace's unconfined.
-  for (const t of Object.values(s.tasks)) {
-    if (t.label.some((c) => c.profile === profile && nsHname(c.ns) === nsHname(path))) {
-      t.label = sortComponents(t.label.map((c) => (c.profile === profile && nsHname(c.ns) === nsHname(path) ? { ns: path, profile: 'unconfined', mode: 'unconfined' } : c)));
-    }
-  }
 }
 
 /** The `profiles` file as a task in `view` reads it: own namespace bare, sub-namespaces as :ns:, newest first. */

@@ -4,7 +4,7 @@
 import { existsSync } from 'node:fs';
 import { apparmorFeatures, FACTS_FORMAT_VERSION, sharedAttrLsm, type NodeFacts } from '../facts.js';
 import { nsHname, nsPathOf, viewOf, type NsPath } from '../label.js';
-import type { AttrName, KernelPort, SpawnOptions, SpawnedTask } from '../port.js';
+import type { AttrName, KernelPort, PortDescription, SpawnOptions, SpawnedTask } from '../port.js';
 import { lintPolicy } from '../../policy/parse.js';
 import type { PolicySource } from '../../policy/store.js';
 import { aaActive, exec, exitTask, findNs, hasApparmorDir, hasLsmSyscalls, listChildren, loadPolicyInto, lsmSetSelfAttr, mkdirNs, profilesListing, readLabel, rmdirNs, spawn, task, writeAttr, type SimState } from './model.js';
@@ -16,7 +16,6 @@ export interface SimKernelOptions extends SimStoreOptions {
 }
 
 export class SimKernel implements KernelPort {
-  readonly backend = 'sim' as const;
   readonly store: SimStore;
   readonly selfPid: number;
   private facts: NodeFacts | null = null;
@@ -28,6 +27,14 @@ export class SimKernel implements KernelPort {
 
   get where(): string {
     return `sim:${this.store.path}`;
+  }
+
+  describe(): PortDescription {
+    return { backend: 'sim', where: this.where, notes: [], detail: {} };
+  }
+
+  async precompile(): Promise<void> {
+    // The sim reads the policy text at load time; there is nothing to prepare.
   }
 
   private view(s: SimState): NsPath {

@@ -8,6 +8,7 @@ import { dirname } from 'node:path';
 import { acquireLock } from '../../lock.js';
 import { invalidInput, LsmnsError, ExitCode } from '../../errors.js';
 import { DEFAULT_SIM_KERNEL, DEFAULT_SIM_LSM } from '../facts.js';
+import { formatVersionOf } from '../../format.js';
 import { bootSim, SIM_FORMAT_VERSION, type BootParams, type SimState } from './model.js';
 
 export const DEFAULT_BOOT: BootParams = { lsm: DEFAULT_SIM_LSM, kernel: DEFAULT_SIM_KERNEL, display: null };
@@ -40,10 +41,10 @@ export class SimStore {
     try {
       s = JSON.parse(text) as SimState;
     } catch (e) {
-      throw new LsmnsError({ code: 'SimStateCorrupt', exitCode: ExitCode.InvalidInput, message: `simulated kernel state ${this.path} is not valid JSON (${(e as Error).message})`, remedy: `reset it: lsmns sim reset --sim-state ${this.path}`, cause: e });
+      throw new LsmnsError({ code: 'StateCorrupt', exitCode: ExitCode.InvalidInput, message: `simulated kernel state ${this.path} is not valid JSON (${(e as Error).message})`, remedy: `reset it: lsmns sim reset --sim-state ${this.path}`, cause: e });
     }
-    if (s.formatVersion !== SIM_FORMAT_VERSION) {
-      throw new LsmnsError({ code: 'SimStateCorrupt', exitCode: ExitCode.InvalidInput, message: `simulated kernel state ${this.path} has format version ${String(s.formatVersion)}, this lsmns reads ${SIM_FORMAT_VERSION}`, remedy: `reset it: lsmns sim reset --sim-state ${this.path}` });
+    if (formatVersionOf(s.formatVersion) === null) {
+      throw new LsmnsError({ code: 'StateCorrupt', exitCode: ExitCode.InvalidInput, message: `simulated kernel state ${this.path} has format version ${String(s.formatVersion)}, this lsmns reads ${SIM_FORMAT_VERSION}`, remedy: `reset it: lsmns sim reset --sim-state ${this.path}` });
     }
     if (this.boot && !sameBoot(s.boot, this.boot)) {
       throw invalidInput('SimBootMismatch', `the simulated kernel at ${this.path} was booted with lsm=${s.boot.lsm} kernel=${s.boot.kernel}${s.boot.display ? ` display=${s.boot.display}` : ''}, not with the given --lsm/--kernel`, `reboot it with those flags: lsmns sim reset --sim-state ${this.path} --lsm ... --kernel ...`);
@@ -58,7 +59,7 @@ export class SimStore {
       text = readFileSync(this.path, 'utf8');
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return bootSim(this.bootParams());
-      throw new LsmnsError({ code: 'SimStateUnreadable', exitCode: ExitCode.InvalidInput, message: `cannot read simulated kernel state ${this.path}: ${(e as NodeJS.ErrnoException).code}`, remedy: 'check --sim-state (LSMNS_SIM_STATE) and its permissions', cause: e });
+      throw new LsmnsError({ code: 'StateUnreadable', exitCode: ExitCode.InvalidInput, message: `cannot read simulated kernel state ${this.path}: ${(e as NodeJS.ErrnoException).code}`, remedy: 'check --sim-state (LSMNS_SIM_STATE) and its permissions', cause: e });
     }
     return this.parse(text);
   }
@@ -73,7 +74,7 @@ export class SimStore {
     try {
       release = await acquireLock(this.path, { stale: 10_000, retries: { retries: 400, factor: 1.3, minTimeout: 2, maxTimeout: 40 } });
     } catch (e) {
-      throw new LsmnsError({ code: 'SimLocked', exitCode: ExitCode.ApplyFailed, message: `cannot lock simulated kernel state ${this.path}: ${(e as Error).message}`, remedy: `another lsmns holds ${this.path}.lock; if no lsmns runs, remove that directory`, cause: e });
+      throw new LsmnsError({ code: 'Locked', exitCode: ExitCode.ApplyFailed, message: `cannot lock simulated kernel state ${this.path}: ${(e as Error).message}`, remedy: `another lsmns holds ${this.path}.lock; if no lsmns runs, remove that directory`, cause: e });
     }
     try {
       return fn();

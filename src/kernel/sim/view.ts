@@ -1,10 +1,11 @@
 // A read-only view of the simulated kernel for `lsmns sim show`: namespaces, profiles, tasks and labels.
 
+import { FORMAT_VERSION, type FormatVersion } from '../../format.js';
 import { nsHname, renderLabel, viewOf } from '../label.js';
 import type { SimNs, SimState } from './model.js';
 
 export interface SimView {
-  formatVersion: '1';
+  formatVersion: FormatVersion;
   where: string;
   bootId: string;
   boot: SimState['boot'];
@@ -32,7 +33,7 @@ export function simView(s: SimState, where: string): SimView {
   const root = s.tasks['1'];
   const view = root ? viewOf(root.label) : [];
   return {
-    formatVersion: '1',
+    formatVersion: FORMAT_VERSION,
     where,
     bootId: s.bootId,
     boot: s.boot,

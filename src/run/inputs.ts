@@ -1,11 +1,12 @@
 // Reading what to plan from files: pods (JSON or YAML; Pod, List, multi-doc), an OCI bundle, or an OCI
-// state file. This is the I/O in front of the pure planner.
+// state file. This is the I/O in front of the pure planner, for the commands that plan and apply.
 
 import { readFileSync } from 'node:fs';
 import { invalidInput, type Problem } from '../errors.js';
+import { requestFromBundle } from '../oci/request.js';
 import { parseOciState, readBundleConfig } from '../oci/spec.js';
 import { parseDocuments, podsFromDocuments } from '../schema/pod.js';
-import { requestFromBundle, requestFromPod, type PlanRequest, type RequestOptions } from './request.js';
+import { requestFromPod, type PlanRequest, type RequestOptions } from '../plan/request.js';
 
 export type LoadedInput = { kind: 'request'; request: PlanRequest } | { kind: 'unreadable'; ref: string; problems: Problem[] };
 

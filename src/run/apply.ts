@@ -1,13 +1,15 @@
 // The `lsmns apply` use case: plan each input against the backend's own facts, then apply the plan
-// through the port. On the sim it also plays the runtime, so the result shows confined tasks.
+// through the ports. With no runtime to do it, it plays the runtime too, so the result shows confined tasks.
 
 import { ExitCode, toLsmnsError, type LsmnsError } from '../errors.js';
-import type { KernelPort } from '../kernel/port.js';
-import { loadInputs, type InputSource } from '../plan/load.js';
+import { FORMAT_VERSION } from '../format.js';
+import type { Backend } from '../kernel/factory.js';
+import type { PolicyStore } from '../policy/store.js';
+import { loadInputs, type InputSource } from './inputs.js';
 import { invalidPlan, plan } from '../plan/planner.js';
 import type { RequestOptions } from '../plan/request.js';
 import type { Plan } from '../plan/types.js';
-import { applyPlan, type ApplyResult, type ApplyStage } from './executor.js';
+import { applyPlan, type ApplyResult, type ApplyStage } from '../apply/executor.js';
 
 export interface ApplyItem {
   plan: Plan;
@@ -16,7 +18,8 @@ export interface ApplyItem {
 }
 
 export interface ApplyRunOptions extends RequestOptions {
-  port: KernelPort;
+  backend: Backend;
+  policies: PolicyStore;
   stateDir: string;
   stage: ApplyStage;
   policyWaitMs: number;
@@ -29,7 +32,7 @@ function refsOf(p: Plan): string[] {
 }
 
 export async function applyInputs(src: InputSource, o: ApplyRunOptions): Promise<ApplyItem[]> {
-  const facts = await o.port.probe();
+  const facts = await o.backend.kernel.probe();
   const inputs = await loadInputs(src, o);
   const items: ApplyItem[] = [];
   for (const i of inputs) {
@@ -39,7 +42,10 @@ export async function applyInputs(src: InputSource, o: ApplyRunOptions): Promise
       continue;
     }
     try {
-      const result = await applyPlan(p, { port: o.port, stateDir: o.stateDir, stage: o.stage, refs: refsOf(p), actors: ['hook', 'shim', 'webhook', 'kernel'], simulateRuntime: true, policyWaitMs: o.policyWaitMs });
+      const result = await applyPlan(p, {
+        port: o.backend.kernel, runtime: o.backend.runtime, policies: o.policies, stateDir: o.stateDir, stage: o.stage, refs: refsOf(p),
+        actors: ['hook', 'shim', 'webhook', 'kernel'], policyWaitMs: o.policyWaitMs,
+      });
       items.push({ plan: p, result, error: null });
     } catch (e) {
       items.push({ plan: p, result: null, error: toLsmnsError(e) });
@@ -56,5 +62,5 @@ export function applyExitCode(items: ApplyItem[]): number {
 
 export function applyJson(items: ApplyItem[]): unknown {
   const one = (i: ApplyItem) => (i.error ? { ...i.error.toJSON(), podKey: i.plan.input.podKey } : i.result ?? { podKey: i.plan.input.podKey, outcome: 'noop' });
-  return items.length === 1 ? one(items[0]!) : { kind: 'ApplyList', formatVersion: '1', items: items.map(one) };
+  return items.length === 1 ? one(items[0]!) : { kind: 'ApplyList', formatVersion: FORMAT_VERSION, items: items.map(one) };
 }

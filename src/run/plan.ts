@@ -1,11 +1,12 @@
 // The `lsmns plan` use case: read inputs, plan each against the node facts, pick the exit code.
 
 import { ExitCode } from '../errors.js';
+import { FORMAT_VERSION } from '../format.js';
 import type { NodeFacts } from '../kernel/facts.js';
-import { loadInputs, type InputSource } from './load.js';
-import { invalidPlan, plan } from './planner.js';
-import type { RequestOptions } from './request.js';
-import type { Plan } from './types.js';
+import { loadInputs, type InputSource } from './inputs.js';
+import { invalidPlan, plan } from '../plan/planner.js';
+import type { RequestOptions } from '../plan/request.js';
+import type { Plan } from '../plan/types.js';
 
 /** The worst outcome decides: invalid input (2) over not possible (3) over success (0). */
 export function exitCodeFor(plans: Plan[]): number {
@@ -21,5 +22,5 @@ export async function planInputs(src: InputSource, facts: NodeFacts, opts: Reque
 
 /** JSON output: one plan as itself, several as a versioned list. */
 export function plansJson(plans: Plan[]): unknown {
-  return plans.length === 1 ? plans[0] : { kind: 'PlanList', formatVersion: plans[0]?.formatVersion ?? '1', items: plans };
+  return plans.length === 1 ? plans[0] : { kind: 'PlanList', formatVersion: FORMAT_VERSION, items: plans };
 }

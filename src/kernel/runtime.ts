@@ -1,0 +1,103 @@
+// The runtime port, beside the kernel port: how a container's root task gets its label. A hook cannot move
+// another task (EPERM), so the runtime's init applies the label to itself; this port says how that happens on
+// the backend at hand. The factory picks the implementation with the kernel port, and nothing above it knows
+// which: on a real node the shim writes config.json and runc or crun apply it; on the sim the port plays the
+// runtime's init in the simulated kernel. `lsmns apply`, which has no runtime at all, plays it on either.
+
+import { readFileSync, rmSync } from 'node:fs';
+import { writeFileAtomic } from '../fsutil.js';
+import { sha256Hex } from '../hash.js';
+import type { KernelPort, SpawnedTask } from './port.js';
+
+/** What the container's init must apply: the label, and the display LSM it sets on itself first (or null). */
+export interface LabelIntent {
+  label: string;
+  display: 'apparmor' | null;
+  /** The container's name in the plan. */
+  container: string;
+}
+
+/** config.json as read, kept whole so that every field the runtime reads survives a rewrite. */
+export type ConfigDoc = Record<string, unknown> & { process?: Record<string, unknown> };
+
+export interface RuntimeDescription {
+  /** Where the shim puts the label: config.json's process.apparmorProfile, or the sim's played init. */
+  labelTo: 'config' | 'sim';
+  note: string;
+}
+
+export interface RuntimePort {
+  describe(): RuntimeDescription;
+  /**
+   * The shim, before the runtime's create: arrange that the container's init applies the intent (null: this
+   * bundle gets no label). Returns true when `doc` was changed and must be written back.
+   */
+  prepare(bundle: { dir: string; containerId: string | null; doc: ConfigDoc }, intent: LabelIntent | null): boolean;
+  /** True when the shim's own process must set the display LSM before it runs the runtime (the init inherits it). */
+  readonly shimSetsDisplay: boolean;
+  /** The shim, after the runtime failed a create: what prepare recorded for a container that never started goes. */
+  abandoned(bundle: { dir: string; containerId: string | null }): void;
+  /** createRuntime, once the namespace and its policy exist: the container's init applies its label. */
+  starting(bundle: { dir: string; containerId: string }): Promise<SpawnedTask | null>;
+  /** poststop: the container's init is gone. */
+  stopped(bundle: { dir: string; containerId: string }): Promise<void>;
+  /** `lsmns apply`, with no runtime: start a task that applies the intent to itself, once per key. */
+  play(key: string, intent: LabelIntent): Promise<{ task: SpawnedTask; fresh: boolean }>;
+  /** Ends the task that play started for the key, if any. */
+  unplay(key: string): Promise<void>;
+}
+
+/** Small JSON records in the state dir, one file per key (hashed: keys carry ids and paths). */
+export class RecordBook<T extends object> {
+  constructor(readonly dir: string) {}
+
+  private file(key: string): string {
+    return `${this.dir}/${sha256Hex(key).slice(0, 32)}.json`;
+  }
+
+  get(key: string): T | null {
+    try {
+      const r = JSON.parse(readFileSync(this.file(key), 'utf8')) as unknown;
+      return r && typeof r === 'object' ? r as T : null;
+    } catch {
+      return null;
+    }
+  }
+
+  put(key: string, r: T): void {
+    writeFileAtomic(this.file(key), JSON.stringify(r), { dirMode: 0o700 });
+  }
+
+  delete(key: string): void {
+    rmSync(this.file(key), { force: true });
+  }
+}
+
+interface Played { key: string; pid: number; container: string }
+
+/** The tasks `lsmns apply` starts in place of a runtime, through the kernel port (both backends can start one). */
+export class PlayedTasks {
+  private readonly book: RecordBook<Played>;
+
+  constructor(private readonly kernel: KernelPort, dir: string) {
+    this.book = new RecordBook(dir);
+  }
+
+  async play(key: string, i: LabelIntent): Promise<{ task: SpawnedTask; fresh: boolean }> {
+    const running = this.book.get(key);
+    if (running) {
+      const label = await this.kernel.readTaskLabel(running.pid).catch(() => null);
+      if (label !== null) return { task: { pid: running.pid, label }, fresh: false };
+    }
+    const task = await this.kernel.spawnTask({ comm: i.container, execLabel: i.label, ...(i.display ? { display: i.display } : {}), container: key });
+    this.book.put(key, { key, pid: task.pid, container: i.container });
+    return { task, fresh: true };
+  }
+
+  async unplay(key: string): Promise<void> {
+    const r = this.book.get(key);
+    if (!r) return;
+    await this.kernel.endTask(r.pid).catch(() => {});
+    this.book.delete(key);
+  }
+}

@@ -1,0 +1,74 @@
+// The runtime port on the sim: what runc or crun do with process.apparmorProfile, played in the simulated
+// kernel. The real config.json is left alone (the host may have no AppArmor, and the runtime would apply the
+// label to a real task); the shim records an intent per container instead, the createRuntime hook starts a sim
+// task that applies the label to itself once the namespace and its policy exist, and poststop ends it. The
+// intents and the tasks `lsmns apply` plays live here, and nowhere else.
+
+import { PlayedTasks, RecordBook, type ConfigDoc, type LabelIntent, type RuntimeDescription, type RuntimePort } from '../runtime.js';
+import type { KernelPort, SpawnedTask } from '../port.js';
+
+interface Intent extends LabelIntent {
+  bundle: string;
+  containerId: string | null;
+  /** Set by createRuntime: the sim task that runs the container. */
+  pid?: number;
+}
+
+const keyOf = (b: { dir: string; containerId: string | null }) => `${b.dir.replace(/\/+$/, '')}\0${b.containerId ?? ''}`;
+
+export class SimRuntime implements RuntimePort {
+  readonly shimSetsDisplay = false;
+  private readonly intents: RecordBook<Intent>;
+  private readonly played: PlayedTasks;
+
+  constructor(private readonly kernel: KernelPort, stateDir: string) {
+    const dir = stateDir.replace(/\/+$/, '');
+    this.intents = new RecordBook(`${dir}/sim-runtime`);
+    this.played = new PlayedTasks(kernel, `${dir}/sim-runtime/played`);
+  }
+
+  describe(): RuntimeDescription {
+    return { labelTo: 'sim', note: 'the simulated runtime init applies the label in the sim; config.json is left alone' };
+  }
+
+  prepare(b: { dir: string; containerId: string | null; doc: ConfigDoc }, intent: LabelIntent | null): boolean {
+    const key = keyOf(b);
+    const have = this.intents.get(key);
+    // A running container's record is never replaced: a duplicate create is refused by the runtime.
+    if (have?.pid !== undefined) return false;
+    if (intent) this.intents.put(key, { ...intent, bundle: b.dir, containerId: b.containerId });
+    else this.intents.delete(key);
+    return false;
+  }
+
+  abandoned(b: { dir: string; containerId: string | null }): void {
+    const i = this.intents.get(keyOf(b));
+    if (i && i.pid === undefined) this.intents.delete(keyOf(b));
+  }
+
+  async starting(b: { dir: string; containerId: string }): Promise<SpawnedTask | null> {
+    const key = keyOf(b);
+    const i = this.intents.get(key);
+    if (!i) return null;
+    if (i.pid !== undefined) return { pid: i.pid, label: await this.kernel.readTaskLabel(i.pid) };
+    const t = await this.kernel.spawnTask({ comm: i.container, execLabel: i.label, ...(i.display ? { display: i.display } : {}), container: b.containerId });
+    this.intents.put(key, { ...i, pid: t.pid });
+    return t;
+  }
+
+  async stopped(b: { dir: string; containerId: string }): Promise<void> {
+    const key = keyOf(b);
+    const i = this.intents.get(key);
+    if (!i) return;
+    if (i.pid !== undefined) await this.kernel.endTask(i.pid).catch(() => {});
+    this.intents.delete(key);
+  }
+
+  play(key: string, intent: LabelIntent): Promise<{ task: SpawnedTask; fresh: boolean }> {
+    return this.played.play(key, intent);
+  }
+
+  unplay(key: string): Promise<void> {
+    return this.played.unplay(key);
+  }
+}

@@ -1,0 +1,57 @@
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { SimRuntime } from '../../../src/kernel/sim/runtime.js';
+import { simView } from '../../../src/kernel/sim/view.js';
+import { freshSim, tempDir } from './helpers.js';
+
+describe('kernel/sim/runtime', () => {
+  const intent = { label: 'unconfined', display: null, container: 'web' } as const;
+  function env() {
+    const k = freshSim();
+    const rt = new SimRuntime(k, join(tempDir(), 'state'));
+    const tasks = () => simView(k.store.read(), 'x').tasks.filter((t) => t.container !== null).map((t) => [t.pid, t.container, t.comm]);
+    return { k, rt, tasks };
+  }
+
+  it('plays the init at createRuntime and ends it at poststop, once per container', async () => {
+    const { rt, tasks } = env();
+    const b = { dir: '/b', containerId: 'c1' };
+    assert.equal(rt.prepare({ ...b, doc: {} }, intent), false, 'config.json is left alone');
+    const t = await rt.starting(b);
+    assert.ok(t);
+    assert.deepEqual(tasks(), [[t.pid, 'c1', 'web']]);
+    assert.equal((await rt.starting(b))!.pid, t.pid, 'a second createRuntime starts nothing new');
+    await rt.stopped(b);
+    assert.deepEqual(tasks(), []);
+  });
+
+  it('a duplicate create of a running container keeps its record, and the refused create drops nothing', async () => {
+    const { rt, tasks } = env();
+    const b = { dir: '/b', containerId: 'c1' };
+    rt.prepare({ ...b, doc: {} }, intent);
+    const t = await rt.starting(b);
+    // The duplicate: the shim prepares again, then the runtime refuses the create.
+    rt.prepare({ ...b, doc: {} }, { ...intent, label: ':other:x' });
+    rt.abandoned(b);
+    await rt.stopped(b);
+    assert.deepEqual(tasks(), [], `the running task ${t!.pid} was found and ended at poststop`);
+  });
+
+  it('an abandoned create that never started leaves no intent, so a later createRuntime plays nothing', async () => {
+    const { rt, tasks } = env();
+    const b = { dir: '/b', containerId: 'c2' };
+    rt.prepare({ ...b, doc: {} }, intent);
+    rt.abandoned(b);
+    assert.equal(await rt.starting(b), null);
+    assert.deepEqual(tasks(), []);
+  });
+
+  it('play starts one task per key and unplay ends it', async () => {
+    const { rt, tasks } = env();
+    const first = await rt.play('uid:u/web', intent);
+    const again = await rt.play('uid:u/web', intent);
+    assert.deepEqual([first.fresh, again.fresh, again.task.pid], [true, false, first.task.pid]);
+    await rt.unplay('uid:u/web');
+    assert.deepEqual(tasks(), []);
+  });
+});
