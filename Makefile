@@ -3,10 +3,10 @@ SHELL := /bin/bash
 NODE_BIN := node_modules/.bin
 MOCHA := $(NODE_BIN)/mocha --forbid-only --exit --reporter dot --timeout 20000
 
-.PHONY: all deps npm-deps build demo test test-unit test-runtimes test-cri test-qemu test-qemu-kube bench clean
+.PHONY: all deps npm-deps build demo test test-unit test-policy-corpus test-runtimes test-cri test-qemu test-qemu-kube bench clean
 
 # Suites: unit and CLI tests run anywhere; the others use real components that deps.sh installs.
-TEST_SUITES := test-unit test-runtimes test-cri test-qemu
+TEST_SUITES := test-unit test-policy-corpus test-runtimes test-cri test-qemu
 
 all: build
 
@@ -21,11 +21,16 @@ npm-deps: node_modules/.package-lock.json
 GCC := $(shell command -v gcc 2>/dev/null)
 NATIVE := $(if $(GCC),dist/native/lsmns-task dist/native/lsmns-hook-client)
 
-build: npm-deps $(NATIVE)
+build: npm-deps $(NATIVE) dist/src/policy/grammar.js
 	@$(if $(GCC),:,echo "build: no gcc, so dist/native/ is not built (scripts/deps.sh installs it)" >&2)
 	$(NODE_BIN)/tsc -p .
 	node scripts/bundle.mjs
 	node scripts/oclif-manifest.mjs
+
+# The AppArmor policy parser, generated from its grammar (never committed); src/policy/grammar.d.ts types it.
+dist/src/policy/grammar.js: src/policy/grammar.peggy node_modules/.package-lock.json
+	@mkdir -p $(@D)
+	$(NODE_BIN)/peggy --format es --allowed-start-rules Policy,Body -o $@ $<
 
 # The securityfs backend's static helper (a task sets its own exec label, then execs; LSM syscalls 459-461).
 dist/native/lsmns-task: native/lsmns-task.c
@@ -41,7 +46,12 @@ demo: build
 	./scripts/demo.sh
 
 test-unit: build
-	$(MOCHA) --ignore 'dist/test/runtimes/**' --ignore 'dist/test/qemu/**' --ignore 'dist/test/cri/**' 'dist/test/**/*.test.js'
+	$(MOCHA) --ignore 'dist/test/runtimes/**' --ignore 'dist/test/qemu/**' --ignore 'dist/test/cri/**' --ignore 'dist/test/policy/corpus.test.js' 'dist/test/**/*.test.js'
+
+# The policy parser against apparmor_parser on every installed Debian profile (about 30 s: apparmor_parser
+# compiles each one), so it is not part of test-unit.
+test-policy-corpus: build
+	$(MOCHA) --timeout 300000 dist/test/policy/corpus.test.js
 
 # Real runc, crun, podman and containerd (ctr) on this host, with the sim backend.
 test-runtimes: build

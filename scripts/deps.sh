@@ -13,6 +13,7 @@ APT_PACKAGES=(
   qemu-system-x86 linux-image-amd64 linux-image-6.12-amd64 apparmor cpio kmod xz-utils  # test-qemu (AppArmor kernels 6.1, 6.12; initramfs)
   util-linux openssl                        # test-cri (unshare for a private mount namespace), webhook TLS in tests
   systemd                                   # systemd-socket-activate: the agent's socket activation test
+  apparmor-profiles apparmor-profiles-extra # test-policy-corpus: the profiles the policy parser is checked on
 )
 
 missing=()

@@ -19,6 +19,7 @@ export const ERROR_CODES = [
   // Invalid input (exit 2).
   'InvalidInput', 'InvalidAnnotation', 'InvalidBundle', 'InvalidOciState', 'InvalidPod', 'InvalidNodeFacts', 'InvalidKernelRelease', 'InvalidLsmList',
   'InvalidRequest', 'UnknownStage', 'NotFound', 'BodyTooLarge', 'PolicyInvalid', 'PolicyNotFound', 'KubeConfigInvalid', 'SimBootMismatch',
+  'InvalidPermission', 'InvalidPath', 'NoSuchTask',
   // Not possible on this node (exit 3).
   'NotPossibleOnNode',
   // The kernel refused, or the apply failed and was unwound (exit 4).

@@ -18,7 +18,8 @@ export interface HookReply {
   error?: Record<string, unknown>;
 }
 
-export type HookHandler = (stage: string, stateText: string) => Promise<HookReply>;
+/** Serves one hook call: the stage from the path and the request body as `read` turned it (the text, by default). */
+export type HookHandler<S = string> = (stage: string, state: S) => Promise<HookReply>;
 
 /** An extra POST endpoint (the served shim's): it gets the body and answers with an exit code and a body. */
 export interface RouteReply {
@@ -33,9 +34,11 @@ export interface Logger {
   error(o: object, msg?: string): void;
 }
 
-export interface AgentServerOptions {
+export interface AgentServerOptions<S = string> {
   socket: string;
-  handler: HookHandler;
+  /** Turns the body into what lockKey and the handler take, once per request; it must not throw. */
+  read?: (stateText: string) => S;
+  handler: HookHandler<S>;
   stages: readonly string[];
   logger: Logger;
   /** Requests larger than this are refused (413) before they are read. */
@@ -43,7 +46,7 @@ export interface AgentServerOptions {
   /** A file descriptor handed over by systemd socket activation, instead of binding `socket`. */
   listenFd?: number;
   /** The key work is serialised on (the pod's namespace); null runs without the lock. */
-  lockKey?: (stateText: string) => string | null;
+  lockKey?: (state: S) => string | null;
   /** Extra POST endpoints by path, beside /v1/hooks/<stage>. */
   routes?: Record<string, Route>;
 }
@@ -86,14 +89,14 @@ function send(res: ServerResponse, exitCode: number, body: string, json: boolean
   res.end(body);
 }
 
-export class AgentServer {
-  private readonly o: Required<Omit<AgentServerOptions, 'listenFd' | 'lockKey' | 'routes'>> & Pick<AgentServerOptions, 'listenFd' | 'lockKey' | 'routes'>;
+export class AgentServer<S = string> {
+  private readonly o: Required<Omit<AgentServerOptions<S>, 'listenFd' | 'lockKey' | 'routes' | 'read'>> & Pick<AgentServerOptions<S>, 'listenFd' | 'lockKey' | 'routes' | 'read'>;
   private server: Server | null = null;
   private readonly lock = new AsyncLock({ maxPending: 10_000 });
   private inFlight = 0;
   private idle: (() => void) | null = null;
 
-  constructor(o: AgentServerOptions) {
+  constructor(o: AgentServerOptions<S>) {
     this.o = { maxBodyBytes: DEFAULT_MAX_BODY, ...o };
   }
 
@@ -160,8 +163,9 @@ export class AgentServer {
       const stage = decodeURIComponent(m[1]!);
       if (!this.o.stages.includes(stage)) throw invalidInput('UnknownStage', `unknown hook stage ${JSON.stringify(stage.slice(0, 64))}`, `use one of ${this.o.stages.join(', ')}`);
       const body = await this.readBody(req);
-      const key = this.o.lockKey?.(body) ?? null;
-      const reply = key === null ? await this.o.handler(stage, body) : await this.lock.acquire(key, () => this.o.handler(stage, body));
+      const state = this.o.read ? this.o.read(body) : body as S;
+      const key = this.o.lockKey?.(state) ?? null;
+      const reply = key === null ? await this.o.handler(stage, state) : await this.lock.acquire(key, () => this.o.handler(stage, state));
       logged = { ...logged, stage, key, exitCode: reply.exitCode, ...(reply.error ? { code: reply.error.code } : {}) };
       if (reply.exitCode === 0) return send(res, 0, json ? '{"exitCode":0}\n' : '', json);
       send(res, reply.exitCode, json ? `${JSON.stringify(reply.error ?? { exitCode: reply.exitCode, message: reply.message })}\n` : `${reply.message}\n`, json);

@@ -3,7 +3,8 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { lockKeyOf, systemdListenFd } from '../../src/agent/agent.js';
+import { systemdListenFd } from '../../src/agent/agent.js';
+import { OWNER_FORMAT_VERSION, OwnershipStore, type OwnerRecord } from '../../src/apply/ownership.js';
 import { SimKernel } from '../../src/kernel/sim/port.js';
 import { tempDir } from '../kernel/sim/helpers.js';
 import { BIN, cliEnv, lsmns, type CliEnv } from '../commands/cli.js';
@@ -234,15 +235,43 @@ describe('lsmns agent (served hooks, a real agent process)', function () {
   });
 });
 
-describe('agent helpers', () => {
-  it('lockKeyOf: the named namespace, else the pod, else one shared key; none for bad JSON', () => {
-    assert.equal(lockKeyOf(JSON.stringify({ annotations: ANN })), 'ns:tenant-a');
-    assert.equal(lockKeyOf(JSON.stringify({ annotations: { ...ANN, 'lsmns.io/apparmor-namespace': 'auto' } })), 'pod:u-1');
-    assert.equal(lockKeyOf(JSON.stringify({ annotations: { 'lsmns.io/apparmor-namespace': 'auto' } })), 'lsmns:unknown-pod');
-    assert.equal(lockKeyOf(JSON.stringify({ id: 'x' })), 'lsmns:unknown-pod');
-    assert.equal(lockKeyOf('{'), null);
-  });
+describe('lsmns agent without --node runs GC (a real agent process)', function () {
+  this.timeout(60_000);
+  after(() => killLeftoverAgents());
 
+  it('at start and every --gc-interval: only marked namespaces of this boot whose holders are gone, and it logs why', async () => {
+    const e = cliEnv();
+    const sim = new SimKernel({ path: e.sim });
+    const owners = new OwnershipStore({ stateDir: e.stateDir, backend: 'sim', bootId: await sim.bootId() });
+    const mark = async (namespace: string, o: Partial<OwnerRecord>) => {
+      if (o.state !== 'creating') await sim.createNamespace(namespace);
+      owners.put({ formatVersion: OWNER_FORMAT_VERSION, namespace, podKey: `sandbox:${namespace}`, pod: { name: null, namespace: null, uid: null }, sandboxId: namespace, state: 'ready', refs: [], policy: null, createdAt: new Date().toISOString(), createdByPid: 1, ...o });
+    };
+    await mark('released', { refs: [] }); // its containers are gone, but the namespace stayed (a failed poststop)
+    await mark('held', { refs: ['c1'] });
+    await mark('crashed', { state: 'creating' });
+    await sim.createNamespace('foreign');
+    const oldBoot = join(owners.root, 'sim-00000000-0000-4000-8000-000000000000');
+    mkdirSync(oldBoot, { recursive: true });
+    writeFileSync(join(oldBoot, 'foreign.json'), JSON.stringify({ namespace: 'foreign', refs: [] }));
+    const a = await startAgent(e, join(e.dir, 'run', 'agent.sock'), ['--gc-grace', '0', '--gc-interval', '1']);
+    try {
+      await waitFor(() => !owners.get('released') && !owners.get('crashed'), 10_000, 'GC at start');
+      assert.deepEqual((await namespaces(e)).sort(), ['foreign', 'held']);
+      assert.equal(existsSync(oldBoot), false, 'an earlier boot\'s markers are dropped, its namespace names untouched');
+      const gc = a.stderr().trim().split('\n').map((l) => JSON.parse(l) as { event?: string; namespace?: string; why?: string }).filter((l) => l.event === 'gc' && l.namespace);
+      assert.deepEqual(gc.map((l) => [l.namespace, l.why]).sort(), [['crashed', 'its creation never finished (a crash between the marker and the mkdir)'], ['released', 'no container holds a reference any more']]);
+      // A namespace orphaned while the agent runs goes on a later run.
+      await mark('later', { refs: [] });
+      await waitFor(async () => !(await namespaces(e)).includes('later'), 10_000, 'a periodic GC run');
+      assert.deepEqual((await namespaces(e)).sort(), ['foreign', 'held']);
+    } finally {
+      assert.equal(await a.stop(), 0);
+    }
+  });
+});
+
+describe('agent helpers', () => {
   it('systemdListenFd: fd 3 only when LISTEN_PID is this process and one socket is handed over', () => {
     assert.equal(systemdListenFd({}, 10), undefined);
     assert.equal(systemdListenFd({ LISTEN_PID: '10', LISTEN_FDS: '1' }, 10), 3);

@@ -11,6 +11,7 @@ import { compareRuns, SCENARIOS, type ScenarioResult } from '../kernel/fidelity/
 import { FIXTURES, simRunFor } from '../kernel/fidelity/sim-run.js';
 import type { ContainerResult } from './guest/containers.js';
 import { criAvailable } from '../cri/lab.js';
+import { mediationCases, medLabel, simMediation } from '../kernel/sim/mediation-cases.js';
 import { bootOnce, installedKernel, KUBE_KERNEL, type GuestDoc, type GuestRun } from './harness.js';
 
 const pick = (r: ContainerResult) => ({ status: r.status, label: r.label, secret: r.secret, outerSecret: r.outerSecret, public: r.public, namespacesDuring: r.namespacesDuring, labelsDuring: r.labelsDuring, namespacesAfter: r.namespacesAfter });
@@ -76,6 +77,19 @@ for (const k of KERNELS) {
       const c = doc.checks['self-transition'] as Record<string, unknown>;
       assert.deepEqual({ status: c.status, mainThread: c.mainThread, childLabel: c.childLabel, ownLabel: c.ownLabel, asyncWorker: c.asyncWorker },
         { status: 0, mainThread: 'ok', childLabel: 'p (enforce)', ownLabel: 'unconfined', asyncWorker: 'EACCES' }, String(c.stderr ?? c.error));
+    });
+
+    it('mediation: lsmns sim check decides every generated (profile pair, path, permission) case as the kernel does', async () => {
+      const c = doc.checks.mediation as { loadErrors: string[]; results: { status: number; allowed: boolean; err: string }[]; ms: number; error?: string };
+      assert.equal(c.error, undefined, c.error);
+      assert.deepEqual(c.loadErrors, []);
+      assert.deepEqual(c.results.filter((r) => r.status === 3 || r.status === null), [], 'every task got its label');
+      const { cases, pairs } = mediationCases();
+      const simAnswers = await simMediation();
+      const off = cases.map((x, i) => ({ ...x, label: medLabel(pairs[x.pair]!), kernel: c.results[i]!.allowed, sim: simAnswers[i] })).filter((x) => x.kernel !== x.sim);
+      process.stdout.write(`\n    [${run.kver}] mediation: ${cases.length - off.length}/${cases.length} cases agree (${c.ms} ms in the guest)\n`);
+      assert.ok(cases.length >= 300);
+      assert.deepEqual(off, []);
     });
 
     it('lsmns probe --backend securityfs --output json prints the same facts', () => {

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 
 import { OwnershipStore } from '../../../src/apply/ownership.js';
 import { openKernel } from '../../../src/kernel/factory.js';
-import { NodeAgent } from '../../../src/kube/node-agent.js';
+import { NodeAgent } from '../../../src/agent/kube/node-agent.js';
 import { CriLab } from '../../cri/lab.js';
 import { FakeApiServer } from '../../kube/fake-apiserver.js';
 
