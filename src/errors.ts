@@ -27,7 +27,7 @@ export const ERROR_CODES = [
   'KernelOverflow', 'KernelRefused', 'NamespaceOwnedByOther', 'NamespaceNotOwned', 'VerifyFailed', 'UnwindIncomplete', 'Locked',
   'StateCorrupt', 'StateUnreadable', 'PolicyCompileFailed', 'TaskHelperMissing', 'TaskStartFailed', 'TaskStartTimeout',
   // The node's own setup.
-  'InstallConflict', 'AgentAlreadyRunning',
+  'InstallConflict', 'AgentAlreadyRunning', 'NodeNotConfigured',
   // A bug (exit 1).
   'Internal',
 ] as const;

@@ -45,6 +45,19 @@ describe('lsmns agent --node and lsmns install --containerd/--crio (real CLI)', 
     assert.match(lsmns(e, ['install', '--crio', '--shim', '/s']).stdout, /runtime_path = "\/s"/);
   });
 
+  it('install --root DIR --containerd (no version): DIR\'s front, and the version containerd\'s config has, said where from', () => {
+    const e = cliEnv();
+    const cfg = join(e.dir, 'config.toml');
+    writeFileSync(cfg, 'version = 2\n');
+    const r = lsmns(e, ['install', '--root', e.dir, '--containerd', '--containerd-config', cfg]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^# containerd config version 2, from (containerd --config \S+ config dump|the version line of \S+)\.$/m);
+    assert.match(r.stdout, new RegExp(`BinaryName = "${e.dir}/opt/lsmns/bin/lsmns-runtime"`));
+    const none = lsmns(e, ['install', '--containerd', '--containerd-config', join(e.dir, 'none.toml'), '--output', 'json']);
+    assert.equal(none.code, 2);
+    assert.match(JSON.parse(none.stdout).remedy, /--containerd 2 .* --containerd 3/);
+  });
+
   it('install --containerd --write appends to the main config (with a backup); --crio --write makes a drop-in', () => {
     const e = cliEnv();
     const cfg = join(e.dir, 'config.toml');

@@ -127,6 +127,24 @@ for (const k of KERNELS) {
       });
     }
 
+    it('no silent sim: with no node configuration and no LSMNS_BACKEND, the shim and a hook refuse (exit 3) and securityfs is unchanged', () => {
+      const all = doc.checks.containers as Record<string, { unconfigured: Record<string, unknown> }>;
+      const u = all['node-install']!.unconfigured;
+      assert.equal(u.shimStatus, 3, String(u.shimOutput));
+      assert.match(String(u.shimOutput), /AppArmor enabled, but there is no node configuration \(\/etc\/lsmns\/node\.conf/);
+      assert.notEqual(u.hookStatus, 0, String(u.hookOutput));
+      assert.match(String(u.hookOutput), /no node configuration/);
+      assert.deepEqual([u.shimLabel, u.hookLabel, u.unchanged, u.simCreated], [null, null, true, false], 'no container ran, nothing changed, no sim');
+    });
+
+    it('a node laid out by lsmns install (securityfs picked, no LSMNS_* variable): the installed front runs the container confined', () => {
+      const all = doc.checks.containers as Record<string, { installed: Record<string, unknown> }>;
+      const r = all['node-install']!.installed;
+      assert.equal(r.installStatus, 0, String(r.installOutput));
+      assert.match(String(r.conf), /^LSMNS_BACKEND=securityfs$/m);
+      assert.deepEqual([r.status, r.label, r.secret, r.namespacesDuring, r.labelsDuring, r.namespacesAfter], [0, 'p (enforce)', 'denied', ['tenant-a'], ['unconfined//&:tenant-a:p (enforce)'], []], String(r.output));
+    });
+
     it('leaves no task behind', () => {
       assert.deepEqual(doc.leftover, []);
     });

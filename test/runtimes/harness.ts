@@ -8,6 +8,8 @@ import { closeSync, copyFileSync, mkdirSync, openSync, readFileSync, symlinkSync
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { resolveOptions, type CommonOptions } from '../../src/config.js';
+import { DEFAULT_HOOKS_DIR, DEFAULT_UNIT_DIR } from '../../src/install/install.js';
+import { nodeLayout } from '../../src/install/layout.js';
 import { SimKernel } from '../../src/kernel/sim/port.js';
 import { simView } from '../../src/kernel/sim/view.js';
 import { hookEntry, SHIM_HOOK_STAGES } from '../../src/oci/shim.js';
@@ -101,6 +103,11 @@ export function runToFile(cmd: string, args: string[], o: { cwd?: string; env?: 
   return { status: r.status, signal: r.signal, out: readFileSync(file, 'utf8') };
 }
 
+/** An environment with no LSMNS_* variable: a node's components must find everything in node.conf. */
+export function withoutLsmns(env: NodeJS.ProcessEnv): Record<string, string> {
+  return Object.fromEntries(Object.entries(env).filter((kv): kv is [string, string] => !kv[0].startsWith('LSMNS_') && kv[1] !== undefined));
+}
+
 export interface SimEnv {
   dir: string;
   options: CommonOptions;
@@ -115,10 +122,16 @@ export interface SimEnv {
   hooks(): Record<string, unknown[]>;
 }
 
-/** A fresh sim (booted, so its bytes can be compared), a policy store with policy "web" (profile p) and a state dir. */
-export async function simEnv(prefix = 'lsmns-rt-'): Promise<SimEnv> {
+/**
+ * A fresh sim (booted, so its bytes can be compared), a policy store with policy "web" (profile p) and a state
+ * dir. `node`: the paths are those `lsmns install --root DIR` writes, so that a node laid out by install and
+ * this env agree without any LSMNS_* variable.
+ */
+export async function simEnv(prefix = 'lsmns-rt-', o: { node?: boolean } = {}): Promise<SimEnv> {
   const dir = tempDir(prefix);
-  const options = resolveOptions({ simState: join(dir, 'sim.json'), stateDir: join(dir, 'state'), policyDir: join(dir, 'policies'), socket: join(dir, 'agent.sock') }, {});
+  const options = o.node
+    ? nodeLayout({ root: dir, options: { ...resolveOptions({}, {}), backend: 'sim' }, hooksDir: DEFAULT_HOOKS_DIR, unitDir: DEFAULT_UNIT_DIR }).options
+    : resolveOptions({ simState: join(dir, 'sim.json'), stateDir: join(dir, 'state'), policyDir: join(dir, 'policies'), socket: join(dir, 'agent.sock') }, {});
   mkdirSync(join(options.policyDir, 'team-a'), { recursive: true });
   writeFileSync(join(options.policyDir, 'web.aa'), PROFILE_P);
   writeFileSync(join(options.policyDir, 'team-a', 'web.aa'), PROFILE_P);

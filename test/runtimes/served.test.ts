@@ -4,7 +4,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { killLeftoverAgents, startAgent, type RunningAgent } from '../agent/helpers.js';
 import { bundle } from '../support/bundle.js';
-import { ANNOTATIONS, HOOK_CLIENT, LSMNS, RUNTIMES, SHIM_FRONT, busyboxBundle, containerStatus, killAndDelete, runToFile, runtimeWrapper, simEnv, startContainerd, type Containerd, type SimEnv } from './harness.js';
+import { ANNOTATIONS, HOOK_CLIENT, LSMNS, RUNTIMES, SHIM_FRONT, busyboxBundle, containerStatus, killAndDelete, runToFile, runtimeWrapper, simEnv, startContainerd, withoutLsmns, type Containerd, type SimEnv } from './harness.js';
 
 // Served mode with real runtimes: the hooks are the thin client from the JSON that `lsmns install --served`
 // wrote, and a real `lsmns agent` does the work. The same lifecycle as the standalone hook, and what only
@@ -22,15 +22,17 @@ interface Served {
 }
 
 async function served(prefix: string): Promise<Served> {
-  const e = await simEnv(prefix);
-  const hooksDir = join(e.dir, 'hooks.d');
+  const e = await simEnv(prefix, { node: true });
+  const hooksDir = join(e.dir, 'etc/containers/oci/hooks.d');
   const env = { ...process.env, ...e.env, LSMNS_POLICY_WAIT: '0' };
-  const inst = runToFile(process.execPath, [LSMNS, 'install', '--served', '--hooks-dir', hooksDir], { dir: e.dir, env });
+  // The node as install lays it out under e.dir: no LSMNS_* variable reaches install.
+  const inst = runToFile(process.execPath, [LSMNS, 'install', '--root', e.dir, '--backend', 'sim', '--served'], { dir: e.dir, env: withoutLsmns(process.env) });
   assert.equal(inst.status, 0, inst.out);
   const entry = (stage: string) => {
     const doc = JSON.parse(readFileSync(join(hooksDir, `50-lsmns-${stage}.json`), 'utf8')) as { hook: { path: string; env: string[] }; stages: string[] };
     assert.deepEqual(doc.stages, [stage]);
-    assert.equal(doc.hook.path, HOOK_CLIENT, 'the default client is the static one make build compiled');
+    assert.equal(doc.hook.path, join(e.dir, 'opt/lsmns/bin/lsmns-hook-client'), 'the installed client');
+    assert.deepEqual(readFileSync(doc.hook.path).subarray(0, 4), readFileSync(HOOK_CLIENT).subarray(0, 4), 'the default client is the static one make build compiled');
     assert.ok(doc.hook.env.includes(`LSMNS_SOCKET=${e.options.socket}`));
     return doc.hook;
   };
