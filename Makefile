@@ -3,7 +3,7 @@ SHELL := /bin/bash
 NODE_BIN := node_modules/.bin
 MOCHA := $(NODE_BIN)/mocha --forbid-only --exit --reporter dot --timeout 20000
 
-.PHONY: all deps npm-deps build demo test test-unit test-runtimes test-cri test-qemu test-qemu-kube bench clean
+.PHONY: all deps npm-deps build demo test test-unit fuzz test-runtimes test-cri test-qemu test-qemu-kube bench clean
 
 # Suites: unit and CLI tests run anywhere; the others use real components that deps.sh installs.
 TEST_SUITES := test-unit test-runtimes test-cri test-qemu
@@ -42,6 +42,12 @@ demo: build
 
 test-unit: build
 	$(MOCHA) --ignore 'dist/test/runtimes/**' --ignore 'dist/test/qemu/**' --ignore 'dist/test/cri/**' 'dist/test/**/*.test.js'
+
+# The property tests at full strength: each fuzz target (annotation schema, OCI readers, pod reader, agent HTTP
+# parsing, CEL against the webhook) runs FUZZ_RUNS (or LSMNS_FUZZ_RUNS) times, 10,000 unless set; test-unit runs 300.
+FUZZ_RUNS ?= $(or $(LSMNS_FUZZ_RUNS),10000)
+fuzz: build
+	LSMNS_FUZZ_RUNS=$(FUZZ_RUNS) $(MOCHA) --timeout 0 'dist/test/**/*.fuzz.test.js' dist/test/manifests/admission-policy.test.js
 
 # Real runc, crun, podman and containerd (ctr) on this host, with the sim backend.
 test-runtimes: build
