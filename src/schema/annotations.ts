@@ -244,7 +244,8 @@ export function readSpec(annotations: Record<string, unknown> | null | undefined
 
 function recorded(parsed: ParsedAnnotations): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const e of parsed.entries) out[e.key] = typeof e.value === 'string' ? e.value : String(e.value);
+  // Not String(value): a JSON object such as {"toString": 0} makes String throw.
+  for (const e of parsed.entries) out[e.key] = typeof e.value === 'string' ? e.value : `(${e.value === null ? 'null' : typeof e.value})`;
   return out;
 }
 

@@ -139,6 +139,9 @@ describe('kube/admission (AdmissionReview v1, JSONPatch)', () => {
     assert.equal(bad.response!.allowed, false);
     assert.equal(bad.response!.uid, 'u');
     assert.match(bad.response!.status!.message, /admissionReviewVersions/);
+    // An annotation value that is an object whose toString is not a function (String() throws on it): denied.
+    const odd = run(reviewFor(simplePod({ 'lsmns.io/apparmor-namespace': { toString: 0 } as unknown as string })), 'shim').res;
+    assert.deepEqual([odd.allowed, odd.status!.code], [false, 400]);
   });
 
   describe('the delivery mode as users write it', () => {

@@ -16,10 +16,10 @@ const bomb = fc.tuple(fc.integer({ min: 2, max: 12 }), fc.integer({ min: 1, max:
   for (let i = 1; i <= depth; i++) y += `l${i}: &l${i} [${Array(fan).fill(`*l${i - 1}`).join(', ')}]\n`;
   return y;
 });
-const yamlOf = fc.anything({ maxDepth: 4 }).map((v) => { try { return YAML.stringify(v); } catch { return ''; } });
+const yamlOf = fc.anything({ maxDepth: 4 }).map((v) => { try { return YAML.stringify(v) ?? ''; } catch { return ''; } });
 const input = fc.oneof(
   fc.string({ unit: 'binary', maxLength: 300 }),
-  fc.json().map((j) => j),
+  fc.json(),
   yamlOf,
   fc.array(yamlOf, { maxLength: 5 }).map((docs) => docs.join('---\n')),
   fc.constant(YAML.stringify(POD)),
