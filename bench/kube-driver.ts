@@ -6,7 +6,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { HttpKubeApi, loadKubeConfig } from '../src/kube/client.js';
 import { Controller } from '../src/kube/controller.js';
-import { NodeAgent } from '../src/kube/node-agent.js';
+import { NodeAgent } from '../src/agent/kube/node-agent.js';
 import { OwnershipStore } from '../src/apply/ownership.js';
 import { SimKernel } from '../src/kernel/sim/port.js';
 import type { KubeMetrics } from '../src/kube/metrics.js';

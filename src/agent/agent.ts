@@ -1,22 +1,23 @@
-// The node agent: serves the hook logic over its socket (served hooks, SPEC §3). Without Kubernetes flags this
-// is all it does; the Kubernetes side (--node) adds its own parts beside the server and shares start/stop.
-// The agent keeps no state of its own: every request opens the kernel port afresh and the sim and ownership
-// files stay the truth, so a restart between createRuntime and poststop loses nothing.
+// The node agent (SPEC §3): serves the hook logic over its socket (served hooks) and runs GC, in both modes. With
+// --node the Kubernetes side (agent/kube/) runs beside them in the same process and shares start/stop; GC then
+// asks it whether a namespace's pod is still on the node. The served calls keep no state of their own: every
+// request opens the kernel port afresh and the sim and ownership files stay the truth, so a restart between
+// createRuntime and poststop loses nothing.
 
-import { statSync } from 'node:fs';
+import type { Server } from 'node:http';
 import { pino } from 'pino';
+import { livenessFromMarker } from '../apply/gc.js';
 import type { CommonOptions } from '../config.js';
-import { ExitCode, LsmnsError, invalidInput, toLsmnsError } from '../errors.js';
-import { openBackend } from '../kernel/factory.js';
-import { FilePolicyStore } from '../policy/store.js';
+import type { Backend } from '../kernel/factory.js';
+import { ExitCode, LsmnsError } from '../errors.js';
 import { shippedHookClient } from '../install/package-files.js';
-import { skipsFast } from '../oci/gate.js';
-import { DEFAULT_POLICY_WAIT_MS, HOOK_STAGES, hookErrorLine, hookExitCode, parseStage, runHook } from '../oci/hook.js';
-import { parseRuntimeArgs, runtimeLogLine } from '../oci/runtime-args.js';
-import { prepareBundle } from '../oci/shim.js';
-import { parseOciState } from '../oci/spec.js';
+import type { KubeApi } from '../kube/client.js';
+import { DEFAULT_POLICY_WAIT_MS, HOOK_STAGES } from '../oci/hook.js';
 import { escapeValue } from '../schema/names.js';
-import { AgentServer, type HookHandler, type HookReply, type Logger, type Route } from './server.js';
+import { OrphanCollector } from './collector.js';
+import { SHIM_PREPARE_PATH, hookHandler, lockKeyOf, readServedState, shimRoute, type ServedState } from './handlers.js';
+import type { NodeAgent } from './kube/node-agent.js';
+import { AgentServer, type Logger } from './server.js';
 
 export interface AgentOptions {
   common: CommonOptions;
@@ -27,116 +28,13 @@ export interface AgentOptions {
   logger?: Logger;
   /** Absolute path of lsmns-hook-client: the hooks the served shim adds to a bundle run it. */
   hookClient?: string;
-}
-
-export const SHIM_PREPARE_PATH = '/v1/shim/prepare';
-
-/**
- * The served shim (POST /v1/shim/prepare, form-encoded `bundle`, `runtime` and the runtime's arguments as
- * repeated `arg`): the same prepareBundle as `lsmns runtime`, with hooks that call this agent. On success the
- * body is empty, or `display=<interface>` when the front must set the display LSM on itself before it execs
- * the runtime (a process may write only its own attr). On failure it is two lines: the message the front
- * prints on stderr, then the runc log line it appends to --log, where containerd reads runtime errors.
- */
-export function shimRoute(o: { common: CommonOptions; hookClient: string; logger: Logger }): Route {
-  return async (body, contentType) => {
-    let verb = 'create';
-    let logFormat: string | null = null;
-    try {
-      if (!contentType.startsWith('application/x-www-form-urlencoded')) throw invalidInput('InvalidRequest', `content type ${escapeValue(contentType.slice(0, 80))} on ${SHIM_PREPARE_PATH}`, 'send application/x-www-form-urlencoded fields bundle, runtime and arg (as hooks/lsmns-runtime does)');
-      const form = new URLSearchParams(body);
-      const bundle = form.get('bundle');
-      if (bundle === null) throw invalidInput('InvalidRequest', `${SHIM_PREPARE_PATH} needs a bundle field`, 'send bundle=<absolute bundle directory>');
-      if (!bundle.startsWith('/')) throw invalidInput('InvalidBundle', `bundle path ${escapeValue(bundle)} is not absolute`, 'the front resolves the bundle against its working directory; send the absolute path');
-      checkBundlePath(bundle, 'the runtime\'s create');
-      const ra = parseRuntimeArgs(form.getAll('arg'));
-      verb = ra.verb ?? verb;
-      logFormat = ra.logFormat;
-      if (ra.config !== null && ra.config !== 'config.json') throw invalidInput('InvalidInput', `--config ${escapeValue(ra.config)}: lsmns prepares the bundle's config.json only`, 'drop --config, or use the bundle\'s config.json');
-      const backend = await openBackend(o.common);
-      const r = await prepareBundle(bundle, { backend, options: o.common, hook: { mode: 'served', bin: o.hookClient }, ...(ra.containerId ? { containerId: ra.containerId } : {}) });
-      o.logger.info({ front: 'shim', event: 'prepared', bundle: r.bundle, outcome: r.outcome, label: r.label, hooksAdded: r.hooksAdded, runtime: form.get('runtime') });
-      return { exitCode: ExitCode.Ok, body: r.displayLsm ? `display=${r.displayLsm.interface}\n` : '' };
-    } catch (e) {
-      const err = toLsmnsError(e);
-      const line = err.oneLine(`lsmns runtime ${verb}`);
-      return { exitCode: hookExitCode(err), body: `${line}\n${runtimeLogLine(logFormat, line, new Date())}` };
-    }
-  };
+  /** Opens the kernel and runtime ports for a served call (default openBackend(common)); the node guard plugs in here. */
+  openBackend?: () => Promise<Backend>;
 }
 
 /** The JSON-lines logger on stderr (fd 2, synchronous so that the last lines before exit are not lost). */
 export function stderrLogger(): Logger {
   return pino({ base: { pid: process.pid, name: 'lsmns-agent' }, timestamp: pino.stdTimeFunctions.isoTime }, pino.destination({ dest: 2, sync: true }));
-}
-
-/** Config files larger than this are refused before they are read: a runtime's config.json is a few KiB. */
-const MAX_CONFIG_BYTES = 16 * 1024 * 1024;
-
-/**
- * Bundle paths from the socket are checked before anything reads them: a long-lived agent must not be stalled
- * by a FIFO or a device where config.json should be (a one-shot hook only hurts itself), and runtimes always
- * send a clean absolute path, so anything else is refused with the same code as the hook's own check.
- */
-export function checkBundlePath(b: string, whose: string): void {
-  const odd = (why: string) => invalidInput('InvalidBundle', `bundle path ${escapeValue(b)} of ${whose} ${why}`, 'pass the absolute, normalised bundle directory, as runtimes do');
-  // Relative paths are the hook's own refusal (readBundleConfig, before any read); keep its exact message.
-  if (!b.startsWith('/')) return;
-  // eslint-disable-next-line no-control-regex
-  if (/[\x00-\x1f\x7f]/.test(b)) throw odd('contains a control character');
-  if (b.split('/').some((seg) => seg === '.' || seg === '..')) throw odd('is not normalised (. or .. segments)');
-  let st;
-  try {
-    st = statSync(`${b.replace(/\/+$/, '')}/config.json`);
-  } catch {
-    return; // Missing: runHook reports it (or, at poststop, treats a gone bundle as nothing to release).
-  }
-  if (!st.isFile()) throw odd('holds a config.json that is not a regular file');
-  if (st.size > MAX_CONFIG_BYTES) throw odd(`holds a config.json of ${st.size} bytes (over ${MAX_CONFIG_BYTES})`);
-}
-
-/** The hook handler: the same gate, parser and runHook as `lsmns hook`, with the same exit codes and lines. */
-export function hookHandler(o: { common: CommonOptions; policyWaitMs: number; logger: Logger }): HookHandler {
-  return async (stage, text): Promise<HookReply> => {
-    try {
-      const hookStage = parseStage(stage);
-      if (skipsFast(stage, text)) return { exitCode: ExitCode.Ok, message: '' };
-      const state = parseOciState(text);
-      checkBundlePath(state.bundle, `container ${escapeValue(state.id)}`);
-      // A fresh port per call, as a hook process has: facts are probed from the state file as it is now.
-      const backend = await openBackend(o.common);
-      await runHook(hookStage, state, {
-        backend, policies: new FilePolicyStore(o.common.policyDir), stateDir: o.common.stateDir, policyWaitMs: o.policyWaitMs,
-        log: (e) => o.logger.info({ front: 'agent', ...e }),
-      });
-      return { exitCode: ExitCode.Ok, message: '' };
-    } catch (e) {
-      const err = toLsmnsError(e);
-      return { exitCode: hookExitCode(err), message: hookErrorLine(stage, err), error: err.toJSON() };
-    }
-  };
-}
-
-/**
- * The key work is serialised on: the named AppArmor namespace when the state names one (two pods claiming the
- * same name must not race), else the pod's identity, else one shared key. Read from the state's annotations,
- * which runc, crun and podman copy from config.json; unannotated states take no lock at all.
- */
-export function lockKeyOf(text: string): string | null {
-  let s: { annotations?: unknown } | null;
-  try {
-    s = JSON.parse(text) as { annotations?: unknown } | null;
-  } catch {
-    return null;
-  }
-  const ann = s && typeof s === 'object' && s.annotations && typeof s.annotations === 'object' ? s.annotations as Record<string, unknown> : null;
-  if (!ann) return 'lsmns:unknown-pod';
-  const str = (k: string) => (typeof ann[k] === 'string' ? ann[k] as string : null);
-  const ns = str('lsmns.io/apparmor-namespace');
-  if (ns && ns !== 'auto') return `ns:${ns}`;
-  const id = str('io.kubernetes.cri.sandbox-uid') ?? str('io.kubernetes.pod.uid') ?? str('io.kubernetes.cri.sandbox-id') ?? str('io.kubernetes.cri-o.SandboxID');
-  if (id) return `pod:${id}`;
-  return 'lsmns:unknown-pod';
 }
 
 /** systemd socket activation: fd 3 when LISTEN_PID names this process and LISTEN_FDS hands over one socket. */
@@ -149,18 +47,19 @@ export function systemdListenFd(env: NodeJS.ProcessEnv, pid: number = process.pi
   return 3;
 }
 
+/** The socket server with the served hook and shim handlers. */
 export class Agent {
-  readonly server: AgentServer;
+  readonly server: AgentServer<ServedState>;
   readonly logger: Logger;
 
   constructor(readonly o: AgentOptions) {
     this.logger = o.logger ?? stderrLogger();
-    const handler = hookHandler({ common: o.common, policyWaitMs: o.policyWaitMs ?? DEFAULT_POLICY_WAIT_MS, logger: this.logger });
-    this.server = new AgentServer({
-      socket: o.common.socket, handler, stages: HOOK_STAGES, logger: this.logger, lockKey: lockKeyOf,
+    const handler = hookHandler({ common: o.common, policyWaitMs: o.policyWaitMs ?? DEFAULT_POLICY_WAIT_MS, logger: this.logger, openBackend: o.openBackend });
+    this.server = new AgentServer<ServedState>({
+      socket: o.common.socket, read: readServedState, handler, stages: HOOK_STAGES, logger: this.logger, lockKey: lockKeyOf,
       ...(o.maxBodyBytes !== undefined ? { maxBodyBytes: o.maxBodyBytes } : {}),
       ...(o.listenFd !== undefined ? { listenFd: o.listenFd } : {}),
-      routes: { [SHIM_PREPARE_PATH]: shimRoute({ common: o.common, hookClient: o.hookClient ?? shippedHookClient(), logger: this.logger }) },
+      routes: { [SHIM_PREPARE_PATH]: shimRoute({ common: o.common, hookClient: o.hookClient ?? shippedHookClient(), logger: this.logger, openBackend: o.openBackend }) },
     });
   }
 
@@ -172,19 +71,96 @@ export class Agent {
   async stop(): Promise<void> {
     await this.server.stop();
   }
+}
 
-  /** Runs until SIGTERM or SIGINT, then stops cleanly. */
-  async runUntilSignal(): Promise<void> {
-    await new Promise<void>((resolve) => {
-      const onSignal = (sig: string) => {
-        process.off('SIGTERM', onSignal);
-        process.off('SIGINT', onSignal);
-        this.logger.info({ event: 'signal', signal: sig, inFlight: this.server.requestsInFlight });
-        resolve();
-      };
-      process.on('SIGTERM', onSignal);
-      process.on('SIGINT', onSignal);
-    });
-    await this.stop();
-  }
+/** The Kubernetes side's settings (`--node` and the flags beside it). */
+export interface KubeSide {
+  api: KubeApi;
+  nodeName: string;
+  lsmnsNamespace: string;
+  healthPort: number;
+  /** Where the DaemonSet installs lsmns-hook-client and lsmns-runtime on the host (node facts). */
+  installDir: string;
+}
+
+export interface RunAgentOptions extends AgentOptions {
+  gc: { graceMs: number; intervalMs: number };
+  kube?: KubeSide;
+  /** Resolves when the agent is asked to stop (SIGTERM, SIGINT), with what asked; called once the socket serves. */
+  until: () => Promise<string>;
+}
+
+/**
+ * The run loop: serve the socket, start the Kubernetes side when asked, collect orphans at start and
+ * periodically, and on a signal stop them all cleanly (requests in flight finish). Hooks are served from the
+ * start: they do not wait for the API server, and a signal works at any point.
+ */
+export async function runAgent(o: RunAgentOptions): Promise<void> {
+  const agent = new Agent(o);
+  await agent.start();
+  const stopped = o.until();
+  let kube: KubeRunning | null = null;
+  const collector = new OrphanCollector({
+    common: o.common, graceMs: o.gc.graceMs, intervalMs: o.gc.intervalMs, logger: agent.logger,
+    // With --node, nothing is judged dead before the pod informer has listed.
+    liveness: () => (o.kube ? kube?.node.liveness() ?? null : livenessFromMarker),
+    onRemoved: () => kube?.node.metrics.reconciles.inc({ result: 'gc' }),
+  });
+  const failed = (async () => {
+    if (o.kube) {
+      kube = await kubeSide(o, o.kube, agent.logger);
+      await kube.start();
+    }
+    await collector.start();
+    return new Promise<never>(() => {});
+  })().catch((e: Error) => e);
+  const end = await Promise.race([stopped, failed]);
+  if (end instanceof Error) agent.logger.error({ event: 'kubernetes-failed', err: end.message });
+  else agent.logger.info({ event: 'signal', signal: end, inFlight: agent.server.requestsInFlight });
+  await collector.stop();
+  await (kube as KubeRunning | null)?.stop();
+  await agent.stop();
+  if (end instanceof Error) throw end;
+}
+
+interface KubeRunning {
+  node: NodeAgent;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * The Kubernetes side. Its modules (the Kubernetes client, metrics) load only here, so an agent that serves
+ * hooks alone stays small.
+ */
+async function kubeSide(o: RunAgentOptions, k: KubeSide, logger: Logger): Promise<KubeRunning> {
+  const [{ OwnershipStore }, { handlerConfigured }, { openKernel }, { NodeAgent }, { closeServer, serveHealth }] = await Promise.all([
+    import('../apply/ownership.js'), import('../install/runtime-handler.js'), import('../kernel/factory.js'),
+    import('./kube/node-agent.js'), import('../kube/serve.js'),
+  ]);
+  const { common } = o;
+  const port = o.openBackend ? (await o.openBackend()).kernel : await openKernel(common);
+  const node = new NodeAgent({
+    api: k.api, nodeName: k.nodeName, lsmnsNamespace: k.lsmnsNamespace, port, policyDir: common.policyDir,
+    owners: new OwnershipStore({ stateDir: common.stateDir, backend: port.describe().backend, bootId: await port.bootId() }),
+    logger,
+    // Hooks run on the host: the installed client is where the DaemonSet put it, not in this image.
+    installed: { hook: `${k.installDir}/lsmns-hook-client`, shim: `${k.installDir}/lsmns-runtime` }, handlerConfigured: () => handlerConfigured(),
+    // The real kernel compiles into its policy cache now, so that the container start only loads it.
+    precompile: (p) => port.precompile(p),
+  });
+  let health: Server | null = null;
+  return {
+    node,
+    async start() {
+      const h = await serveHealth({ port: k.healthPort, registry: node.metrics.registry, notReady: () => node.notReady() });
+      health = h.server;
+      await node.start();
+      logger.info({ event: 'kubernetes', node: k.nodeName, health: h.port });
+    },
+    async stop() {
+      await node.stop();
+      await closeServer(health);
+    },
+  };
 }

@@ -18,7 +18,8 @@ export interface HookReply {
   error?: Record<string, unknown>;
 }
 
-export type HookHandler = (stage: string, stateText: string) => Promise<HookReply>;
+/** Serves one hook call: the stage from the path and the request body as `read` turned it (the text, by default). */
+export type HookHandler<S = string> = (stage: string, state: S) => Promise<HookReply>;
 
 /** An extra POST endpoint (the served shim's): it gets the body and answers with an exit code and a body. */
 export interface RouteReply {
@@ -33,9 +34,11 @@ export interface Logger {
   error(o: object, msg?: string): void;
 }
 
-export interface AgentServerOptions {
+export interface AgentServerOptions<S = string> {
   socket: string;
-  handler: HookHandler;
+  /** Turns the body into what lockKey and the handler take, once per request; it must not throw. */
+  read?: (stateText: string) => S;
+  handler: HookHandler<S>;
   stages: readonly string[];
   logger: Logger;
   /** Requests larger than this are refused (413) before they are read. */
@@ -43,7 +46,7 @@ export interface AgentServerOptions {
   /** A file descriptor handed over by systemd socket activation, instead of binding `socket`. */
   listenFd?: number;
   /** The key work is serialised on (the pod's namespace); null runs without the lock. */
-  lockKey?: (stateText: string) => string | null;
+  lockKey?: (state: S) => string | null;
   /** Extra POST endpoints by path, beside /v1/hooks/<stage>. */
   routes?: Record<string, Route>;
 }
@@ -97,21 +100,25 @@ function decodePathPart(part: string): string {
   }
 }
 
-function send(res: ServerResponse, exitCode: number, body: string, json: boolean): void {
+function send(res: ServerResponse, exitCode: number, body: string, json: boolean, close: boolean): void {
+  // An answer given while the agent stops closes its connection, or the client's keep-alive socket would
+  // hold the server's close() for the keep-alive timeout (5 s).
+  if (close) res.shouldKeepAlive = false;
   res.statusCode = STATUS_BY_EXIT[exitCode] ?? 500;
   res.setHeader('X-Lsmns-Exit-Code', String(exitCode));
   res.setHeader('Content-Type', json ? 'application/json' : 'text/plain; charset=utf-8');
   res.end(body);
 }
 
-export class AgentServer {
-  private readonly o: Required<Omit<AgentServerOptions, 'listenFd' | 'lockKey' | 'routes'>> & Pick<AgentServerOptions, 'listenFd' | 'lockKey' | 'routes'>;
+export class AgentServer<S = string> {
+  private readonly o: Required<Omit<AgentServerOptions<S>, 'listenFd' | 'lockKey' | 'routes' | 'read'>> & Pick<AgentServerOptions<S>, 'listenFd' | 'lockKey' | 'routes' | 'read'>;
   private server: Server | null = null;
   private readonly lock = new AsyncLock({ maxPending: 10_000 });
   private inFlight = 0;
   private idle: (() => void) | null = null;
+  private stopping = false;
 
-  constructor(o: AgentServerOptions) {
+  constructor(o: AgentServerOptions<S>) {
     this.o = { maxBodyBytes: DEFAULT_MAX_BODY, ...o };
   }
 
@@ -145,6 +152,7 @@ export class AgentServer {
     const server = this.server;
     if (!server) return;
     this.server = null;
+    this.stopping = true;
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeIdleConnections();
     if (this.inFlight > 0) await new Promise<void>((resolve) => { this.idle = resolve; });
@@ -164,13 +172,13 @@ export class AgentServer {
     let logged: Record<string, unknown> = { method: req.method, path: req.url };
     try {
       const url = requestUrl(req.url);
-      if (req.method === 'GET' && url.pathname === '/healthz') return send(res, 0, 'ok\n', false);
+      if (req.method === 'GET' && url.pathname === '/healthz') return send(res, 0, 'ok\n', false, this.stopping);
       const route = Object.hasOwn(this.o.routes ?? {}, url.pathname) ? this.o.routes![url.pathname]! : null;
       if (route) {
         if (req.method !== 'POST') throw invalidInput('InvalidRequest', `${req.method} is not allowed on ${url.pathname}`, 'use POST');
         const r = await route(await this.readBody(req), String(req.headers['content-type'] ?? ''));
         logged = { ...logged, exitCode: r.exitCode };
-        return send(res, r.exitCode, r.body, false);
+        return send(res, r.exitCode, r.body, false, this.stopping);
       }
       const m = /^\/v1\/hooks\/([^/]+)$/.exec(url.pathname);
       if (!m) throw new LsmnsError({ code: 'NotFound', exitCode: ExitCode.InvalidInput, message: `no such endpoint ${req.method} ${url.pathname.slice(0, 100)}`, remedy: `POST the OCI state to /v1/hooks/<stage>, stage one of ${this.o.stages.join(', ')}` });
@@ -178,18 +186,19 @@ export class AgentServer {
       const stage = decodePathPart(m[1]!);
       if (!this.o.stages.includes(stage)) throw invalidInput('UnknownStage', `unknown hook stage ${JSON.stringify(stage.slice(0, 64))}`, `use one of ${this.o.stages.join(', ')}`);
       const body = await this.readBody(req);
-      const key = this.o.lockKey?.(body) ?? null;
-      const reply = key === null ? await this.o.handler(stage, body) : await this.lock.acquire(key, () => this.o.handler(stage, body));
+      const state = this.o.read ? this.o.read(body) : body as S;
+      const key = this.o.lockKey?.(state) ?? null;
+      const reply = key === null ? await this.o.handler(stage, state) : await this.lock.acquire(key, () => this.o.handler(stage, state));
       logged = { ...logged, stage, key, exitCode: reply.exitCode, ...(reply.error ? { code: reply.error.code } : {}) };
-      if (reply.exitCode === 0) return send(res, 0, json ? '{"exitCode":0}\n' : '', json);
-      send(res, reply.exitCode, json ? `${JSON.stringify(reply.error ?? { exitCode: reply.exitCode, message: reply.message })}\n` : `${reply.message}\n`, json);
+      if (reply.exitCode === 0) return send(res, 0, json ? '{"exitCode":0}\n' : '', json, this.stopping);
+      send(res, reply.exitCode, json ? `${JSON.stringify(reply.error ?? { exitCode: reply.exitCode, message: reply.message })}\n` : `${reply.message}\n`, json, this.stopping);
     } catch (e) {
       const err = toLsmnsError(e);
       logged = { ...logged, exitCode: err.exitCode, code: err.code };
       if (!res.headersSent) {
         // A refused huge body is answered at once and the rest drained (bounded by requestTimeout), not cut
         // off: closing while the client still writes makes it fail on EPIPE before it reads the answer.
-        send(res, err.exitCode, json ? `${JSON.stringify(err.toJSON())}\n` : `${err.oneLine()}\n`, json);
+        send(res, err.exitCode, json ? `${JSON.stringify(err.toJSON())}\n` : `${err.oneLine()}\n`, json, this.stopping);
       }
     } finally {
       this.o.logger.info({ event: 'request', ...logged, ms: Number(process.hrtime.bigint() - t0) / 1e6 });

@@ -70,9 +70,10 @@ export function assertApplicable(plan: Plan): void {
 async function preflightPolicy(step: LoadPolicyStep, ctx: ApplyContext): Promise<PolicySource> {
   const a = step.args;
   const src = await ctx.policies.read(a, { waitMs: ctx.policyWaitMs ?? 0 });
-  // The policy language's parser runs only when a policy is loaded, so the unannotated hook never loads it.
-  const { lintPolicy } = await import('../policy/parse.js');
-  const parsed = lintPolicy(src.text, `${a.policy} (${src.path})`);
+  // The policy language's parser loads only when a policy is loaded, never on an unannotated container's path.
+  // As a tenant's: a profile name, change_profile or exec transition that addresses a namespace is refused.
+  const { lintPolicy } = await import('../policy/lint.js');
+  const parsed = lintPolicy(src.text, src.path, { as: 'tenant', includeDirs: ctx.policies.includeDirs });
   const defined = new Set(parsed.profiles.map((p) => p.name));
   const missing = a.profiles.filter((p) => !defined.has(p));
   if (missing.length > 0) {

@@ -1,6 +1,7 @@
 // AppArmor label syntax (KERNEL-FACTS B3): components joined by "//&", each ":ns:profile", ":ns://profile",
 // ":ns:" (that namespace's unconfined) or a bare profile in the viewer's namespace. Pure functions shared by
-// the planner (which writes labels) and the sim (which composes and prints them as the kernel does).
+// the planner (which writes labels), the sim (which composes and prints them as the kernel does) and the agent
+// (which matches what /proc shows against the plan).
 
 /** A namespace path relative to the root namespace: [] is root, ["a","b"] is a//b. */
 export type NsPath = string[];
@@ -101,4 +102,25 @@ export function viewOf(components: ResolvedComponent[]): NsPath {
 
 export function isUnconfined(components: ResolvedComponent[]): boolean {
   return components.every((c) => c.profile === 'unconfined');
+}
+
+/** The label as /proc/<pid>/attr/apparmor/current reads it from the root namespace, mode excluded. */
+export function labelSeenFromRoot(label: string): string {
+  return label.startsWith('&') ? `unconfined//${label}` : label;
+}
+
+/** A label as /proc shows it, without the mode: "unconfined//&:ns:p (enforce)" -> "unconfined//&:ns:p". */
+export function stripMode(label: string): string {
+  return label.replace(/\s+\((enforce|complain|kill|unconfined|prompt|mixed)\)$/, '').trim();
+}
+
+/**
+ * Whether the label the kernel shows is the planned one. A planned "&:NS:P" stacks on whatever confines the
+ * runtime (bounded without a declared host profile), so any host part is accepted; the tenant part must match.
+ */
+export function labelMatches(planned: string, seen: string): boolean {
+  const s = stripMode(seen);
+  if (s === labelSeenFromRoot(planned)) return true;
+  if (planned.startsWith('&:')) return s.endsWith(`//${planned}`) && !s.slice(0, -planned.length - 2).includes('&');
+  return false;
 }

@@ -4,9 +4,9 @@
 //  - field: set each container's securityContext.appArmorProfile to the planned Localhost label (CRI-O only);
 //    an existing profile becomes the label's host bound, so it is kept, never replaced.
 
-import { formatProblem, readSpec } from '../schema/annotations.js';
+import { formatProblem } from '../schema/annotations.js';
 import { confusableKeys } from '../schema/confusable.js';
-import { BETA_APPARMOR_PREFIX } from '../schema/keys.js';
+import { BETA_APPARMOR_PREFIX, hasLsmnsAnnotations } from '../schema/keys.js';
 import { escapeValue } from '../schema/names.js';
 import { checkPod } from '../schema/pod.js';
 import { plan } from '../plan/planner.js';
@@ -99,7 +99,7 @@ export function decide(req: AdmissionRequest, o: AdmissionOptions): Decision {
       message: `lsmns: pod ${obj?.metadata?.namespace ?? req.namespace ?? '?'}/${obj?.metadata?.name ?? req.name ?? '<generated>'}: annotation key${lookalikes.length > 1 ? 's' : ''} ${lookalikes.slice(0, 5).map((k) => escapeValue(k, 120)).join(', ')} only look${lookalikes.length > 1 ? '' : 's'} like lsmns keys (lookalike characters), so lsmns would ignore them and the pod would run unconfined. Remedy: write the key as lsmns.io/... or container.lsmns.io/... in plain ASCII, or rename it`,
     };
   }
-  if (readSpec(obj?.metadata?.annotations).status === 'absent') return allow();
+  if (!hasLsmnsAnnotations(obj?.metadata?.annotations)) return allow();
   // The object at CREATE may lack its namespace (taken from the URL) and its name (generateName).
   const withNs = { ...obj, metadata: { ...obj?.metadata, namespace: obj?.metadata?.namespace ?? req.namespace, name: obj?.metadata?.name ?? req.name ?? undefined } };
   const where = `pod ${withNs.metadata.namespace ?? '?'}/${withNs.metadata.name ?? `${obj?.metadata?.generateName ?? ''}<generated>`}`;

@@ -18,6 +18,12 @@ export function skipsFast(stage: string | undefined, stateText: string): boolean
   } catch {
     return false;
   }
+  return skipsFastParsed(stage, s);
+}
+
+/** skipsFast for a state already parsed (the agent parses each request once); undefined is unparsable. */
+export function skipsFastParsed(stage: string | undefined, s: unknown): boolean {
+  if (!(HOOK_STAGES as readonly string[]).includes(stage ?? '')) return false;
   if (typeof s !== 'object' || s === null) return false;
   const ann = (s as { annotations?: unknown }).annotations;
   return typeof ann === 'object' && ann !== null && !Array.isArray(ann) && !hasLsmnsAnnotations(ann as Record<string, unknown>);

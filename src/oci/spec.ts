@@ -53,27 +53,48 @@ function problemsOf(issues: v.BaseIssue<unknown>[], where: string): Problem[] {
 
 /** JSON, then the schema: either failure is an exit-2 error that names the field, with the caller's remedies. */
 function parseJson<S extends v.GenericSchema>(schema: S, text: string, where: string, code: ErrorCode, remedy: { json: string; shape: string }, maxBytes: number): v.InferOutput<S> {
+  return checkShape(schema, jsonOf(text, where, code, remedy, maxBytes), where, code, remedy.shape);
+}
+
+function jsonOf(text: string, where: string, code: ErrorCode, remedy: { json: string; shape: string }, maxBytes: number): unknown {
   if (text.length > maxBytes) throw invalidInput(code, `${where}: over ${maxBytes} bytes`, remedy.shape);
-  let doc: unknown;
   try {
-    doc = JSON.parse(text);
+    return JSON.parse(text) as unknown;
   } catch (e) {
     throw invalidInput(code, `${where}: not valid JSON (${(e as Error).message})`, remedy.json);
   }
-  if (nestsDeeperThan(doc)) throw invalidInput(code, `${where}: nested deeper than ${MAX_DEPTH} levels`, remedy.shape);
+}
+
+function checkShape<S extends v.GenericSchema>(schema: S, doc: unknown, where: string, code: ErrorCode, remedy: string): v.InferOutput<S> {
+  // Before valibot, messages or JSON.stringify recurse into it: JSON.parse itself takes any depth.
+  if (nestsDeeperThan(doc)) throw invalidInput(code, `${where}: nested deeper than ${MAX_DEPTH} levels`, remedy);
   const r = v.safeParse(schema, doc);
   if (!r.success) {
     const p = problemsOf(r.issues, where);
-    throw invalidInput(code, `${where}: ${p.map((x) => `${x.key} ${x.rule}`).join('; ')}`, remedy.shape, p);
+    throw invalidInput(code, `${where}: ${p.map((x) => `${x.key} ${x.rule}`).join('; ')}`, remedy, p);
   }
   return r.output;
 }
 
+const STATE_REMEDY = {
+  json: 'the runtime must pass the OCI state JSON on stdin; run lsmns hook only from a runtime hook',
+  shape: 'the runtime must pass the OCI state JSON (ociVersion, id, status, bundle) on stdin',
+};
+
 export function parseOciState(text: string, where = 'OCI state on stdin'): OciState {
-  return parseJson(OciStateSchema, text, where, 'InvalidOciState', {
-    json: 'the runtime must pass the OCI state JSON on stdin; run lsmns hook only from a runtime hook',
-    shape: 'the runtime must pass the OCI state JSON (ociVersion, id, status, bundle) on stdin',
-  }, MAX_OCI_STATE_BYTES);
+  return parseJson(OciStateSchema, text, where, 'InvalidOciState', STATE_REMEDY, MAX_OCI_STATE_BYTES);
+}
+
+/**
+ * parseOciState in two halves, for a caller that parses the text once and uses the value more than once (the
+ * agent: its lock key, the gate, the hook): the JSON step, then the shape of the parsed value. Same errors.
+ */
+export function parseOciStateJson(text: string, where = 'OCI state on stdin'): unknown {
+  return jsonOf(text, where, 'InvalidOciState', STATE_REMEDY, MAX_OCI_STATE_BYTES);
+}
+
+export function ociStateOf(doc: unknown, where = 'OCI state on stdin'): OciState {
+  return checkShape(OciStateSchema, doc, where, 'InvalidOciState', STATE_REMEDY.shape);
 }
 
 export function parseOciConfig(text: string, where: string): OciConfig {

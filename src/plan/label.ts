@@ -19,8 +19,3 @@ export function computeLabel(i: LabelInput): string {
   if (i.stacking === 'none') return tenant;
   return i.hostProfile ? `${i.hostProfile}//&${tenant}` : `&${tenant}`;
 }
-
-/** The label as /proc/<pid>/attr/apparmor/current reads it from the root namespace, mode excluded. */
-export function labelSeenFromRoot(label: string): string {
-  return label.startsWith('&') ? `unconfined//${label}` : label;
-}

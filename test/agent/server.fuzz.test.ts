@@ -7,19 +7,20 @@ import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { lockKeyOf } from '../../src/agent/agent.js';
+import { lockKeyOf, readServedState, type ServedState } from '../../src/agent/handlers.js';
 import { AgentServer, type HookHandler, type Logger } from '../../src/agent/server.js';
 import { toLsmnsError } from '../../src/errors.js';
-import { parseOciState } from '../../src/oci/spec.js';
+import { ociStateOf } from '../../src/oci/spec.js';
 import { tempDir } from '../kernel/sim/helpers.js';
 import { fuzzRuns } from '../fuzz.js';
 
 const quiet: Logger = { info() {}, warn() {}, error() {} };
 
-/** The agent's own state parser behind the transport: what a hook call does first with the body. */
-const parsing: HookHandler = async (_stage, body) => {
+/** The agent's own state reader behind the transport: what a hook call does first with the body. */
+const parsing: HookHandler<ServedState> = async (_stage, served) => {
   try {
-    parseOciState(body);
+    if (served.error !== null) throw served.error;
+    ociStateOf(served.doc);
     return { exitCode: 0, message: '' };
   } catch (e) {
     const err = toLsmnsError(e);
@@ -85,11 +86,11 @@ function raw(r: Req): Buffer {
 
 describe('agent/server fuzzing', function () {
   this.timeout(0);
-  let a: AgentServer;
+  let a: AgentServer<ServedState>;
   let socket: string;
   before(async () => {
     socket = join(tempDir('lsmns-agent-fuzz-'), 'agent.sock');
-    a = new AgentServer({ socket, handler: parsing, stages: ['createRuntime', 'prestart', 'poststop'], logger: quiet, lockKey: lockKeyOf, maxBodyBytes: 64 * 1024 });
+    a = new AgentServer({ socket, read: readServedState, handler: parsing, stages: ['createRuntime', 'prestart', 'poststop'], logger: quiet, lockKey: lockKeyOf, maxBodyBytes: 64 * 1024 });
     await a.start();
   });
   after(() => a.stop());

@@ -3,7 +3,7 @@ import { execFile, spawn } from 'node:child_process';
 import { lstatSync, statSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
-import { AgentServer, type HookHandler, type Logger } from '../../src/agent/server.js';
+import { AgentServer, type AgentServerOptions, type HookHandler, type Logger } from '../../src/agent/server.js';
 import { tempDir } from '../kernel/sim/helpers.js';
 import { CLIENTS, type ThinClient } from './helpers.js';
 
@@ -37,7 +37,7 @@ const echo: HookHandler = async (stage, body) => {
   return { exitCode: 0, message: '' };
 };
 
-async function agent(handler: HookHandler = echo, extra: Partial<ConstructorParameters<typeof AgentServer>[0]> = {}) {
+async function agent(handler: HookHandler = echo, extra: Partial<AgentServerOptions> = {}) {
   const socket = join(tempDir('lsmns-agent-'), 'run', 'agent.sock');
   const a = new AgentServer({ socket, handler, stages: ['createRuntime', 'prestart', 'poststop'], logger: quiet, ...extra });
   await a.start();
@@ -134,6 +134,22 @@ describe('agent/server', () => {
     const a2 = log.indexOf('start a2');
     assert.ok(a2 > a1 || log.indexOf('end a2') < log.indexOf('start a1'), `same key overlapped: ${log.join(', ')}`);
     assert.ok(log.indexOf('start b1') < Math.max(a1, log.indexOf('end a2')), `other keys waited: ${log.join(', ')}`);
+    await a.stop();
+  });
+  it('read turns each body into one value that lockKey and the handler share', async () => {
+    const seen: string[] = [];
+    let reads = 0;
+    const socket = join(tempDir('lsmns-agent-'), 'run', 'agent.sock');
+    const a = new AgentServer<{ id: string }>({
+      socket, stages: ['createRuntime'], logger: quiet,
+      read: (text) => { reads++; return JSON.parse(text) as { id: string }; },
+      lockKey: (s) => { seen.push(`key ${s.id}`); return s.id; },
+      handler: async (stage, s) => { seen.push(`${stage} ${s.id}`); return { exitCode: 0, message: '' }; },
+    });
+    await a.start();
+    assert.equal((await post(socket, '/v1/hooks/createRuntime', '{"id":"c7"}')).status, 200);
+    assert.equal(reads, 1);
+    assert.deepEqual(seen, ['key c7', 'createRuntime c7']);
     await a.stop();
   });
 });

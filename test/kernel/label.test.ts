@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { parseLabel, renderLabel, sortComponents, type ResolvedComponent } from '../../src/kernel/label.js';
+import { labelMatches, parseLabel, renderLabel, sortComponents, stripMode, type ResolvedComponent } from '../../src/kernel/label.js';
 
 const U = (ns: string[] = []): ResolvedComponent => ({ ns, profile: 'unconfined', mode: 'unconfined' });
 const P = (ns: string[], profile: string, mode = 'enforce'): ResolvedComponent => ({ ns, profile, mode });
@@ -35,5 +35,27 @@ describe('kernel/label', () => {
   it('sorts shallow namespaces first, then names, and drops duplicates', () => {
     const s = sortComponents([P(['n'], 'b'), P([], 'z'), P([], 'a'), P(['n'], 'b')]);
     assert.deepEqual(s.map((c) => `${c.ns.join('/')}:${c.profile}`), [':a', ':z', 'n:b']);
+  });
+
+  it('labelMatches: the tenant part must match; a bounded label accepts the runtime\'s host part', () => {
+    assert.ok(labelMatches('&:ns:p', 'unconfined//&:ns:p (enforce)'));
+    assert.ok(labelMatches('&:ns:p', 'cri-containerd.apparmor.d//&:ns:p (enforce)'));
+    assert.ok(labelMatches('host//&:ns:p', 'host//&:ns:p (enforce)'));
+    assert.ok(!labelMatches('host//&:ns:p', 'other//&:ns:p (enforce)'));
+    assert.ok(!labelMatches('&:ns:p', 'unconfined (unconfined)'));
+    assert.ok(!labelMatches('&:ns:p', 'x//&:evil:y//&:ns:p'));
+    assert.ok(labelMatches(':ns:p', ':ns:p (enforce)'));
+  });
+
+  it('stripMode drops the mode /proc appends, and only that', () => {
+    const cases: [string, string][] = [
+      ['unconfined//&:ns:p (enforce)', 'unconfined//&:ns:p'],
+      [':ns:p (complain)', ':ns:p'],
+      ['a//&b (mixed)', 'a//&b'],
+      ['unconfined', 'unconfined'],
+      ['p (enforce) (enforce)', 'p (enforce)'],
+      ['p (weird)', 'p (weird)'],
+    ];
+    for (const [seen, want] of cases) assert.equal(stripMode(seen), want, seen);
   });
 });

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { ANNOTATIONS, RUNTIMES, busyboxBundle, containerStatus, killAndDelete, runToFile, simEnv, tempDir, waitFor, type Runtime, type SimEnv } from './harness.js';
+import { ANNOTATIONS, RUNTIMES, busyboxBundle, containerStatus, killAndDelete, runToFile, simEnv, tempDir, type Runtime, type SimEnv } from './harness.js';
+import { waitFor } from '../support/wait.js';
 
 // The standalone hook under real runc and crun: the runtime runs `lsmns hook` from config.json's hooks, the
 // sim shows the namespace and the policy after create, and delete (poststop) removes them.
@@ -27,7 +28,7 @@ describe('lsmns hook under real runtimes', function () {
         root = join(e.dir, 'root');
       });
 
-      it('create runs createRuntime: namespace and profile; start runs; delete (poststop) removes them', () => {
+      it('create runs createRuntime: namespace and profile; start runs; delete (poststop) removes them', async () => {
         const b = busyboxBundle(e.dir, { name: 'ok', annotations: ANNOTATIONS, hooks: e.hooks() });
         const call = rtCall(rt, root, e.dir);
         const c = call(['create', '--bundle', b, 'ok1']);
@@ -37,7 +38,7 @@ describe('lsmns hook under real runtimes', function () {
         assert.equal(s.status, 0, s.out);
         assert.equal(stateOf(rt, root, 'ok1'), 'running');
         assert.deepEqual(e.namespaces(), [{ name: 'tenant-a', profiles: ['p'] }]);
-        const d = stopAndDelete(rt, root, e.dir, 'ok1');
+        const d = await stopAndDelete(rt, root, e.dir, 'ok1');
         assert.equal(d.status, 0, d.out);
         assert.deepEqual(e.namespaces(), []);
       });
@@ -45,7 +46,7 @@ describe('lsmns hook under real runtimes', function () {
       // runc keeps the hooks in its own state and runs poststop with the OCI state; crun reads them from the
       // bundle's config.json, so with the bundle gone it runs no poststop and lsmns is never called (GC's case).
       const runsPoststopWithoutBundle = rt.name === 'runc';
-      (runsPoststopWithoutBundle ? it : it.skip)('poststop releases the namespace when the bundle is already gone (issue 16, finding 6)', () => {
+      (runsPoststopWithoutBundle ? it : it.skip)('poststop releases the namespace when the bundle is already gone (issue 16, finding 6)', async () => {
         const b = busyboxBundle(e.dir, { name: 'gone', annotations: ANNOTATIONS, hooks: e.hooks() });
         const call = rtCall(rt, root, e.dir);
         const c = call(['create', '--bundle', b, 'gone1']);
@@ -53,7 +54,7 @@ describe('lsmns hook under real runtimes', function () {
         assert.equal(call(['start', 'gone1']).status, 0);
         assert.deepEqual(e.namespaces(), [{ name: 'tenant-a', profiles: ['p'] }]);
         call(['kill', 'gone1', 'KILL']);
-        waitFor(() => stateOf(rt, root, 'gone1') === 'stopped', 'gone1 stopped');
+        await waitFor(() => stateOf(rt, root, 'gone1') === 'stopped', 'gone1 stopped');
         rmSync(b, { recursive: true, force: true });
         const d = call(['delete', 'gone1']);
         assert.equal(d.status, 0, d.out);
@@ -74,12 +75,12 @@ describe('lsmns hook under real runtimes', function () {
         assert.equal(stateOf(rt, root, 'bad1'), null, 'no container is left');
       });
 
-      it('a container without lsmns annotations runs, and the hook does nothing', () => {
+      it('a container without lsmns annotations runs, and the hook does nothing', async () => {
         const b = busyboxBundle(e.dir, { name: 'plain', annotations: { 'org.example/x': 'y' }, hooks: e.hooks() });
         const before = e.bytes();
         const call = rtCall(rt, root, e.dir);
         assert.equal(call(['create', '--bundle', b, 'plain1']).status, 0);
-        assert.equal(stopAndDelete(rt, root, e.dir, 'plain1').status, 0);
+        assert.equal((await stopAndDelete(rt, root, e.dir, 'plain1')).status, 0);
         assert.equal(e.bytes(), before);
       });
 
@@ -93,9 +94,9 @@ describe('lsmns hook under real runtimes', function () {
         })));
         assert.deepEqual(codes, [0, 0]);
         assert.deepEqual(e.namespaces(), [{ name: 'tenant-a', profiles: ['p'] }]);
-        assert.equal(stopAndDelete(rt, root, e.dir, 'pod-0').status, 0);
+        assert.equal((await stopAndDelete(rt, root, e.dir, 'pod-0')).status, 0);
         assert.deepEqual(e.namespaces(), [{ name: 'tenant-a', profiles: ['p'] }], 'the second container still holds it');
-        assert.equal(stopAndDelete(rt, root, e.dir, 'pod-1').status, 0);
+        assert.equal((await stopAndDelete(rt, root, e.dir, 'pod-1')).status, 0);
         assert.deepEqual(e.namespaces(), []);
       });
 

@@ -5,7 +5,6 @@ import { existsSync } from 'node:fs';
 import { apparmorFeatures, FACTS_FORMAT_VERSION, sharedAttrLsm, type NodeFacts } from '../facts.js';
 import { nsHname, nsPathOf, viewOf, type NsPath } from '../label.js';
 import type { AttrName, KernelPort, PortDescription, SpawnOptions, SpawnedTask } from '../port.js';
-import { lintPolicy } from '../../policy/parse.js';
 import type { PolicySource } from '../../policy/store.js';
 import { aaActive, exec, exitTask, findNs, hasApparmorDir, hasLsmSyscalls, listChildren, loadPolicyInto, lsmSetSelfAttr, mkdirNs, profilesListing, readLabel, rmdirNs, spawn, task, writeAttr, type SimState } from './model.js';
 import { SimStore, type SimStoreOptions } from './store.js';
@@ -96,7 +95,10 @@ export class SimKernel implements KernelPort {
   }
 
   async loadPolicy(ns: string, policy: PolicySource): Promise<string[]> {
-    const parsed = lintPolicy(policy.text, policy.path);
+    // The parser loads only when a policy is loaded (never on an unannotated container's path). The tenant lint
+    // ran before (the executor); here the text is read as the kernel would, with includes kept as statements.
+    const { lintPolicy } = await import('../../policy/lint.js');
+    const parsed = lintPolicy(policy.text, policy.path, { as: 'host', includeDirs: [] });
     return this.store.mutate((s) => loadPolicyInto(s, this.selfPid, this.abs(s, ns), parsed, policy.digest, 'replace'));
   }
 

@@ -1,0 +1,116 @@
+// GC of policy namespaces (SPEC §2, §3): removes the namespaces lsmns created whose holders are gone. It reads
+// only the ownership markers of this boot and backend, so a namespace without an lsmns marker, or one of another
+// boot, is never touched. Whether a marker's holders are alive is the caller's decision (`isLive`): the agent
+// with --node asks its pod informer, without --node it asks the marker itself.
+
+import { basename } from 'node:path';
+import { rmSync } from 'node:fs';
+import { toLsmnsError } from '../errors.js';
+import type { KernelPort } from '../kernel/port.js';
+import type { OwnerRecord, OwnershipStore } from './ownership.js';
+
+/** The decision for one marker: alive, or dead with the reason the log gives. */
+export type Liveness = { live: true } | { live: false; why: string };
+
+export interface CollectOptions {
+  owners: OwnershipStore;
+  port: KernelPort;
+  /** Whether what holds the namespace is still there. Not asked for a "creating" marker (see below). */
+  isLive: (rec: OwnerRecord) => Liveness | Promise<Liveness>;
+  now: () => number;
+  /** A namespace is removed only after it has been seen dead this long (poststop goes first, races settle). */
+  graceMs: number;
+  /**
+   * When each namespace was first seen dead, kept by a caller that collects again and again (the agent), so
+   * the grace runs from the death. Without it (one run) the grace runs from the marker's creation.
+   */
+  deadSince?: Map<string, number>;
+}
+
+export interface Collected {
+  namespace: string;
+  podKey: string;
+  pod: OwnerRecord['pod'];
+  why: string;
+}
+
+export interface CollectReport {
+  removed: Collected[];
+  /** Dead, but still inside the grace period. */
+  waiting: Collected[];
+  /** Dead, but the removal failed (tried again on the next run); one failure does not stop the others. */
+  failed: (Collected & { error: string })[];
+  /** Marker directories of earlier boots of this backend that were dropped (their namespaces died with the boot). */
+  staleBootDirs: string[];
+}
+
+/** Liveness from what the marker holds: a namespace with no container reference left has no holder. */
+export function livenessFromMarker(rec: OwnerRecord): Liveness {
+  return rec.refs.length > 0 ? { live: true } : { live: false, why: 'no container holds a reference any more' };
+}
+
+/**
+ * A marker still "creating" while its namespace lock is free was left by a crash between the marker and the
+ * mkdir (the executor turns it into "ready", or removes it, before it lets go of the lock), so it is dead
+ * whatever isLive says. It proves nothing about the namespace, though: the mkdir may never have happened, and
+ * a namespace of that name may be someone else's, made after the crash. So only the marker goes.
+ */
+async function deadness(rec: OwnerRecord, isLive: CollectOptions['isLive']): Promise<string | null> {
+  if (rec.state === 'creating') return 'its creation never finished (a crash between the marker and the mkdir)';
+  const l = await isLive(rec);
+  return l.live ? null : l.why;
+}
+
+const sameMarker = (a: OwnerRecord, b: OwnerRecord) => a.podKey === b.podKey && a.createdAt === b.createdAt && a.state === b.state;
+
+export async function collectOrphans(o: CollectOptions): Promise<CollectReport> {
+  const report: CollectReport = { removed: [], waiting: [], failed: [], staleBootDirs: [] };
+  // Earlier boots of this backend: their namespaces are gone with that boot, so only the files go. Markers of
+  // another backend (the sim beside securityfs) belong to that backend's state and stay.
+  const mine = `${o.port.describe().backend}-`;
+  for (const d of o.owners.staleBootDirs().filter((x) => basename(x).startsWith(mine))) {
+    rmSync(d, { recursive: true, force: true });
+    report.staleBootDirs.push(d);
+  }
+  const now = o.now();
+  const seen = new Set<string>();
+  for (const rec of o.owners.list()) {
+    seen.add(rec.namespace);
+    const why = await deadness(rec, o.isLive);
+    if (why === null) {
+      o.deadSince?.delete(rec.namespace);
+      continue;
+    }
+    const item: Collected = { namespace: rec.namespace, podKey: rec.podKey, pod: rec.pod, why };
+    const since = o.deadSince ? (o.deadSince.get(rec.namespace) ?? now) : Date.parse(rec.createdAt);
+    o.deadSince?.set(rec.namespace, since);
+    if (now - since < o.graceMs) {
+      report.waiting.push(item);
+      continue;
+    }
+    let removed: boolean;
+    try {
+      removed = await o.owners.withLock(rec.namespace, async () => {
+        const cur = o.owners.get(rec.namespace);
+        // Reused or revived meanwhile (a new pod took the name, a container took a reference): not dead any more.
+        if (!cur || !sameMarker(cur, rec) || (await deadness(cur, o.isLive)) === null) return false;
+        if (cur.state === 'ready') {
+          try {
+            await o.port.removeNamespace(rec.namespace);
+          } catch (e) {
+            if (toLsmnsError(e).errno !== 'ENOENT') throw e;
+          }
+        }
+        o.owners.delete(rec.namespace);
+        return true;
+      });
+    } catch (e) {
+      report.failed.push({ ...item, error: toLsmnsError(e).message });
+      continue;
+    }
+    o.deadSince?.delete(rec.namespace);
+    if (removed) report.removed.push(item);
+  }
+  if (o.deadSince) for (const ns of [...o.deadSince.keys()]) if (!seen.has(ns)) o.deadSince.delete(ns);
+  return report;
+}
