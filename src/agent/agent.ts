@@ -13,6 +13,7 @@ import { ExitCode, LsmnsError } from '../errors.js';
 import { shippedHookClient } from '../install/package-files.js';
 import type { KubeApi } from '../kube/client.js';
 import { DEFAULT_POLICY_WAIT_MS, HOOK_STAGES } from '../oci/hook.js';
+import { policyStoreOf } from '../policy/store.js';
 import { escapeValue } from '../schema/names.js';
 import { OrphanCollector } from './collector.js';
 import { SHIM_PREPARE_PATH, hookHandler, lockKeyOf, readServedState, shimRoute, type ServedState } from './handlers.js';
@@ -146,8 +147,13 @@ async function kubeSide(o: RunAgentOptions, k: KubeSide, logger: Logger): Promis
     logger,
     // Hooks run on the host: the installed client is where the DaemonSet put it, not in this image.
     installed: { hook: `${k.installDir}/lsmns-hook-client`, shim: `${k.installDir}/lsmns-runtime` }, handlerConfigured: () => handlerConfigured(),
-    // The real kernel compiles into its policy cache now, so that the container start only loads it.
-    precompile: (p) => port.precompile(p),
+    // Ahead of the container start: the tenant lint's verdict is kept per digest, and the real kernel compiles
+    // into its policy cache, so that the start only reads both.
+    precompile: async (p) => {
+      const { lintedProfiles } = await import('../policy/lint-cache.js');
+      await lintedProfiles(p, { stateDir: common.stateDir, includeDirs: policyStoreOf(common).includeDirs });
+      await port.precompile(p);
+    },
   });
   let health: Server | null = null;
   return {

@@ -9,6 +9,7 @@ import { feasibility } from '../plan/planner.js';
 import { displayInterfaceOf, type CreateNamespaceStep, type LoadPolicyStep, type Plan, type Realizer, type Step, type TransitionRootTaskStep } from '../plan/types.js';
 import type { KernelPort } from '../kernel/port.js';
 import type { RuntimePort } from '../kernel/runtime.js';
+import { lintedProfiles } from '../policy/lint-cache.js';
 import type { PolicySource, PolicyStore } from '../policy/store.js';
 import { OwnershipStore, type OwnerRecord } from './ownership.js';
 
@@ -70,11 +71,10 @@ export function assertApplicable(plan: Plan): void {
 async function preflightPolicy(step: LoadPolicyStep, ctx: ApplyContext): Promise<PolicySource> {
   const a = step.args;
   const src = await ctx.policies.read(a, { waitMs: ctx.policyWaitMs ?? 0 });
-  // The policy language's parser loads only when a policy is loaded, never on an unannotated container's path.
-  // As a tenant's: a profile name, change_profile or exec transition that addresses a namespace is refused.
-  const { lintPolicy } = await import('../policy/lint.js');
-  const parsed = lintPolicy(src.text, src.path, { as: 'tenant', includeDirs: ctx.policies.includeDirs });
-  const defined = new Set(parsed.profiles.map((p) => p.name));
+  // As a tenant's: a profile name, change_profile or exec transition that addresses a namespace is refused. The
+  // verdict is kept per digest, so only the first start with a policy (or the agent's sync) parses it.
+  const profiles = await lintedProfiles(src, { stateDir: ctx.stateDir, includeDirs: ctx.policies.includeDirs });
+  const defined = new Set(profiles.map((p) => p.name));
   const missing = a.profiles.filter((p) => !defined.has(p));
   if (missing.length > 0) {
     throw new LsmnsError({
@@ -83,7 +83,7 @@ async function preflightPolicy(step: LoadPolicyStep, ctx: ApplyContext): Promise
       remedy: 'name a profile the policy defines, or add it to the policy',
     });
   }
-  return src;
+  return { ...src, profiles };
 }
 
 export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyResult> {

@@ -7,6 +7,7 @@ import { sha256Hex } from '../hash.js';
 import { LsmnsError, ExitCode } from '../errors.js';
 import { BoundedReadError, readFileBounded } from '../fsutil.js';
 import type { PolicyRef } from '../plan/types.js';
+import type { LintedProfile } from './lint.js';
 import { policyFileOf } from './ref.js';
 
 export { CLUSTER_SCOPE, policyFileOf } from './ref.js';
@@ -63,6 +64,8 @@ export interface PolicySource {
   path: string;
   text: string;
   digest: string;
+  /** Its profiles as the tenant lint read them, once it was linted: the ports then need not parse it again. */
+  profiles?: LintedProfile[];
 }
 
 export interface ReadPolicyOptions {

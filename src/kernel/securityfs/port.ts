@@ -106,8 +106,7 @@ export class SecurityfsKernel implements KernelPort {
   }
 
   async loadPolicy(ns: string, policy: PolicySource): Promise<string[]> {
-    const { lintPolicy } = await import('../../policy/lint.js');
-    const parsed = lintPolicy(policy.text, policy.path, { as: 'host', includeDirs: [] });
+    const parsed = { profiles: policy.profiles ?? (await import('../../policy/lint.js')).lintPolicy(policy.text, policy.path, { as: 'host', includeDirs: [] }).profiles };
     const dir = this.nsDir(ns, 'write');
     const target = `${dir}/.replace`;
     const names = parsed.profiles.map((p) => p.name);
