@@ -17,15 +17,16 @@ const bomb = fc.tuple(fc.integer({ min: 2, max: 12 }), fc.integer({ min: 1, max:
   return y;
 });
 const yamlOf = fc.anything({ maxDepth: 4 }).map((v) => { try { return YAML.stringify(v) ?? ''; } catch { return ''; } });
+// Weighted so that the costly shapes (a thousand documents, thousands of levels) come up without dominating.
 const input = fc.oneof(
-  fc.string({ unit: 'binary', maxLength: 300 }),
-  fc.json(),
-  yamlOf,
-  fc.array(yamlOf, { maxLength: 5 }).map((docs) => docs.join('---\n')),
-  fc.constant(YAML.stringify(POD)),
-  bomb,
-  fc.tuple(fc.integer({ min: 1, max: 5000 }), fc.constantFrom('[', '{a: ', '- ')).map(([n, o]) => `a: ${o.repeat(n)}x${o === '[' ? ']'.repeat(n) : o === '{a: ' ? '}'.repeat(n) : ''}\n`),
-  fc.integer({ min: 990, max: 1010 }).map((n) => '---\na: 1\n'.repeat(n)),
+  { weight: 6, arbitrary: fc.string({ unit: 'binary', maxLength: 300 }) },
+  { weight: 6, arbitrary: fc.json() },
+  { weight: 6, arbitrary: yamlOf },
+  { weight: 6, arbitrary: fc.array(yamlOf, { maxLength: 5 }).map((docs) => docs.join('---\n')) },
+  { weight: 1, arbitrary: fc.constant(YAML.stringify(POD)) },
+  { weight: 4, arbitrary: bomb },
+  { weight: 2, arbitrary: fc.tuple(fc.integer({ min: 1, max: 3000 }), fc.constantFrom('[', '{a: ', '- ')).map(([n, o]) => `a: ${o.repeat(n)}x${o === '[' ? ']'.repeat(n) : o === '{a: ' ? '}'.repeat(n) : ''}\n`) },
+  { weight: 1, arbitrary: fc.integer({ min: 995, max: 1005 }).map((n) => '---\na: 1\n'.repeat(n)) },
 );
 
 describe('schema/pod fuzzing', function () {
