@@ -7,7 +7,7 @@ import { basename } from 'node:path';
 import { rmSync } from 'node:fs';
 import { toLsmnsError } from '../errors.js';
 import type { KernelPort } from '../kernel/port.js';
-import type { OwnerRecord, OwnershipStore } from './ownership.js';
+import { liveRefs, removeOwned, type OwnerRecord, type OwnershipStore } from './ownership.js';
 
 /** The decision for one marker: alive, or dead with the reason the log gives. */
 export type Liveness = { live: true } | { live: false; why: string };
@@ -25,6 +25,8 @@ export interface CollectOptions {
    * the grace runs from the death. Without it (one run) the grace runs from the marker's creation.
    */
   deadSince?: Map<string, number>;
+  /** Report what would go, change nothing. */
+  dryRun?: boolean;
 }
 
 export interface Collected {
@@ -42,11 +44,21 @@ export interface CollectReport {
   failed: (Collected & { error: string })[];
   /** Marker directories of earlier boots of this backend that were dropped (their namespaces died with the boot). */
   staleBootDirs: string[];
+  /**
+   * Namespaces a crash left with only a "creating" entry: lsmns may have made them, but nothing proves it, so
+   * they stay (a person decides). Only the entry went.
+   */
+  unproven: Collected[];
 }
 
-/** Liveness from what the marker holds: a namespace with no container reference left has no holder. */
+/**
+ * Liveness from what the marker holds: a namespace with no container reference left has no holder, and a
+ * reference whose container init is gone (its pid free, or another process's) holds nothing.
+ */
 export function livenessFromMarker(rec: OwnerRecord): Liveness {
-  return rec.refs.length > 0 ? { live: true } : { live: false, why: 'no container holds a reference any more' };
+  if (rec.refs.length === 0) return { live: false, why: 'no container holds a reference any more' };
+  if (liveRefs(rec).length === 0) return { live: false, why: `every container that held it has exited (${rec.refs.map((r) => `${r}: pid ${rec.holders?.[r]?.pid}`).join(', ')})` };
+  return { live: true };
 }
 
 /**
@@ -64,12 +76,12 @@ async function deadness(rec: OwnerRecord, isLive: CollectOptions['isLive']): Pro
 const sameMarker = (a: OwnerRecord, b: OwnerRecord) => a.podKey === b.podKey && a.createdAt === b.createdAt && a.state === b.state;
 
 export async function collectOrphans(o: CollectOptions): Promise<CollectReport> {
-  const report: CollectReport = { removed: [], waiting: [], failed: [], staleBootDirs: [] };
+  const report: CollectReport = { removed: [], waiting: [], failed: [], staleBootDirs: [], unproven: [] };
   // Earlier boots of this backend: their namespaces are gone with that boot, so only the files go. Markers of
   // another backend (the sim beside securityfs) belong to that backend's state and stay.
   const mine = `${o.port.describe().backend}-`;
   for (const d of o.owners.staleBootDirs().filter((x) => basename(x).startsWith(mine))) {
-    rmSync(d, { recursive: true, force: true });
+    if (!o.dryRun) rmSync(d, { recursive: true, force: true });
     report.staleBootDirs.push(d);
   }
   const now = o.now();
@@ -88,21 +100,24 @@ export async function collectOrphans(o: CollectOptions): Promise<CollectReport> 
       report.waiting.push(item);
       continue;
     }
+    if (o.dryRun) {
+      (rec.state === 'creating' && (await o.port.namespaceExists(rec.namespace)) ? report.unproven : report.removed).push(item);
+      continue;
+    }
+    let unproven = false;
     let removed: boolean;
     try {
       removed = await o.owners.withLock(rec.namespace, async () => {
         const cur = o.owners.get(rec.namespace);
         // Reused or revived meanwhile (a new pod took the name, a container took a reference): not dead any more.
         if (!cur || !sameMarker(cur, rec) || (await deadness(cur, o.isLive)) === null) return false;
-        if (cur.state === 'ready') {
-          try {
-            await o.port.removeNamespace(rec.namespace);
-          } catch (e) {
-            if (toLsmnsError(e).errno !== 'ENOENT') throw e;
-          }
+        if (cur.state === 'creating') {
+          unproven = await o.port.namespaceExists(rec.namespace);
+          o.owners.delete(rec.namespace);
+          return !unproven;
         }
-        o.owners.delete(rec.namespace);
-        return true;
+        // Through the journal: only the namespace the marker's identity names is removed.
+        return removeOwned(o.owners, o.port, cur);
       });
     } catch (e) {
       report.failed.push({ ...item, error: toLsmnsError(e).message });
@@ -110,6 +125,7 @@ export async function collectOrphans(o: CollectOptions): Promise<CollectReport> 
     }
     o.deadSince?.delete(rec.namespace);
     if (removed) report.removed.push(item);
+    if (unproven) report.unproven.push({ ...item, why: `${item.why}; ${item.namespace} exists, but nothing proves lsmns made it, so it stays (remove it by hand if no one uses it)` });
   }
   if (o.deadSince) for (const ns of [...o.deadSince.keys()]) if (!seen.has(ns)) o.deadSince.delete(ns);
   return report;

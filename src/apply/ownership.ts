@@ -1,13 +1,18 @@
 // Ownership markers in the state dir: which namespaces lsmns created, for which pod, and which containers
-// hold a reference. A marker is written before the mkdir (intent), so a crash leaves a record for GC.
-// Markers live per backend and boot: namespaces never survive a reboot, so older boots' markers are stale.
+// hold a reference. A marker is also the namespace's intent journal (issue 16): "creating" is written before
+// the mkdir, "ready" with the namespace's identity after it, "removing" before the rmdir, and the file goes after
+// it. Only a "ready" (or "removing") entry whose identity is the namespace's identity now lets lsmns reuse or
+// remove a namespace; a "creating" entry proves nothing. Markers live per backend and boot: namespaces never
+// survive a reboot, so older boots' markers are stale (and so an fsync would protect nothing a crash keeps).
 
 import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { writeFileAtomic } from '../fsutil.js';
 import { acquireLock } from '../lock.js';
-import { ExitCode, LsmnsError } from '../errors.js';
+import { ExitCode, LsmnsError, toLsmnsError } from '../errors.js';
 import { FORMAT_VERSION, formatVersionOf, type FormatVersion } from '../format.js';
-import type { BackendName } from '../kernel/port.js';
+import type { BackendName, KernelPort } from '../kernel/port.js';
+import { crashPoint } from './crash.js';
+import { holderAlive, type Holder } from './liveness.js';
 
 export const OWNER_FORMAT_VERSION = FORMAT_VERSION;
 
@@ -17,8 +22,12 @@ export interface OwnerRecord {
   podKey: string;
   pod: { name: string | null; namespace: string | null; uid: string | null };
   sandboxId: string | null;
-  /** "creating" until the mkdir succeeded: a crash in between leaves a record GC can finish. */
-  state: 'creating' | 'ready';
+  /** The journal's state: "creating" before the mkdir, "ready" after it, "removing" before the rmdir. */
+  state: 'creating' | 'ready' | 'removing';
+  /** The namespace's identity right after lsmns's mkdir (KernelPort.namespaceIdentity); null while "creating". */
+  identity?: string | null;
+  /** The container inits that hold a reference, by reference, where the front door knew the pid. */
+  holders?: Record<string, Holder>;
   /** Containers (sandbox included) that hold the namespace; it is removed when the last one stops. */
   refs: string[];
   policy: { ref: string; digest: string; profiles: string[] } | null;
@@ -64,7 +73,8 @@ export class OwnershipStore {
     // A marker decides whether lsmns may reuse or remove a namespace: one it cannot read in full decides nothing.
     if (!rec || typeof rec !== 'object') throw this.corrupt(ns, 'not a JSON object');
     if (formatVersionOf(rec.formatVersion) === null) throw this.corrupt(ns, `format version ${JSON.stringify(rec.formatVersion)}, this lsmns reads ${FORMAT_VERSION}`);
-    if (!Array.isArray(rec.refs) || typeof rec.podKey !== 'string') throw this.corrupt(ns, 'refs or podKey missing');
+    if (!Array.isArray(rec.refs) || !rec.refs.every((r) => typeof r === 'string') || typeof rec.podKey !== 'string') throw this.corrupt(ns, 'refs or podKey missing');
+    if (!['creating', 'ready', 'removing'].includes(rec.state as string)) throw this.corrupt(ns, `state ${JSON.stringify(rec.state)}`);
     return { ...rec, formatVersion: FORMAT_VERSION } as OwnerRecord;
   }
 
@@ -114,4 +124,45 @@ export class OwnershipStore {
       await release();
     }
   }
+}
+
+/** The marker's references whose holder is not provably gone (a reference with no recorded holder counts as live). */
+export function liveRefs(rec: OwnerRecord, alive: (h: Holder) => boolean = holderAlive): string[] {
+  return rec.refs.filter((r) => {
+    const h = rec.holders?.[r];
+    return !h || alive(h);
+  });
+}
+
+/** A marker's journal entry proves the namespace is the one lsmns made: completed, and the same namespace now. */
+export function provesOwnership(rec: OwnerRecord, identityNow: string | null): boolean {
+  return rec.state !== 'creating' && typeof rec.identity === 'string' && rec.identity === identityNow;
+}
+
+/**
+ * Removes a namespace lsmns created, through the journal: "removing" first, then the rmdir, then the marker.
+ * A namespace whose identity is not the marker's (gone, or someone else's of the same name) is never touched;
+ * only the marker goes. Called under the namespace's lock. Returns whether a namespace was removed.
+ */
+export async function removeOwned(owners: OwnershipStore, port: KernelPort, rec: OwnerRecord): Promise<boolean> {
+  const id = await port.namespaceIdentity(rec.namespace);
+  if (!provesOwnership(rec, id)) {
+    owners.delete(rec.namespace);
+    return false;
+  }
+  if (rec.state !== 'removing') owners.put({ ...rec, state: 'removing' });
+  crashPoint('marker-removing');
+  try {
+    await port.removeNamespace(rec.namespace);
+  } catch (e) {
+    if (toLsmnsError(e).errno !== 'ENOENT') {
+      // The rmdir was refused: the namespace is still there and still ours, as it was.
+      owners.put(rec);
+      throw e;
+    }
+  }
+  crashPoint('rmdir');
+  owners.delete(rec.namespace);
+  crashPoint('marker-deleted');
+  return true;
 }

@@ -42,6 +42,8 @@ export interface HookDeps {
   delivery?: Delivery;
   /** The structured log (JSON lines); the standalone hook appends to <stateDir>/hook.log. */
   log?: (event: Record<string, unknown>) => void;
+  /** The served caller's: aborted when the client has gone, so that no effect is completed for it. */
+  signal?: AbortSignal;
 }
 
 export interface HookResult {
@@ -86,6 +88,7 @@ export async function runHook(stage: HookStage, state: OciState, deps: HookDeps)
   const ctx: ApplyContext = {
     port: kernel, runtime, policies: deps.policies, stateDir: deps.stateDir, stage: applyStageOf(stage), refs: [state.id], actors: ['hook'],
     policyWaitMs: stage === 'poststop' ? 0 : deps.policyWaitMs, log: (e) => log({ ...base, ...e }),
+    ...(stage !== 'poststop' && state.pid ? { holderPid: state.pid } : {}), ...(deps.signal ? { signal: deps.signal } : {}),
   };
   const container = { dir: state.bundle, containerId: state.id };
   try {

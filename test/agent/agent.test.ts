@@ -245,7 +245,7 @@ describe('lsmns agent without --node runs GC (a real agent process)', function (
     const owners = new OwnershipStore({ stateDir: e.stateDir, backend: 'sim', bootId: await sim.bootId() });
     const mark = async (namespace: string, o: Partial<OwnerRecord>) => {
       if (o.state !== 'creating') await sim.createNamespace(namespace);
-      owners.put({ formatVersion: OWNER_FORMAT_VERSION, namespace, podKey: `sandbox:${namespace}`, pod: { name: null, namespace: null, uid: null }, sandboxId: namespace, state: 'ready', refs: [], policy: null, createdAt: new Date().toISOString(), createdByPid: 1, ...o });
+      owners.put({ formatVersion: OWNER_FORMAT_VERSION, namespace, podKey: `sandbox:${namespace}`, pod: { name: null, namespace: null, uid: null }, sandboxId: namespace, state: 'ready', refs: [], policy: null, createdAt: new Date().toISOString(), createdByPid: 1, identity: await sim.namespaceIdentity(namespace), ...o });
     };
     await mark('released', { refs: [] }); // its containers are gone, but the namespace stayed (a failed poststop)
     await mark('held', { refs: ['c1'] });
