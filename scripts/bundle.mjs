@@ -24,7 +24,6 @@ for (const [name, entry] of Object.entries(entries)) {
     // when the script comes from a code cache.
     external: ['yaml', 'execa'],
     supported: { 'dynamic-import': false },
-    alias: { 'graceful-fs': `${root}/scripts/bundle-shims/graceful-fs.cjs`, 'signal-exit': `${root}/scripts/bundle-shims/signal-exit.cjs` },
     // A CJS bundle has no import.meta. The only bundled use (securityfs/helper.ts) finds dist/native/ relative
     // to its tsc output, dist/src/kernel/securityfs/; the bundle (loaded with __dirname = dist/bundle) says so.
     define: { 'import.meta.url': '__lsmnsHelperUrl' },

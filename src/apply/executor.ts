@@ -277,7 +277,9 @@ export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyRes
       }
       const previous = rec.policy;
       const loaded = await ctx.port.loadPolicy(ns, src);
+      crashPoint('policy-load');
       owners.put({ ...owners.get(ns)!, policy: { ref: src.ref, digest: src.digest, profiles: loaded } });
+      crashPoint('policy-marker');
       journal.push({ step, what: `policy ${src.ref} in ${ns}`, undo: async () => {
         // The marker's record goes back; the profiles go with the namespace if this run created it (undone next).
         const cur = owners.get(ns);

@@ -5,9 +5,11 @@
 
 import { basename } from 'node:path';
 import { rmSync } from 'node:fs';
-import { toLsmnsError } from '../errors.js';
+import type { CommonOptions } from '../config.js';
+import { invalidInput, toLsmnsError } from '../errors.js';
+import { openKernel } from '../kernel/factory.js';
 import type { KernelPort } from '../kernel/port.js';
-import { liveRefs, removeOwned, type OwnerRecord, type OwnershipStore } from './ownership.js';
+import { OwnershipStore, liveRefs, removeOwned, type OwnerRecord } from './ownership.js';
 
 /** The decision for one marker: alive, or dead with the reason the log gives. */
 export type Liveness = { live: true } | { live: false; why: string };
@@ -49,6 +51,8 @@ export interface CollectReport {
    * they stay (a person decides). Only the entry went.
    */
   unproven: Collected[];
+  /** Lock and temporary files that killed processes left in the marker directory, swept. */
+  leftovers?: string[];
 }
 
 /**
@@ -128,5 +132,27 @@ export async function collectOrphans(o: CollectOptions): Promise<CollectReport> 
     if (unproven) report.unproven.push({ ...item, why: `${item.why}; ${item.namespace} exists, but nothing proves lsmns made it, so it stays (remove it by hand if no one uses it)` });
   }
   if (o.deadSince) for (const ns of [...o.deadSince.keys()]) if (!seen.has(ns)) o.deadSince.delete(ns);
+  if (!o.dryRun) report.leftovers = o.owners.sweepLeftovers();
   return report;
+}
+
+export interface GcRunOptions extends Omit<CollectOptions, 'owners' | 'port'> {
+  common: CommonOptions;
+}
+
+/** One GC run on the node the options name: what `lsmns gc` and the agent's loop both call. */
+export async function collectOnNode(o: GcRunOptions): Promise<CollectReport & { backend: string; dryRun: boolean }> {
+  const { common, ...rest } = o;
+  const port = await openKernel(common);
+  const owners = new OwnershipStore({ stateDir: common.stateDir, backend: port.describe().backend, bootId: await port.bootId() });
+  const r = await collectOrphans({ ...rest, owners, port });
+  return { ...r, backend: port.describe().backend, dryRun: o.dryRun ?? false };
+}
+
+/** --grace: "90", "90s", "5m", "1h" or "0"; seconds when there is no unit. */
+export function parseDuration(v: string, flag = '--grace'): number {
+  const m = /^(\d{1,7})(ms|s|m|h)?$/.exec(v.trim());
+  if (!m) throw invalidInput('InvalidInput', `${flag} ${JSON.stringify(v.slice(0, 40))} is not a duration`, `give a number with an optional unit: ${flag} 60s, 5m, 1h, 0`);
+  const n = Number(m[1]);
+  return n * ({ ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] ?? 's'] ?? 1000);
 }

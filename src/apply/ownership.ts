@@ -7,14 +7,17 @@
 
 import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { writeFileAtomic } from '../fsutil.js';
-import { acquireLock } from '../lock.js';
+import { acquireLock, lockLeftByDead } from '../lock.js';
 import { ExitCode, LsmnsError, toLsmnsError } from '../errors.js';
 import { FORMAT_VERSION, formatVersionOf, type FormatVersion } from '../format.js';
 import type { BackendName, KernelPort } from '../kernel/port.js';
 import { crashPoint } from './crash.js';
-import { holderAlive, type Holder } from './liveness.js';
+import { holderAlive, procStartTime, type Holder } from './liveness.js';
 
 export const OWNER_FORMAT_VERSION = FORMAT_VERSION;
+
+/** The longest a front door waits for a pod's lock: inside the thin client's 8 s and hooks.d poststop's 10 s. */
+export const LOCK_WAIT_MS = 4_000;
 
 export interface OwnerRecord {
   formatVersion: FormatVersion;
@@ -100,6 +103,26 @@ export class OwnershipStore {
     return names.filter((n) => n.endsWith('.json')).sort().map((n) => this.get(n.slice(0, -5))).filter((r): r is OwnerRecord => r !== null);
   }
 
+  /**
+   * Files a killed process left in the marker directory: locks whose holder is gone, and temporary files of
+   * atomic writes by a process that is gone. Returns their names.
+   */
+  sweepLeftovers(): string[] {
+    let names: string[];
+    try {
+      names = readdirSync(this.dir);
+    } catch {
+      return [];
+    }
+    const gone = names.filter((n) => {
+      if (n.endsWith('.lock')) return lockLeftByDead(`${this.dir}/${n}`);
+      const tmp = /\.lsmns-(\d+)-\d+\.tmp$|\.lock\.(\d+)-\d+\.tmp$|\.lock\.stale-(\d+)-\d+$/.exec(n);
+      return tmp !== null && procStartTime(Number(tmp[1] ?? tmp[2] ?? tmp[3])) === null;
+    });
+    for (const n of gone) rmSync(`${this.dir}/${n}`, { recursive: true, force: true });
+    return gone;
+  }
+
   /** Marker directories of earlier boots or other backends: their namespaces are gone with that boot. */
   staleBootDirs(): string[] {
     try {
@@ -114,9 +137,9 @@ export class OwnershipStore {
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     let release: () => Promise<void>;
     try {
-      release = await acquireLock(this.path(ns), { stale: 30_000, retries: { retries: 600, factor: 1.2, minTimeout: 2, maxTimeout: 50 } });
+      release = await acquireLock(this.path(ns), { stale: 10_000, waitMs: LOCK_WAIT_MS });
     } catch (e) {
-      throw new LsmnsError({ code: 'Locked', exitCode: ExitCode.ApplyFailed, message: `cannot lock ${this.path(ns)}: ${(e as Error).message}`, remedy: 'another lsmns is working on this pod; retry, or remove the .lock directory if no lsmns runs', cause: e });
+      throw new LsmnsError({ code: 'Locked', exitCode: ExitCode.ApplyFailed, message: `cannot lock namespace ${ns}: ${(e as Error).message}`, remedy: 'another lsmns is working on this pod (a dead holder\'s lock is taken at once); retry', cause: e });
     }
     try {
       return await fn();

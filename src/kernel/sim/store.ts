@@ -72,7 +72,7 @@ export class SimStore {
     mkdirSync(dirname(this.path), { recursive: true, mode: 0o700 });
     let release: () => Promise<void>;
     try {
-      release = await acquireLock(this.path, { stale: 10_000, retries: { retries: 400, factor: 1.3, minTimeout: 2, maxTimeout: 40 } });
+      release = await acquireLock(this.path, { stale: 10_000, waitMs: 5_000 });
     } catch (e) {
       throw new LsmnsError({ code: 'Locked', exitCode: ExitCode.ApplyFailed, message: `cannot lock simulated kernel state ${this.path}: ${(e as Error).message}`, remedy: `another lsmns holds ${this.path}.lock; if no lsmns runs, remove that directory`, cause: e });
     }
