@@ -309,9 +309,9 @@ export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyRes
       }
       const rec = owners.get(ns);
       if (!rec || rec.podKey !== plan.input.podKey || rec.state === 'creating') {
-        // A "creating" entry under this lock is a crash's left-over: it proves nothing, so only it goes.
-        if (rec?.state === 'creating') owners.delete(ns);
-        return { outcome: 'not-mine', detail: `lsmns holds no completed record of ${ns} for this pod; a namespace lsmns did not create is never removed` };
+        // A "creating" entry under this lock is a crash's left-over: it proves nothing. It stays for GC, which
+        // drops it and reports a namespace of that name as one nothing proves lsmns made.
+        return { outcome: 'not-mine', detail: `lsmns holds no completed record of ${ns} for this pod${rec?.state === 'creating' ? ' (a crash cut its creation short; lsmns gc reports it)' : ''}; a namespace lsmns did not create is never removed` };
       }
       // References whose container is gone (a poststop that never ran) are dropped with this container's.
       const refs = liveRefs(rec).filter((r) => !ctx.refs.includes(r));
