@@ -121,7 +121,12 @@ export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyRes
       record(step, skipped);
       continue;
     }
-    const facts = await ctx.port.probe();
+    let facts;
+    try {
+      facts = await ctx.port.probe();
+    } catch (e) {
+      throw toLsmnsError(e).wrap(`step ${step.id} checkNode`);
+    }
     const blockers = feasibility(plan.input.spec!, facts);
     if (blockers.length > 0) {
       assertApplicable({ ...plan, outcome: 'infeasible', blockers });

@@ -178,7 +178,8 @@ export async function removeOwned(owners: OwnershipStore, port: KernelPort, rec:
   try {
     await port.removeNamespace(rec.namespace);
   } catch (e) {
-    if (toLsmnsError(e).errno !== 'ENOENT') {
+    // ENOENT means gone, unless the namespace is plainly still there.
+    if (toLsmnsError(e).errno !== 'ENOENT' || (await port.namespaceIdentity(rec.namespace)) === rec.identity) {
       // The rmdir was refused: the namespace is still there and still ours, as it was.
       owners.put(rec);
       throw e;
