@@ -114,7 +114,7 @@ export async function acquireLock(path: string, o: LockOptions): Promise<() => P
       }
       if (Date.now() >= deadline) throw new LockTimeout(file, last, o.waitMs);
       await sleep(Math.min(pause, Math.max(1, deadline - Date.now())));
-      pause = Math.min(pause * 2, 50);
+      pause = Math.min(pause * 2, 100);
     }
   } finally {
     rmSync(tmp, { force: true });

@@ -18,8 +18,11 @@ export interface HookReply {
   error?: Record<string, unknown>;
 }
 
-/** Serves one hook call: the stage from the path and the request body as `read` turned it (the text, by default). */
-export type HookHandler<S = string> = (stage: string, state: S) => Promise<HookReply>;
+/**
+ * Serves one hook call: the stage from the path and the request body as `read` turned it (the text, by default).
+ * The signal is aborted when the client hangs up before its answer: no effect may be completed for it.
+ */
+export type HookHandler<S = string> = (stage: string, state: S, signal: AbortSignal) => Promise<HookReply>;
 
 /** An extra POST endpoint (the served shim's): it gets the body and answers with an exit code and a body. */
 export interface RouteReply {
@@ -49,6 +52,44 @@ export interface AgentServerOptions<S = string> {
   lockKey?: (state: S) => string | null;
   /** Extra POST endpoints by path, beside /v1/hooks/<stage>. */
   routes?: Record<string, Route>;
+  /** Hook calls served at once; more wait for a slot. */
+  maxConcurrent?: number;
+  /**
+   * The longest a call waits (for a slot, then for its pod's turn) before it is answered "busy" with nothing
+   * done: well inside the thin client's 8 s, so that the client hears why instead of timing out.
+   */
+  queueWaitMs?: number;
+}
+
+export const DEFAULT_MAX_CONCURRENT = 16;
+export const DEFAULT_QUEUE_WAIT_MS = 4_000;
+
+/** A counting semaphore whose waiters give up after a deadline (then the call is answered "busy"). */
+class Slots {
+  private used = 0;
+  private readonly waiting: (() => void)[] = [];
+  constructor(private readonly max: number) {}
+
+  async take(deadline: number): Promise<boolean> {
+    if (this.used < this.max) {
+      this.used++;
+      return true;
+    }
+    return new Promise((resolve) => {
+      const wake = () => { clearTimeout(timer); this.used++; resolve(true); };
+      const timer = setTimeout(() => { this.waiting.splice(this.waiting.indexOf(wake), 1); resolve(false); }, Math.max(0, deadline - Date.now()));
+      this.waiting.push(wake);
+    });
+  }
+
+  give(): void {
+    this.used--;
+    this.waiting.shift()?.();
+  }
+}
+
+function busy(what: string, waitedMs: number): LsmnsError {
+  return new LsmnsError({ code: 'Busy', exitCode: ExitCode.ApplyFailed, message: `the agent is busy: ${what} for ${waitedMs} ms; nothing was done`, remedy: 'the runtime reports the start failed; retry it (kubelet does)' });
 }
 
 export const DEFAULT_MAX_BODY = 512 * 1024;
@@ -91,13 +132,15 @@ function send(res: ServerResponse, exitCode: number, body: string, json: boolean
 
 export class AgentServer<S = string> {
   private readonly o: Required<Omit<AgentServerOptions<S>, 'listenFd' | 'lockKey' | 'routes' | 'read'>> & Pick<AgentServerOptions<S>, 'listenFd' | 'lockKey' | 'routes' | 'read'>;
+  private readonly slots: Slots;
   private server: Server | null = null;
   private readonly lock = new AsyncLock({ maxPending: 10_000 });
   private inFlight = 0;
   private idle: (() => void) | null = null;
 
   constructor(o: AgentServerOptions<S>) {
-    this.o = { maxBodyBytes: DEFAULT_MAX_BODY, ...o };
+    this.o = { maxBodyBytes: DEFAULT_MAX_BODY, maxConcurrent: DEFAULT_MAX_CONCURRENT, queueWaitMs: DEFAULT_QUEUE_WAIT_MS, ...o };
+    this.slots = new Slots(this.o.maxConcurrent);
   }
 
   get requestsInFlight(): number {
@@ -165,7 +208,7 @@ export class AgentServer<S = string> {
       const body = await this.readBody(req);
       const state = this.o.read ? this.o.read(body) : body as S;
       const key = this.o.lockKey?.(state) ?? null;
-      const reply = key === null ? await this.o.handler(stage, state) : await this.lock.acquire(key, () => this.o.handler(stage, state));
+      const reply = await this.serve(stage, state, key, res);
       logged = { ...logged, stage, key, exitCode: reply.exitCode, ...(reply.error ? { code: reply.error.code } : {}) };
       if (reply.exitCode === 0) return send(res, 0, json ? '{"exitCode":0}\n' : '', json);
       send(res, reply.exitCode, json ? `${JSON.stringify(reply.error ?? { exitCode: reply.exitCode, message: reply.message })}\n` : `${reply.message}\n`, json);
@@ -180,6 +223,33 @@ export class AgentServer<S = string> {
     } finally {
       this.o.logger.info({ event: 'request', ...logged, ms: Number(process.hrtime.bigint() - t0) / 1e6 });
       if (--this.inFlight === 0 && this.idle) this.idle();
+    }
+  }
+
+  /**
+   * Runs the handler when a slot and the pod's turn come within queueWaitMs, else answers "busy" before any
+   * effect; a client that hangs up aborts the signal the handler checks before each effect.
+   */
+  private async serve(stage: string, state: S, key: string | null, res: ServerResponse): Promise<HookReply> {
+    const t0 = Date.now();
+    const deadline = t0 + this.o.queueWaitMs;
+    const gone = new AbortController();
+    res.once('close', () => { if (!res.writableFinished) gone.abort(); });
+    const run = async (): Promise<HookReply> => {
+      if (gone.signal.aborted) throw new LsmnsError({ code: 'ClientGone', exitCode: ExitCode.ApplyFailed, message: 'the client hung up while its call waited; nothing was done', remedy: 'retry the start' });
+      if (!(await this.slots.take(deadline))) throw busy('no free slot', Date.now() - t0);
+      try {
+        return await this.o.handler(stage, state, gone.signal);
+      } finally {
+        this.slots.give();
+      }
+    };
+    if (key === null) return run();
+    try {
+      return await this.lock.acquire(key, run, { timeout: Math.max(1, deadline - Date.now()) });
+    } catch (e) {
+      if (e instanceof Error && /timed out in queue/.test(e.message)) throw busy(`another call for this pod held it`, Date.now() - t0);
+      throw e;
     }
   }
 

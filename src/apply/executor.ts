@@ -48,6 +48,8 @@ export interface ApplyContext {
   policyWaitMs?: number;
   /** The container init's pid (the OCI state's, at createRuntime): recorded with its start time as the holder. */
   holderPid?: number;
+  /** How long to wait for the pod's lock (default LOCK_WAIT_MS). */
+  lockWaitMs?: number;
   /** Aborted when the caller has gone (a served client that hung up): no effect is started after that. */
   signal?: AbortSignal;
   now?: () => Date;
@@ -340,5 +342,5 @@ export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyRes
         if (missing.length) throw new LsmnsError({ code: 'VerifyFailed', exitCode: ExitCode.ApplyFailed, message: `profiles ${missing.join(', ')} are not listed in ${ns} after the load`, remedy: 'check the policy and the kernel log' });
       }
     }
-  });
+  }, ctx.lockWaitMs);
 }

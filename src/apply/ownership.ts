@@ -16,7 +16,10 @@ import { holderAlive, procStartTime, type Holder } from './liveness.js';
 
 export const OWNER_FORMAT_VERSION = FORMAT_VERSION;
 
-/** The longest a front door waits for a pod's lock: inside the thin client's 8 s and hooks.d poststop's 10 s. */
+/**
+ * The longest a front door waits for a pod's lock, by default: inside the thin client's 8 s and hooks.d
+ * poststop's 10 s. A standalone createRuntime (timeout 30 s) may wait longer (see runHook).
+ */
 export const LOCK_WAIT_MS = 4_000;
 
 export interface OwnerRecord {
@@ -133,11 +136,11 @@ export class OwnershipStore {
   }
 
   /** Serialises all work on one namespace (all containers of one pod) across processes. */
-  async withLock<T>(ns: string, fn: () => Promise<T>): Promise<T> {
+  async withLock<T>(ns: string, fn: () => Promise<T>, waitMs = LOCK_WAIT_MS): Promise<T> {
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     let release: () => Promise<void>;
     try {
-      release = await acquireLock(this.path(ns), { stale: 10_000, waitMs: LOCK_WAIT_MS });
+      release = await acquireLock(this.path(ns), { stale: 10_000, waitMs });
     } catch (e) {
       throw new LsmnsError({ code: 'Locked', exitCode: ExitCode.ApplyFailed, message: `cannot lock namespace ${ns}: ${(e as Error).message}`, remedy: 'another lsmns is working on this pod (a dead holder\'s lock is taken at once); retry', cause: e });
     }

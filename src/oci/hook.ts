@@ -44,7 +44,12 @@ export interface HookDeps {
   log?: (event: Record<string, unknown>) => void;
   /** The served caller's: aborted when the client has gone, so that no effect is completed for it. */
   signal?: AbortSignal;
+  /** How long to wait for the pod's lock; by default by stage, inside the stage's hook timeout. */
+  lockWaitMs?: number;
 }
+
+/** Lock waits of a standalone hook: createRuntime's timeout is 30 s (it may also wait for a policy), poststop's 10 s. */
+export const LOCK_WAIT_BY_STAGE: Record<ApplyStage, number> = { create: 15_000, poststop: 6_000 };
 
 export interface HookResult {
   stage: HookStage;
@@ -88,6 +93,7 @@ export async function runHook(stage: HookStage, state: OciState, deps: HookDeps)
   const ctx: ApplyContext = {
     port: kernel, runtime, policies: deps.policies, stateDir: deps.stateDir, stage: applyStageOf(stage), refs: [state.id], actors: ['hook'],
     policyWaitMs: stage === 'poststop' ? 0 : deps.policyWaitMs, log: (e) => log({ ...base, ...e }),
+    lockWaitMs: deps.lockWaitMs ?? LOCK_WAIT_BY_STAGE[applyStageOf(stage)],
     ...(stage !== 'poststop' && state.pid ? { holderPid: state.pid } : {}), ...(deps.signal ? { signal: deps.signal } : {}),
   };
   const container = { dir: state.bundle, containerId: state.id };
