@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cliEnv, lsmns, type CliEnv } from '../commands/cli.js';
 
@@ -60,5 +60,35 @@ describe('lsmns hook (the standalone front door, through bin/lsmns.cjs)', () => 
       assert.match(r.stderr, re);
     }
     assert.equal(existsSync(e.sim), false);
+  });
+
+  describe('idempotence (issue 16)', () => {
+    const markers = (e: CliEnv) => {
+      const root = join(e.stateDir, 'owners');
+      return existsSync(root) ? readdirSync(root).flatMap((d) => readdirSync(join(root, d)).filter((f) => f.endsWith('.json')).map((f) => JSON.parse(readFileSync(join(root, d, f), 'utf8')) as { refs: string[] })) : [];
+    };
+    const stopped = (b: string, id: string) => state(b, id, ANN).replace('"creating"', '"stopped"');
+
+    it('poststop without a create is quiet and changes nothing', () => {
+      const e = cliEnv();
+      const b = bundle(e, ANN);
+      const r = lsmns(e, ['hook', 'poststop'], stopped(b, 'never'));
+      assert.deepEqual([r.code, r.stdout, r.stderr], [0, '', '']);
+      assert.deepEqual(markers(e), []);
+      assert.doesNotMatch(lsmns(e, ['sim', 'show']).stdout, /:tenant-a:/);
+    });
+
+    it('create twice holds one reference; poststop twice is quiet and leaves nothing', () => {
+      const e = cliEnv();
+      const b = bundle(e, ANN);
+      for (let i = 0; i < 2; i++) assert.equal(lsmns(e, ['hook', 'createRuntime'], state(b, 'c1', ANN)).code, 0);
+      assert.deepEqual(markers(e).map((m) => m.refs), [['c1']]);
+      for (let i = 0; i < 2; i++) {
+        const r = lsmns(e, ['hook', 'poststop'], stopped(b, 'c1'));
+        assert.deepEqual([r.code, r.stderr], [0, '']);
+      }
+      assert.deepEqual(markers(e), []);
+      assert.doesNotMatch(lsmns(e, ['sim', 'show']).stdout, /:tenant-a:/);
+    });
   });
 });

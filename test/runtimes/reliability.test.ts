@@ -80,4 +80,16 @@ describe('reliability with a real runtime (issue 16)', function () {
     const second = runToFile(process.execPath, [LSMNS, 'gc', '--grace', '0'], { dir: e.dir, env: env() });
     assert.match(second.out, /^nothing to collect/);
   });
+
+  it('delete of a container that was created and never started releases its namespace (and a second delete is quiet)', () => {
+    const b = busyboxBundle(e.dir, { name: 'ns1', annotations: ANNOTATIONS });
+    assert.equal(shim(['create', '--bundle', b, 'ns1']).status, 0);
+    assert.deepEqual(e.namespaces(), [{ name: 'tenant-a', profiles: ['p'] }]);
+    const d = shim(['delete', 'ns1']);
+    assert.equal(d.status, 0, d.out);
+    assert.deepEqual(e.namespaces(), []);
+    assert.deepEqual(e.tasks(), []);
+    assert.notEqual(shim(['delete', 'ns1']).status, 0, 'the runtime has no such container any more');
+    assert.deepEqual(e.namespaces(), []);
+  });
 });
