@@ -51,6 +51,8 @@ export interface CollectReport {
    * they stay (a person decides). Only the entry went.
    */
   unproven: Collected[];
+  /** Markers that could not be read: moved aside, with the message that says where (their namespaces stay). */
+  corrupt?: string[];
   /** Lock and temporary files that killed processes left in the marker directory, swept. */
   leftovers?: string[];
 }
@@ -90,7 +92,9 @@ export async function collectOrphans(o: CollectOptions): Promise<CollectReport> 
   }
   const now = o.now();
   const seen = new Set<string>();
-  for (const rec of o.owners.list()) {
+  const { records, corrupt } = o.owners.listTolerant();
+  report.corrupt = corrupt;
+  for (const rec of records) {
     seen.add(rec.namespace);
     const why = await deadness(rec, o.isLive);
     if (why === null) {

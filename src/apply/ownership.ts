@@ -5,7 +5,7 @@
 // remove a namespace; a "creating" entry proves nothing. Markers live per backend and boot: namespaces never
 // survive a reboot, so older boots' markers are stale (and so an fsync would protect nothing a crash keeps).
 
-import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { writeFileAtomic } from '../fsutil.js';
 import { acquireLock, lockLeftByDead } from '../lock.js';
 import { ExitCode, LsmnsError, toLsmnsError } from '../errors.js';
@@ -84,8 +84,38 @@ export class OwnershipStore {
     return { ...rec, formatVersion: FORMAT_VERSION } as OwnerRecord;
   }
 
+  /**
+   * A marker that cannot be read in full is moved aside (quarantined) and reported: it decides nothing, so the
+   * namespace it named counts as not lsmns's (never reused, never removed) and the next call is not stuck on it.
+   */
   private corrupt(ns: string, why: string, cause?: unknown): LsmnsError {
-    return new LsmnsError({ code: 'StateCorrupt', exitCode: ExitCode.ApplyFailed, message: `ownership marker ${this.path(ns)} is unreadable: ${why}`, remedy: 'inspect it; remove it only if no pod uses that namespace', ...(cause ? { cause } : {}) });
+    const aside = `${this.path(ns)}.corrupt-${Date.now()}`;
+    let moved = false;
+    try {
+      renameSync(this.path(ns), aside);
+      moved = true;
+    } catch { /* gone meanwhile, or not movable: reported as it is */ }
+    return new LsmnsError({
+      code: 'StateCorrupt', exitCode: ExitCode.ApplyFailed,
+      message: `ownership marker ${this.path(ns)} is unreadable: ${why}${moved ? `; moved aside to ${aside}` : ''}`,
+      remedy: `inspect ${moved ? aside : 'it'}; lsmns treats ${ns} as a namespace it did not create (remove the namespace by hand if no pod uses it)`,
+      ...(cause ? { cause } : {}),
+    });
+  }
+
+  /** Like list(), but a corrupt marker is quarantined and reported instead of stopping the listing (GC). */
+  listTolerant(): { records: OwnerRecord[]; corrupt: string[] } {
+    const records: OwnerRecord[] = [];
+    const corrupt: string[] = [];
+    for (const ns of this.names()) {
+      try {
+        const r = this.get(ns);
+        if (r) records.push(r);
+      } catch (e) {
+        corrupt.push((e as Error).message);
+      }
+    }
+    return { records, corrupt };
   }
 
   put(rec: OwnerRecord): void {
@@ -96,14 +126,16 @@ export class OwnershipStore {
     rmSync(this.path(ns), { force: true });
   }
 
-  list(): OwnerRecord[] {
-    let names: string[];
+  private names(): string[] {
     try {
-      names = readdirSync(this.dir);
+      return readdirSync(this.dir).filter((n) => n.endsWith('.json')).sort().map((n) => n.slice(0, -5));
     } catch {
       return [];
     }
-    return names.filter((n) => n.endsWith('.json')).sort().map((n) => this.get(n.slice(0, -5))).filter((r): r is OwnerRecord => r !== null);
+  }
+
+  list(): OwnerRecord[] {
+    return this.names().map((n) => this.get(n)).filter((r): r is OwnerRecord => r !== null);
   }
 
   /**

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { collectOrphans } from '../../src/apply/gc.js';
 import { join } from 'node:path';
 import { applyPlan, type ApplyContext } from '../../src/apply/executor.js';
 import { OwnershipStore } from '../../src/apply/ownership.js';
@@ -237,5 +238,20 @@ describe('apply/executor: the journal and self-healing ownership (issue 16)', ()
     const err = await rejectsWith(run(e, ANN, { signal: ac.signal }), 'ClientGone', 4);
     assert.match(err.message, /step 2 createNamespace/);
     assert.deepEqual(observable(e), before);
+  });
+
+  it('a truncated marker is quarantined with a message (exit 4, never 1), and its namespace is never reused or removed', async () => {
+    const e = env();
+    await run(e, ANN);
+    const owners = await ownersOf(e);
+    const file = join(owners.dir, 'tenant-a.json');
+    writeFileSync(file, readFileSync(file, 'utf8').slice(0, 40));
+    const err = await rejectsWith(run(e, ANN, { refs: ['ctr-2'] }), 'StateCorrupt', 4);
+    assert.match(err.message, /moved aside to/);
+    await rejectsWith(run(e, ANN, { refs: ['ctr-2'] }), 'NamespaceNotOwned', 4);
+    assert.equal((await stop(e, 'ctr-1')).results[0]!.outcome, 'not-mine');
+    const r = await collectOrphans({ owners, port: e.port, isLive: () => ({ live: false, why: 'gone' }), now: Date.now, graceMs: 0 });
+    assert.deepEqual(r.removed, []);
+    assert.deepEqual(await e.port.listNamespaces(), ['tenant-a']);
   });
 });
