@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Far above any OCI state (a few KiB) and above the agent's own 512 KiB limit, which answers with its reason. */
@@ -116,8 +117,12 @@ int main(int argc, char **argv) {
     unreachable(strerror(errno));
   }
 
-  char head[256];
-  int hl = snprintf(head, sizeof head, "POST /v1/hooks/%s HTTP/1.0\r\nHost: lsmns\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n\r\n", stage, len);
+  /* When this client gives up (epoch ms): the agent finishes, or undoes, its work before then. */
+  struct timespec now;
+  clock_gettime(CLOCK_REALTIME, &now);
+  long long deadline = (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000 + (long long)timeout_s * 1000;
+  char head[320];
+  int hl = snprintf(head, sizeof head, "POST /v1/hooks/%s HTTP/1.0\r\nHost: lsmns\r\nContent-Type: application/json\r\nX-Lsmns-Deadline: %lld\r\nContent-Length: %zu\r\n\r\n", stage, deadline, len);
   send_all(fd, head, (size_t)hl);
   send_all(fd, state, len);
   /* No shutdown(SHUT_WR): node's HTTP server takes a half-close as the client going away. */

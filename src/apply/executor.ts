@@ -16,6 +16,11 @@ import { holderOf, type Holder } from './liveness.js';
 
 export type ApplyStage = 'create' | 'poststop';
 
+/** What says a caller has gone; an AbortSignal is one. Read before each effect (a timer may not have fired yet). */
+export interface Cancel {
+  readonly aborted: boolean;
+}
+
 export interface StepResult {
   id: number;
   kind: Step['kind'];
@@ -50,8 +55,8 @@ export interface ApplyContext {
   holderPid?: number;
   /** How long to wait for the pod's lock (default LOCK_WAIT_MS). */
   lockWaitMs?: number;
-  /** Aborted when the caller has gone (a served client that hung up): no effect is started after that. */
-  signal?: AbortSignal;
+  /** Aborted when the caller has gone (a served client that hung up, or its deadline passed): no effect is started after that. */
+  signal?: Cancel;
   now?: () => Date;
   log?: (event: Record<string, unknown>) => void;
 }

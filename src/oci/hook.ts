@@ -5,12 +5,12 @@
 // container through process.apparmorProfile (a hook cannot write another task's attr: EPERM).
 
 import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
-import { ExitCode, invalidInput, toLsmnsError } from '../errors.js';
+import { ExitCode, LsmnsError, invalidInput, toLsmnsError } from '../errors.js';
 import type { Backend } from '../kernel/factory.js';
 import { plan } from '../plan/planner.js';
 import type { Delivery, Plan } from '../plan/types.js';
 import type { PolicyStore } from '../policy/store.js';
-import { applyPlan, type ApplyContext, type ApplyResult, type ApplyStage } from '../apply/executor.js';
+import { applyPlan, type ApplyContext, type ApplyResult, type ApplyStage, type Cancel } from '../apply/executor.js';
 import { hasLsmnsAnnotations } from '../schema/keys.js';
 import { escapeValue } from '../schema/names.js';
 import { requestFromBundle } from './request.js';
@@ -43,7 +43,7 @@ export interface HookDeps {
   /** The structured log (JSON lines); the standalone hook appends to <stateDir>/hook.log. */
   log?: (event: Record<string, unknown>) => void;
   /** The served caller's: aborted when the client has gone, so that no effect is completed for it. */
-  signal?: AbortSignal;
+  signal?: Cancel;
   /** How long to wait for the pod's lock; by default by stage, inside the stage's hook timeout. */
   lockWaitMs?: number;
 }
@@ -101,6 +101,11 @@ export async function runHook(stage: HookStage, state: OciState, deps: HookDeps)
     // The container's init is gone before its reference is released.
     if (stage === 'poststop') await runtime.stopped(container);
     const result = await applyPlan(p, ctx);
+    if (stage !== 'poststop' && deps.signal?.aborted) {
+      // The caller gave up while the last effect ran: give the reference back, as a failed start would.
+      await applyPlan(p, { ...ctx, stage: 'poststop', policyWaitMs: 0, signal: undefined, log: undefined }).catch(() => {});
+      throw new LsmnsError({ code: 'ClientGone', exitCode: ExitCode.ApplyFailed, message: 'the caller gave up before its answer; what this call did was undone', remedy: 'the runtime reports the start failed; retry it' });
+    }
     if (stage !== 'poststop') {
       let task;
       try {

@@ -98,6 +98,22 @@ describe('concurrency: served hooks (the native thin client, one agent)', functi
   scenarios('served', () => served, async (e) => {
     agent = await startAgent(e, join(e.dir, 'run', 'agent.sock'), ['--gc-interval', '3600']);
   });
+  it('500 pods at once: every call is done, or refused with nothing done (busy, or its client gave up); references only for the calls that succeeded', async () => {
+    const e = cliEnv();
+    agent = await startAgent(e, join(e.dir, 'run', 'agent.sock'), ['--gc-interval', '3600']);
+    const pods = Array.from({ length: 500 }, (_, i) => {
+      const ann = { ...ANN, 'lsmns.io/apparmor-namespace': `t-${i}`, 'io.kubernetes.cri.sandbox-uid': `u-${i}` };
+      return { ann, b: bundle(e, ann, `b${i}`), ns: `t-${i}` };
+    });
+    const rs = await Promise.all(pods.map((p, i) => served(e, 'createRuntime', state(p.b, `c${i}`, p.ann))));
+    for (const r of rs.filter((x) => x.code !== 0)) assert.match(r.stderr, /busy|hung up|caller has gone|did not answer within/i, r.stderr);
+    await new Promise((r) => setTimeout(r, 1_000));
+    const ok = pods.filter((_, i) => rs[i]!.code === 0).map((p) => p.ns).sort();
+    observed['served 500 pods up: done'] = ok.length;
+    assert.deepEqual((await markers(e)).map(([ns]) => ns).sort(), ok, 'a namespace and a reference exactly for each call that succeeded');
+    assert.deepEqual(await namespaces(e), ok);
+  });
+
   after(() => {
     if (process.env.LSMNS_TEST_REPORT) console.log(JSON.stringify(observed));
   });
