@@ -10,8 +10,6 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FakeApiServer } from '../test/kube/fake-apiserver.js';
 import { median } from './util.js';
-import { CriLab, criAvailable } from '../test/cri/lab.js';
-import { simEnv } from '../test/runtimes/harness.js';
 import type { BenchModule } from './run.js';
 
 const DRIVER = fileURLToPath(new URL('./kube-driver.js', import.meta.url));
@@ -127,48 +125,11 @@ async function agent(): Promise<void> {
   await srv.stop();
 }
 
-/** One pod lifecycle through containerd's CRI, as kubelet drives it: sandbox, container that exits, teardown. */
-async function lifecycle(lab: CriLab, handler: string, n: number): Promise<number> {
-  const t0 = performance.now();
-  const sb = lab.sandboxConfig({ name: `b${n}`, uid: `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`, namespace: 'team-a', annotations: { 'lsmns.io/apparmor-namespace': 'auto', 'lsmns.io/apparmor-profile': 'p', 'lsmns.io/apparmor-policy': 'web' } });
-  const { pod_sandbox_id } = await lab.call('RunPodSandbox', { config: sb, runtime_handler: handler });
-  const { container_id } = await lab.call('CreateContainer', { pod_sandbox_id, config: lab.containerConfig({ cmd: 'true' }), sandbox_config: sb });
-  await lab.call('StartContainer', { container_id });
-  for (let i = 0; i < 400; i++) {
-    if ((await lab.call('ContainerStatus', { container_id })).status.state === 'CONTAINER_EXITED') break;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  await lab.call('RemoveContainer', { container_id });
-  await lab.call('StopPodSandbox', { pod_sandbox_id });
-  await lab.call('RemovePodSandbox', { pod_sandbox_id });
-  return performance.now() - t0;
-}
-
-async function cri(): Promise<void> {
-  const why = criAvailable();
-  if (why) { console.log(`  containerd CRI lifecycle: skipped (${why})`); return; }
-  const e = await simEnv('lsmns-bench-cri-');
-  const lab = new CriLab({ env: e.env });
-  await lab.start();
-  try {
-    const t: Record<string, number[]> = { '': [], lsmns: [] };
-    let n = 0;
-    for (let i = 0; i < 7; i++) for (const h of ['', 'lsmns']) { const ms = await lifecycle(lab, h, n++); if (i >= 2) t[h]!.push(ms); }
-    const d = median(t['']!);
-    const l = median(t.lsmns!);
-    console.log(`  containerd 1.6 CRI, one pod lifecycle (sandbox + a container that exits), median of 5: default handler ${d.toFixed(1)} ms, handler lsmns (shim + standalone hooks, sim backend) ${l.toFixed(1)} ms: ${(l / d).toFixed(2)}x`);
-  } finally {
-    await lab.cleanPods();
-    await lab.stop();
-  }
-}
-
 const bench: BenchModule = {
   title: 'Kubernetes controller and node agent against the fake API server',
   async run() {
     await controller();
     await agent();
-    await cri();
   },
 };
 export default bench;

@@ -13,7 +13,10 @@ APT_PACKAGES=(
   qemu-system-x86 linux-image-amd64 linux-image-6.12-amd64 apparmor cpio kmod xz-utils  # test-qemu (AppArmor kernels 6.1, 6.12; initramfs)
   util-linux openssl                        # test-cri (unshare for a private mount namespace), webhook TLS in tests
   systemd                                   # systemd-socket-activate: the agent's socket activation test
+  apparmor-profiles apparmor-profiles-extra # test-policy-corpus: the profiles the policy parser is checked on
+  buildah containernetworking-plugins nftables iproute2  # cluster-up: the lsmns image, the pod bridge, kube-proxy
 )
+# cluster-up also needs Go (1.26, not from apt: the machine has it) to build Kubernetes and etcd from the module proxy.
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done

@@ -19,6 +19,7 @@ export const ERROR_CODES = [
   // Invalid input (exit 2).
   'InvalidInput', 'InvalidAnnotation', 'InvalidBundle', 'InvalidOciState', 'InvalidPod', 'InvalidNodeFacts', 'InvalidKernelRelease', 'InvalidLsmList',
   'InvalidRequest', 'UnknownStage', 'NotFound', 'BodyTooLarge', 'PolicyInvalid', 'PolicyNotFound', 'KubeConfigInvalid', 'SimBootMismatch',
+  'InvalidPermission', 'InvalidPath', 'NoSuchTask',
   // Not possible on this node (exit 3).
   'NotPossibleOnNode',
   // The kernel refused, or the apply failed and was unwound (exit 4).
@@ -26,7 +27,7 @@ export const ERROR_CODES = [
   'KernelOverflow', 'KernelRefused', 'NamespaceOwnedByOther', 'NamespaceNotOwned', 'VerifyFailed', 'UnwindIncomplete', 'Locked', 'Busy', 'ClientGone',
   'StateCorrupt', 'StateUnreadable', 'PolicyCompileFailed', 'TaskHelperMissing', 'TaskStartFailed', 'TaskStartTimeout',
   // The node's own setup.
-  'InstallConflict', 'AgentAlreadyRunning',
+  'InstallConflict', 'AgentAlreadyRunning', 'NodeNotConfigured',
   // A bug (exit 1).
   'Internal',
 ] as const;

@@ -8,10 +8,12 @@ import type { Server } from 'node:http';
 import { pino } from 'pino';
 import { livenessFromMarker } from '../apply/gc.js';
 import type { CommonOptions } from '../config.js';
+import type { Backend } from '../kernel/factory.js';
 import { ExitCode, LsmnsError } from '../errors.js';
 import { shippedHookClient } from '../install/package-files.js';
 import type { KubeApi } from '../kube/client.js';
 import { DEFAULT_POLICY_WAIT_MS, HOOK_STAGES } from '../oci/hook.js';
+import { policyStoreOf } from '../policy/store.js';
 import { escapeValue } from '../schema/names.js';
 import { OrphanCollector } from './collector.js';
 import { SHIM_PREPARE_PATH, hookHandler, lockKeyOf, readServedState, shimRoute, type ServedState } from './handlers.js';
@@ -27,6 +29,8 @@ export interface AgentOptions {
   logger?: Logger;
   /** Absolute path of lsmns-hook-client: the hooks the served shim adds to a bundle run it. */
   hookClient?: string;
+  /** Opens the kernel and runtime ports for a served call (default openBackend(common)); the node guard plugs in here. */
+  openBackend?: () => Promise<Backend>;
 }
 
 /** The JSON-lines logger on stderr (fd 2, synchronous so that the last lines before exit are not lost). */
@@ -51,12 +55,12 @@ export class Agent {
 
   constructor(readonly o: AgentOptions) {
     this.logger = o.logger ?? stderrLogger();
-    const handler = hookHandler({ common: o.common, policyWaitMs: o.policyWaitMs ?? DEFAULT_POLICY_WAIT_MS, logger: this.logger });
+    const handler = hookHandler({ common: o.common, policyWaitMs: o.policyWaitMs ?? DEFAULT_POLICY_WAIT_MS, logger: this.logger, openBackend: o.openBackend });
     this.server = new AgentServer<ServedState>({
       socket: o.common.socket, read: readServedState, handler, stages: HOOK_STAGES, logger: this.logger, lockKey: lockKeyOf,
       ...(o.maxBodyBytes !== undefined ? { maxBodyBytes: o.maxBodyBytes } : {}),
       ...(o.listenFd !== undefined ? { listenFd: o.listenFd } : {}),
-      routes: { [SHIM_PREPARE_PATH]: shimRoute({ common: o.common, hookClient: o.hookClient ?? shippedHookClient(), logger: this.logger }) },
+      routes: { [SHIM_PREPARE_PATH]: shimRoute({ common: o.common, hookClient: o.hookClient ?? shippedHookClient(), logger: this.logger, openBackend: o.openBackend }) },
     });
   }
 
@@ -136,15 +140,20 @@ async function kubeSide(o: RunAgentOptions, k: KubeSide, logger: Logger): Promis
     import('./kube/node-agent.js'), import('../kube/serve.js'),
   ]);
   const { common } = o;
-  const port = await openKernel(common);
+  const port = o.openBackend ? (await o.openBackend()).kernel : await openKernel(common);
   const node = new NodeAgent({
     api: k.api, nodeName: k.nodeName, lsmnsNamespace: k.lsmnsNamespace, port, policyDir: common.policyDir,
     owners: new OwnershipStore({ stateDir: common.stateDir, backend: port.describe().backend, bootId: await port.bootId() }),
     logger,
     // Hooks run on the host: the installed client is where the DaemonSet put it, not in this image.
     installed: { hook: `${k.installDir}/lsmns-hook-client`, shim: `${k.installDir}/lsmns-runtime` }, handlerConfigured: () => handlerConfigured(),
-    // The real kernel compiles into its policy cache now, so that the container start only loads it.
-    precompile: (p) => port.precompile(p),
+    // Ahead of the container start: the tenant lint's verdict is kept per digest, and the real kernel compiles
+    // into its policy cache, so that the start only reads both.
+    precompile: async (p) => {
+      const { lintedProfiles } = await import('../policy/lint-cache.js');
+      await lintedProfiles(p, { stateDir: common.stateDir, includeDirs: policyStoreOf(common).includeDirs });
+      await port.precompile(p);
+    },
   });
   let health: Server | null = null;
   return {

@@ -5,13 +5,13 @@
 import { statSync } from 'node:fs';
 import type { CommonOptions } from '../config.js';
 import { ExitCode, invalidInput, toLsmnsError } from '../errors.js';
-import { openBackend } from '../kernel/factory.js';
+import { openBackend, type Backend } from '../kernel/factory.js';
 import { skipsFastParsed } from '../oci/gate.js';
 import { hookErrorLine, hookExitCode, parseStage, runHook } from '../oci/hook.js';
 import { parseRuntimeArgs, runtimeLogLine } from '../oci/runtime-args.js';
 import { prepareBundle } from '../oci/shim.js';
 import { ociStateOf, parseOciStateJson } from '../oci/spec.js';
-import { FilePolicyStore } from '../policy/store.js';
+import { policyStoreOf } from '../policy/store.js';
 import { escapeValue } from '../schema/names.js';
 import type { HookHandler, HookReply, Logger, Route } from './server.js';
 
@@ -24,7 +24,7 @@ export const SHIM_PREPARE_PATH = '/v1/shim/prepare';
  * the runtime (a process may write only its own attr). On failure it is two lines: the message the front
  * prints on stderr, then the runc log line it appends to --log, where containerd reads runtime errors.
  */
-export function shimRoute(o: { common: CommonOptions; hookClient: string; logger: Logger }): Route {
+export function shimRoute(o: { common: CommonOptions; hookClient: string; logger: Logger; openBackend?: () => Promise<Backend> }): Route {
   return async (body, contentType) => {
     let verb = 'create';
     let logFormat: string | null = null;
@@ -39,7 +39,7 @@ export function shimRoute(o: { common: CommonOptions; hookClient: string; logger
       verb = ra.verb ?? verb;
       logFormat = ra.logFormat;
       if (ra.config !== null && ra.config !== 'config.json') throw invalidInput('InvalidInput', `--config ${escapeValue(ra.config)}: lsmns prepares the bundle's config.json only`, 'drop --config, or use the bundle\'s config.json');
-      const backend = await openBackend(o.common);
+      const backend = await (o.openBackend ?? (() => openBackend(o.common)))();
       const r = await prepareBundle(bundle, { backend, options: o.common, hook: { mode: 'served', bin: o.hookClient }, ...(ra.containerId ? { containerId: ra.containerId } : {}) });
       o.logger.info({ front: 'shim', event: 'prepared', bundle: r.bundle, outcome: r.outcome, label: r.label, hooksAdded: r.hooksAdded, runtime: form.get('runtime') });
       return { exitCode: ExitCode.Ok, body: r.displayLsm ? `display=${r.displayLsm.interface}\n` : '' };
@@ -91,7 +91,7 @@ export function readServedState(text: string): ServedState {
 }
 
 /** The hook handler: the same gate, parser and runHook as `lsmns hook`, with the same exit codes and lines. */
-export function hookHandler(o: { common: CommonOptions; policyWaitMs: number; logger: Logger }): HookHandler<ServedState> {
+export function hookHandler(o: { common: CommonOptions; policyWaitMs: number; logger: Logger; openBackend?: () => Promise<Backend> }): HookHandler<ServedState> {
   return async (stage, served, signal): Promise<HookReply> => {
     try {
       const hookStage = parseStage(stage);
@@ -100,9 +100,9 @@ export function hookHandler(o: { common: CommonOptions; policyWaitMs: number; lo
       const state = ociStateOf(served.doc);
       checkBundlePath(state.bundle, `container ${escapeValue(state.id)}`);
       // A fresh port per call, as a hook process has: facts are probed from the state file as it is now.
-      const backend = await openBackend(o.common);
+      const backend = await (o.openBackend ?? (() => openBackend(o.common)))();
       await runHook(hookStage, state, {
-        backend, policies: new FilePolicyStore(o.common.policyDir), stateDir: o.common.stateDir, policyWaitMs: o.policyWaitMs,
+        backend, policies: policyStoreOf(o.common), stateDir: o.common.stateDir, policyWaitMs: o.policyWaitMs,
         log: (e) => o.logger.info({ front: 'agent', ...e }), signal,
         // The agent serialises a pod's calls itself; the file lock only meets GC and standalone hooks.
         lockWaitMs: 3_000,

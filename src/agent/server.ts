@@ -138,7 +138,10 @@ export async function prepareSocketPath(path: string): Promise<void> {
   unlinkSync(path);
 }
 
-function send(res: ServerResponse, exitCode: number, body: string, json: boolean): void {
+function send(res: ServerResponse, exitCode: number, body: string, json: boolean, close: boolean): void {
+  // An answer given while the agent stops closes its connection, or the client's keep-alive socket would
+  // hold the server's close() for the keep-alive timeout (5 s).
+  if (close) res.shouldKeepAlive = false;
   res.statusCode = STATUS_BY_EXIT[exitCode] ?? 500;
   res.setHeader('X-Lsmns-Exit-Code', String(exitCode));
   res.setHeader('Content-Type', json ? 'application/json' : 'text/plain; charset=utf-8');
@@ -152,6 +155,7 @@ export class AgentServer<S = string> {
   private readonly lock = new AsyncLock({ maxPending: 10_000 });
   private inFlight = 0;
   private idle: (() => void) | null = null;
+  private stopping = false;
 
   constructor(o: AgentServerOptions<S>) {
     this.o = { maxBodyBytes: DEFAULT_MAX_BODY, maxConcurrent: DEFAULT_MAX_CONCURRENT, queueWaitMs: DEFAULT_QUEUE_WAIT_MS, callBudgetMs: DEFAULT_CALL_BUDGET_MS, ...o };
@@ -188,6 +192,7 @@ export class AgentServer<S = string> {
     const server = this.server;
     if (!server) return;
     this.server = null;
+    this.stopping = true;
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeIdleConnections();
     if (this.inFlight > 0) await new Promise<void>((resolve) => { this.idle = resolve; });
@@ -207,13 +212,13 @@ export class AgentServer<S = string> {
     let logged: Record<string, unknown> = { method: req.method, path: req.url };
     try {
       const url = new URL(req.url ?? '/', 'http://lsmns');
-      if (req.method === 'GET' && url.pathname === '/healthz') return send(res, 0, 'ok\n', false);
+      if (req.method === 'GET' && url.pathname === '/healthz') return send(res, 0, 'ok\n', false, this.stopping);
       const route = Object.hasOwn(this.o.routes ?? {}, url.pathname) ? this.o.routes![url.pathname]! : null;
       if (route) {
         if (req.method !== 'POST') throw invalidInput('InvalidRequest', `${req.method} is not allowed on ${url.pathname}`, 'use POST');
         const r = await route(await this.readBody(req), String(req.headers['content-type'] ?? ''));
         logged = { ...logged, exitCode: r.exitCode };
-        return send(res, r.exitCode, r.body, false);
+        return send(res, r.exitCode, r.body, false, this.stopping);
       }
       const m = /^\/v1\/hooks\/([^/]+)$/.exec(url.pathname);
       if (!m) throw new LsmnsError({ code: 'NotFound', exitCode: ExitCode.InvalidInput, message: `no such endpoint ${req.method} ${url.pathname.slice(0, 100)}`, remedy: `POST the OCI state to /v1/hooks/<stage>, stage one of ${this.o.stages.join(', ')}` });
@@ -225,15 +230,15 @@ export class AgentServer<S = string> {
       const key = this.o.lockKey?.(state) ?? null;
       const reply = await this.serve(stage, state, key, res, clientDeadline(req.headers['x-lsmns-deadline']));
       logged = { ...logged, stage, key, exitCode: reply.exitCode, ...(reply.error ? { code: reply.error.code } : {}) };
-      if (reply.exitCode === 0) return send(res, 0, json ? '{"exitCode":0}\n' : '', json);
-      send(res, reply.exitCode, json ? `${JSON.stringify(reply.error ?? { exitCode: reply.exitCode, message: reply.message })}\n` : `${reply.message}\n`, json);
+      if (reply.exitCode === 0) return send(res, 0, json ? '{"exitCode":0}\n' : '', json, this.stopping);
+      send(res, reply.exitCode, json ? `${JSON.stringify(reply.error ?? { exitCode: reply.exitCode, message: reply.message })}\n` : `${reply.message}\n`, json, this.stopping);
     } catch (e) {
       const err = toLsmnsError(e);
       logged = { ...logged, exitCode: err.exitCode, code: err.code };
       if (!res.headersSent) {
         // A refused huge body is answered at once and the rest drained (bounded by requestTimeout), not cut
         // off: closing while the client still writes makes it fail on EPIPE before it reads the answer.
-        send(res, err.exitCode, json ? `${JSON.stringify(err.toJSON())}\n` : `${err.oneLine()}\n`, json);
+        send(res, err.exitCode, json ? `${JSON.stringify(err.toJSON())}\n` : `${err.oneLine()}\n`, json, this.stopping);
       }
     } finally {
       this.o.logger.info({ event: 'request', ...logged, ms: Number(process.hrtime.bigint() - t0) / 1e6 });

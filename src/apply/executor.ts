@@ -9,6 +9,7 @@ import { feasibility } from '../plan/planner.js';
 import { displayInterfaceOf, type CreateNamespaceStep, type LoadPolicyStep, type Plan, type Realizer, type Step, type TransitionRootTaskStep } from '../plan/types.js';
 import type { KernelPort } from '../kernel/port.js';
 import type { RuntimePort } from '../kernel/runtime.js';
+import { lintedProfiles } from '../policy/lint-cache.js';
 import type { PolicySource, PolicyStore } from '../policy/store.js';
 import { OwnershipStore, liveRefs, provesOwnership, removeOwned, type OwnerRecord } from './ownership.js';
 import { crashPoint } from './crash.js';
@@ -83,10 +84,10 @@ export function assertApplicable(plan: Plan): void {
 async function preflightPolicy(step: LoadPolicyStep, ctx: ApplyContext): Promise<PolicySource> {
   const a = step.args;
   const src = await ctx.policies.read(a, { waitMs: ctx.policyWaitMs ?? 0 });
-  // The policy language's parser runs only when a policy is loaded, so the unannotated hook never loads it.
-  const { lintPolicy } = await import('../policy/parse.js');
-  const parsed = lintPolicy(src.text, `${a.policy} (${src.path})`);
-  const defined = new Set(parsed.profiles.map((p) => p.name));
+  // As a tenant's: a profile name, change_profile or exec transition that addresses a namespace is refused. The
+  // verdict is kept per digest, so only the first start with a policy (or the agent's sync) parses it.
+  const profiles = await lintedProfiles(src, { stateDir: ctx.stateDir, includeDirs: ctx.policies.includeDirs });
+  const defined = new Set(profiles.map((p) => p.name));
   const missing = a.profiles.filter((p) => !defined.has(p));
   if (missing.length > 0) {
     throw new LsmnsError({
@@ -95,7 +96,7 @@ async function preflightPolicy(step: LoadPolicyStep, ctx: ApplyContext): Promise
       remedy: 'name a profile the policy defines, or add it to the policy',
     });
   }
-  return src;
+  return { ...src, profiles };
 }
 
 export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyResult> {

@@ -3,27 +3,26 @@
 
 import { Command, Flags } from '@oclif/core';
 import { ExitCode, LsmnsError, invalidInput, toLsmnsError } from '../errors.js';
-import { DEFAULTS, ENV, resolveOptions, type CommonOptions } from '../config.js';
+import { CONFIG_ENV, DEFAULT_CONFIG, DEFAULTS, ENV, nodeOptions } from '../config.js';
 import { reportError } from './io.js';
 
 export const commonFlags = {
-  backend: Flags.string({ description: 'kernel backend', options: ['sim', 'securityfs'], env: ENV.backend, helpGroup: 'COMMON', summary: `kernel backend (default ${DEFAULTS.backend})` }),
+  backend: Flags.string({ description: 'kernel backend', options: ['sim', 'securityfs'], env: ENV.backend, helpGroup: 'COMMON', summary: `kernel backend (default: the node configuration's, else ${DEFAULTS.backend})` }),
   'sim-state': Flags.string({ description: 'simulated kernel state file', env: ENV.simState, helpGroup: 'COMMON', summary: `simulated kernel state (default ${DEFAULTS.simState})` }),
   securityfs: Flags.string({ description: 'securityfs mount point', env: ENV.securityfs, helpGroup: 'COMMON', summary: `securityfs mount (default ${DEFAULTS.securityfs})` }),
   'policy-dir': Flags.string({ description: 'node policy store', env: ENV.policyDir, helpGroup: 'COMMON', summary: `node policy store (default ${DEFAULTS.policyDir})` }),
   'host-profile-dir': Flags.string({ description: 'host AppArmor profiles', env: ENV.hostProfileDir, helpGroup: 'COMMON', summary: `host profiles (default ${DEFAULTS.hostProfileDir})` }),
   'state-dir': Flags.string({ description: 'lsmns state directory', env: ENV.stateDir, helpGroup: 'COMMON', summary: `state dir (default ${DEFAULTS.stateDir})` }),
   socket: Flags.string({ description: 'agent socket', env: ENV.socket, helpGroup: 'COMMON', summary: `agent socket (default ${DEFAULTS.socket})` }),
+  config: Flags.string({ description: 'node configuration file (KEY=value lines, LSMNS_* keys)', helpGroup: 'COMMON', summary: `node configuration (default ${DEFAULT_CONFIG} when it exists; env ${CONFIG_ENV})` }),
   output: Flags.string({ description: 'output format', options: ['text', 'json'], default: 'text', helpGroup: 'COMMON' }),
 };
 
 export type CommonFlags = { [K in keyof typeof commonFlags]?: string };
 
-export function commonOptions(f: CommonFlags): CommonOptions {
-  return resolveOptions({
-    backend: f.backend, simState: f['sim-state'], securityfs: f.securityfs, policyDir: f['policy-dir'],
-    hostProfileDir: f['host-profile-dir'], stateDir: f['state-dir'], socket: f.socket,
-  }, process.env);
+/** The common options: flags (oclif has already put LSMNS_* variables into them), then the node configuration. */
+export function commonOptions(f: CommonFlags): ReturnType<typeof nodeOptions> {
+  return nodeOptions(f, process.env);
 }
 
 export abstract class LsmnsCommand extends Command {

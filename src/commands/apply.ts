@@ -4,7 +4,7 @@ import { errorText, readStdin } from '../cli/io.js';
 import { deliveryOf, inputFlags } from '../cli/input-flags.js';
 import { applyExitCode, applyInputs, applyJson } from '../run/apply.js';
 import { openBackend } from '../kernel/factory.js';
-import { FilePolicyStore } from '../policy/store.js';
+import { policyStoreOf } from '../policy/store.js';
 import { renderApplyText, renderPlanText } from '../render/plan-text.js';
 
 export default class Apply extends LsmnsCommand {
@@ -22,7 +22,7 @@ export default class Apply extends LsmnsCommand {
     const o = commonOptions(flags);
     const backend = await openBackend(o);
     const items = await applyInputs({ pod: flags.pod, bundle: flags.bundle, state: flags.state, readStdin }, {
-      backend, policies: new FilePolicyStore(o.policyDir), stateDir: o.stateDir, delivery: deliveryOf(flags.delivery), stage: flags.stage === 'poststop' ? 'poststop' : 'create', policyWaitMs: flags['policy-wait'],
+      backend, policies: policyStoreOf(o), stateDir: o.stateDir, delivery: deliveryOf(flags.delivery), stage: flags.stage === 'poststop' ? 'poststop' : 'create', policyWaitMs: flags['policy-wait'],
     });
     const json = flags.output === 'json';
     if (!json) for (const i of items) if (i.error) process.stderr.write(errorText(i.error));

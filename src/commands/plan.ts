@@ -4,6 +4,8 @@ import { deliveryOf, displayOf, factsFlags, inputFlags } from '../cli/input-flag
 import { resolveFacts } from '../kernel/facts-source.js';
 import { exitCodeFor, planInputs, plansJson } from '../run/plan.js';
 import { renderPlansText } from '../render/plan-text.js';
+import { policyStoreOf } from '../policy/store.js';
+import { policyWaitOf } from '../oci/hook.js';
 
 export default class Plan extends LsmnsCommand {
   static override summary = 'Print what lsmns would do for a pod or a bundle (a dry run).';
@@ -19,7 +21,9 @@ export default class Plan extends LsmnsCommand {
     const { flags } = await this.parse(Plan);
     const o = commonOptions(flags);
     const facts = await resolveFacts({ nodeFacts: flags['node-facts'], lsm: flags.lsm, kernel: flags.kernel, attrDisplay: displayOf(flags['attr-display']) }, o);
-    const plans = await planInputs({ pod: flags.pod, bundle: flags.bundle, state: flags.state, readStdin }, facts, { delivery: deliveryOf(flags.delivery) });
+    const plans = await planInputs({ pod: flags.pod, bundle: flags.bundle, state: flags.state, readStdin }, facts, { delivery: deliveryOf(flags.delivery) }, {
+      policies: policyStoreOf(o), hostProfileDir: o.hostProfileDir, policyWaitMs: policyWaitOf(undefined, process.env),
+    });
     this.emit(flags.output === 'json', () => plansJson(plans), () => renderPlansText(plans), exitCodeFor(plans));
   }
 }

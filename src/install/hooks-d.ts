@@ -18,7 +18,7 @@ export const WHEN_ANNOTATIONS = { '^(lsmns\\.io|container\\.lsmns\\.io)/': '.*' 
 export interface InstallFile {
   /** Absolute path of the file. */
   path: string;
-  content: string;
+  content: string | Uint8Array;
   mode: number;
 }
 

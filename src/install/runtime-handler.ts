@@ -3,6 +3,7 @@
 // tables to containerd's main config (never a drop-in: containerd replaces a whole plugin section from an
 // imported file, which would drop the node's own CRI settings) and puts a drop-in file into CRI-O's conf.d.
 
+import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { writeFileAtomic } from '../fsutil.js';
 import { join } from 'node:path';
@@ -57,6 +58,35 @@ export function renderCrioHandler(o: HandlerOptions & { runtimeRoot?: string } =
     `runtime_root = ${q(o.runtimeRoot ?? '/run/runc')}`,
     '',
   ].join('\n');
+}
+
+/** Runs a program and returns its exit status and stdout (null status: it could not run). */
+export type Runner = (cmd: string, args: string[]) => { status: number | null; stdout: string };
+export const runProgram: Runner = (cmd, args) => {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 10_000, stdio: ['ignore', 'pipe', 'ignore'] });
+  return { status: r.error ? null : r.status, stdout: r.stdout ?? '' };
+};
+
+const versionLine = (text: string) => /^\s*version\s*=\s*(\d+)/m.exec(text)?.[1];
+
+/**
+ * containerd's config version, as containerd itself sees it: `containerd --config FILE config dump` (which
+ * merges the imports and fills the defaults, so it answers even without a file), else FILE's `version` line.
+ * Returns the version and where it came from, or throws a refusal that names --containerd 2|3.
+ */
+export function containerdConfigVersion(configFile: string, run: Runner = runProgram): { version: 2 | 3; from: string } {
+  const dump = run('containerd', ['--config', configFile, 'config', 'dump']);
+  const fromDump = dump.status === 0 ? versionLine(dump.stdout) : undefined;
+  if (fromDump === '2' || fromDump === '3') return { version: Number(fromDump) as 2 | 3, from: `containerd --config ${configFile} config dump` };
+  let text = '';
+  try { text = readFileSync(configFile, 'utf8'); } catch { /* absent: refused below */ }
+  const v = versionLine(text);
+  if (v === '2' || v === '3') return { version: Number(v) as 2 | 3, from: `the version line of ${configFile}` };
+  throw new LsmnsError({
+    code: 'InvalidInput', exitCode: ExitCode.InvalidInput,
+    message: `cannot tell containerd's config version: ${dump.status === null ? 'containerd is not on PATH' : `containerd config dump ${dump.status === 0 ? `says version ${fromDump ?? '1'}` : 'failed'}`}, and ${text ? `${configFile} has version ${v ?? '1 (no version line)'}` : `${configFile} does not exist`}`,
+    remedy: 'name it: --containerd 2 (containerd 1.6/1.7) or --containerd 3 (containerd 2.x)',
+  });
 }
 
 export interface WriteResult {

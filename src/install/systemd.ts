@@ -1,7 +1,7 @@
 // systemd units for the served hooks: a socket unit that owns the agent's root-only socket, and the agent
 // service it activates (the agent takes the listening socket as fd 3, LISTEN_FDS=1). Pure rendering.
 
-import { ENV, type CommonOptions } from '../config.js';
+import type { CommonOptions } from '../config.js';
 import type { InstallFile } from './hooks-d.js';
 
 export interface SystemdOptions {
@@ -36,8 +36,6 @@ export function renderSystemdUnits(o: SystemdOptions): InstallFile[] {
     'WantedBy=sockets.target',
     '',
   ].join('\n');
-  const env = (['backend', 'simState', 'securityfs', 'policyDir', 'hostProfileDir', 'stateDir', 'socket'] as (keyof CommonOptions)[])
-    .map((k) => `Environment=${execWord(`${ENV[k]}=${o.options[k]}`)}`);
   const service = [
     '# Written by lsmns install --served --systemd; removed by lsmns install --uninstall.',
     '[Unit]',
@@ -47,7 +45,7 @@ export function renderSystemdUnits(o: SystemdOptions): InstallFile[] {
     '',
     '[Service]',
     'Type=simple',
-    ...env,
+    // No Environment= lines: the agent reads node.conf (--config in its command), so editing it is enough.
     `ExecStart=${o.agentCommand.map(execWord).join(' ')}`,
     'Restart=on-failure',
     'RestartSec=1',

@@ -3,19 +3,21 @@
 // no YAML), because a hook's start-up is paid on every container start.
 
 import { parseArgs } from 'node:util';
-import { resolveOptions } from '../config.js';
+import { COMMON_ARGS, nodeOptions, withConfig, type HostProbe } from '../config.js';
 import { ExitCode, invalidInput, toLsmnsError } from '../errors.js';
-import { openBackend } from '../kernel/factory.js';
-import { FilePolicyStore } from '../policy/store.js';
+import { policyStoreOf } from '../policy/store.js';
 import { fileLog, hookErrorLine, hookExitCode, parseStage, policyWaitOf, runHook, type HookResult } from './hook.js';
+import { openNodeBackend } from './node-guard.js';
 import { parseOciState } from './spec.js';
 
-export const HOOK_USAGE = 'usage: lsmns hook <createRuntime|prestart|poststop> [--policy-wait MS] [--backend sim|securityfs] [--sim-state PATH] [--state-dir PATH] [--policy-dir PATH] [--output text|json] < OCI-state.json';
+export const HOOK_USAGE = 'usage: lsmns hook <createRuntime|prestart|poststop> [--policy-wait MS] [--backend sim|securityfs] [--sim-state PATH] [--state-dir PATH] [--policy-dir PATH] [--config FILE] [--output text|json] < OCI-state.json';
 
 export interface HookIo {
   env: NodeJS.ProcessEnv;
   stdout: (s: string) => void;
   stderr: (s: string) => void;
+  /** The host's AppArmor state, for the no-silent-sim rule (the real host when absent). */
+  host?: HostProbe;
 }
 
 function parse(args: string[]) {
@@ -23,9 +25,7 @@ function parse(args: string[]) {
     return parseArgs({
       args, allowPositionals: true, strict: true,
       options: {
-        'policy-wait': { type: 'string' }, backend: { type: 'string' }, 'sim-state': { type: 'string' }, securityfs: { type: 'string' },
-        'policy-dir': { type: 'string' }, 'host-profile-dir': { type: 'string' }, 'state-dir': { type: 'string' }, socket: { type: 'string' },
-        output: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+        ...COMMON_ARGS, 'policy-wait': { type: 'string' }, output: { type: 'string' }, help: { type: 'boolean', short: 'h' },
       },
     });
   } catch (e) {
@@ -47,13 +47,13 @@ export async function hookMain(args: string[], stateText: string, io: HookIo): P
     if (positionals.length !== 1) throw invalidInput('InvalidInput', `lsmns hook takes one stage, got ${positionals.length}`, HOOK_USAGE);
     stage = positionals[0]!;
     const hookStage = parseStage(stage);
-    const o = resolveOptions({ backend: values.backend, simState: values['sim-state'], securityfs: values.securityfs, policyDir: values['policy-dir'], hostProfileDir: values['host-profile-dir'], stateDir: values['state-dir'], socket: values.socket }, io.env);
+    const o = nodeOptions(values, io.env);
     const state = parseOciState(stateText);
-    const backend = await openBackend(o);
+    const backend = await openNodeBackend(o, io.host);
     const log = fileLog(o.stateDir, 'hook');
     let r: HookResult;
     try {
-      r = await runHook(hookStage, state, { backend, policies: new FilePolicyStore(o.policyDir), stateDir: o.stateDir, policyWaitMs: policyWaitOf(values['policy-wait'], io.env), log });
+      r = await runHook(hookStage, state, { backend, policies: policyStoreOf(o), stateDir: o.stateDir, policyWaitMs: policyWaitOf(values['policy-wait'] as string | undefined, withConfig(io.env, o.file)), log });
     } finally {
       log.close();
     }

@@ -8,21 +8,24 @@ import { spawn } from 'node:child_process';
 import { appendFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import { parseArgs } from 'node:util';
-import { resolveOptions } from '../config.js';
+import { COMMON_ARGS, nodeOptions, withConfig, type HostProbe } from '../config.js';
 import { ExitCode, invalidInput, toLsmnsError } from '../errors.js';
-import { openBackend, type Backend } from '../kernel/factory.js';
+import type { Backend } from '../kernel/factory.js';
 import { escapeValue } from '../schema/names.js';
 import { parseRuntimeArgs, runtimeLogLine } from './runtime-args.js';
 import { fileLog, policyWaitOf } from './hook.js';
 import { defaultLsmnsBin, prepareBundle, type PrepareResult } from './shim.js';
+import { openNodeBackend } from './node-guard.js';
 
-export const RUNTIME_USAGE = 'usage: lsmns runtime [--runtime runc|crun|PATH] [--backend sim|securityfs] [--sim-state PATH] [--state-dir PATH] [--policy-dir PATH] -- <runtime arguments>';
+export const RUNTIME_USAGE = 'usage: lsmns runtime [--runtime runc|crun|PATH] [--backend sim|securityfs] [--sim-state PATH] [--state-dir PATH] [--policy-dir PATH] [--config FILE] -- <runtime arguments>';
 
 export interface RuntimeIo {
   env: NodeJS.ProcessEnv;
   cwd: string;
   stderr: (s: string) => void;
   now?: () => Date;
+  /** The host's AppArmor state, for the no-silent-sim rule (the real host when absent). */
+  host?: HostProbe;
 }
 
 const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH', 'SIGCONT'];
@@ -32,9 +35,7 @@ function parse(args: string[]) {
     return parseArgs({
       args, allowPositionals: true, strict: true,
       options: {
-        runtime: { type: 'string' }, backend: { type: 'string' }, 'sim-state': { type: 'string' }, securityfs: { type: 'string' },
-        'policy-dir': { type: 'string' }, 'host-profile-dir': { type: 'string' }, 'state-dir': { type: 'string' }, socket: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
+        ...COMMON_ARGS, runtime: { type: 'string' }, help: { type: 'boolean', short: 'h' },
       },
     });
   } catch (e) {
@@ -86,21 +87,21 @@ function osSignal(sig: NodeJS.Signals): number | undefined {
 }
 
 /** Prepares the bundle for create/run; the result says what was written, or throws the refusal. */
-export async function prepareFor(args: string[], own: ReturnType<typeof parse>['values'], io: RuntimeIo): Promise<(PrepareResult & { backend: Backend; containerId: string | null }) | null> {
+export async function prepareFor(args: string[], own: Record<string, unknown>, io: RuntimeIo, o = nodeOptions(own, io.env)): Promise<(PrepareResult & { backend: Backend; containerId: string | null }) | null> {
   const ra = parseRuntimeArgs(args);
   if (ra.verb !== 'create' && ra.verb !== 'run') return null;
   if (ra.config !== null && ra.config !== 'config.json') {
     throw invalidInput('InvalidInput', `--config ${escapeValue(ra.config)}: lsmns prepares the bundle's config.json only`, 'drop --config, or use the bundle\'s config.json');
   }
-  const o = resolveOptions({ backend: own.backend, simState: own['sim-state'], securityfs: own.securityfs, policyDir: own['policy-dir'], hostProfileDir: own['host-profile-dir'], stateDir: own['state-dir'], socket: own.socket }, io.env);
+  const env = withConfig(io.env, o.file);
   // The same structured log as the hooks (front "shim"): containerd shows a runtime's errors, never its output.
   const log = fileLog(o.stateDir, 'shim');
   const base = { verb: ra.verb, container: ra.containerId, bundle: ra.bundle ?? io.cwd };
   try {
-    const backend = await openBackend(o);
+    const backend = await openNodeBackend(o, io.host);
     // The hooks run with only the env their entry names: a policy wait set for the shim must travel in it.
-    const policyWaitMs = io.env.LSMNS_POLICY_WAIT ? policyWaitOf(undefined, io.env) : undefined;
-    const r = await prepareBundle(ra.bundle ?? io.cwd, { backend, options: o, hook: { mode: 'standalone', bin: defaultLsmnsBin(io.env) }, containerId: ra.containerId ?? undefined, policyWaitMs });
+    const policyWaitMs = env.LSMNS_POLICY_WAIT ? policyWaitOf(undefined, env) : undefined;
+    const r = await prepareBundle(ra.bundle ?? io.cwd, { backend, options: o, hook: { mode: 'standalone', bin: defaultLsmnsBin(env) }, containerId: ra.containerId ?? undefined, policyWaitMs });
     if (r.displayLsm) await backend.kernel.writeTaskAttr('self', r.displayLsm.interface, 'apparmor');
     if (r.outcome !== 'skipped') log({ ...base, event: 'prepared', outcome: r.outcome, namespace: r.plan?.namespace?.name ?? null, label: r.label, labelTo: r.labelTo, hooksAdded: r.hooksAdded, displayLsm: r.displayLsm?.interface ?? null });
     return { ...r, backend, containerId: ra.containerId };
@@ -114,17 +115,19 @@ export async function prepareFor(args: string[], own: ReturnType<typeof parse>['
 
 export async function runtimeMain(args: string[], io: RuntimeIo): Promise<number> {
   const { own, rt } = splitArgs(args);
-  let values: ReturnType<typeof parse>['values'];
+  let o: ReturnType<typeof nodeOptions>;
   let runtime: string;
   try {
     const p = parse(own);
-    values = p.values;
+    const values = p.values;
     if (values.help) {
       io.stderr(`${RUNTIME_USAGE}\n`);
       return ExitCode.Ok;
     }
     if (p.positionals.length > 0) throw invalidInput('InvalidInput', `lsmns runtime: put the runtime's arguments after --, got ${escapeValue(p.positionals.join(' '))}`, RUNTIME_USAGE);
-    runtime = runtimeOf(values.runtime, io.env);
+    // The node configuration is read for every verb: its LSMNS_RUNTIME names the runtime they all go to.
+    o = nodeOptions(values, io.env);
+    runtime = runtimeOf(values.runtime as string | undefined, withConfig(io.env, o.file));
   } catch (e) {
     io.stderr(`${toLsmnsError(e).oneLine()}\n`);
     return toLsmnsError(e).exitCode;
@@ -132,7 +135,7 @@ export async function runtimeMain(args: string[], io: RuntimeIo): Promise<number
   const ra = parseRuntimeArgs(rt);
   let prepared: Awaited<ReturnType<typeof prepareFor>>;
   try {
-    prepared = await prepareFor(rt, values, io);
+    prepared = await prepareFor(rt, {}, io, o);
   } catch (e) {
     const err = toLsmnsError(e);
     const line = err.oneLine(`lsmns runtime ${ra.verb}`);

@@ -26,7 +26,7 @@ export type ShimHookStage = (typeof SHIM_HOOK_STAGES)[number];
 /** Bounded hook timeouts (seconds): createRuntime may wait --policy-wait for a late policy. */
 export const HOOK_TIMEOUT_S: Record<ShimHookStage, number> = { createRuntime: 30, poststop: 10 };
 
-/** Hooks run with only the env their entry names: give them a PATH that finds node, curl and the runtimes. */
+/** Hooks run with only the env their entry names: give them a PATH that finds node, socat and the runtimes. */
 export function hookPath(): string {
   const dirs = [dirname(process.execPath), '/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];
   return [...new Set(dirs)].join(':');

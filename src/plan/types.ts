@@ -84,6 +84,23 @@ export function displayInterfaceOf(steps: readonly Step[]): DisplayInterface | n
   return s && 'interface' in s.args ? s.args.interface : null;
 }
 
+/** A rule in a policy file, as a conflict names it. */
+export interface PolicyRuleRef { profile: string; file: string; line: number; rule: string }
+
+/** One tenant rule that loses permissions under a container's host bound (the analysis fills these in). */
+export interface PlanConflict {
+  container: string;
+  hostProfile: string;
+  kind: string;
+  tenant: PolicyRuleRef;
+  /** The host rule that denies it; null when the host profile simply does not grant it. */
+  host: PolicyRuleRef | null;
+  reason: 'denied' | 'not-granted';
+  lost: string[];
+  example: string | null;
+  effect: string;
+}
+
 export interface Blocker {
   code: string;
   message: string;
@@ -125,8 +142,8 @@ export interface Plan {
   containers: ContainerPlan[];
   steps: Step[];
   warnings: Warning[];
-  /** SPEC §6 conflict analysis (host profile denies what the tenant policy allows); empty until implemented. */
-  conflicts: unknown[];
+  /** SPEC §6: tenant rules the host bound denies or does not grant (advice: the plan stays feasible). */
+  conflicts: PlanConflict[];
   feasible: boolean;
   blockers: Blocker[];
   /** Input problems (exit 2): annotations, container profiles, identity. */

@@ -7,6 +7,7 @@ import { sha256Hex } from '../hash.js';
 import { readFileSync, statSync } from 'node:fs';
 import { LsmnsError, ExitCode } from '../errors.js';
 import type { PolicyRef } from '../plan/types.js';
+import type { LintedProfile } from './lint.js';
 import { policyFileOf } from './ref.js';
 
 export { CLUSTER_SCOPE, policyFileOf } from './ref.js';
@@ -21,15 +22,29 @@ export function policyPath(ref: PolicyRef, policyDir: string): string {
 
 /** Where the executor reads the policies that plans name. */
 export interface PolicyStore {
+  /** Where the includes of a policy resolve (the host's profile directory, then /etc/apparmor.d). */
+  readonly includeDirs: string[];
   /** The file a reference resolves to, for messages. */
   locate(ref: PolicyRef): string;
   /** Reads a policy, waiting up to waitMs for one that has not reached the node yet. */
   read(ref: PolicyRef, o: { waitMs: number }): Promise<PolicySource>;
 }
 
+/** The node's store as the options name it: --policy-dir, with includes from --host-profile-dir, then /etc/apparmor.d. */
+export function policyStoreOf(o: { policyDir: string; hostProfileDir: string }): FilePolicyStore {
+  return new FilePolicyStore(o.policyDir, { includeDirs: [...new Set([o.hostProfileDir, '/etc/apparmor.d'])] });
+}
+
 /** The node's policy directory (--policy-dir), laid out as SPEC §4 says. */
 export class FilePolicyStore implements PolicyStore {
-  constructor(readonly dir: string, private readonly o: Omit<ReadPolicyOptions, 'waitMs'> = {}) {}
+  readonly includeDirs: string[];
+
+  constructor(readonly dir: string, o: { includeDirs?: string[] } & Omit<ReadPolicyOptions, 'waitMs'> = {}) {
+    this.includeDirs = o.includeDirs ?? [];
+    this.o = o;
+  }
+
+  private readonly o: Omit<ReadPolicyOptions, 'waitMs'>;
 
   locate(ref: PolicyRef): string {
     return policyPath(ref, this.dir);
@@ -49,6 +64,8 @@ export interface PolicySource {
   path: string;
   text: string;
   digest: string;
+  /** Its profiles as the tenant lint read them, once it was linted: the ports then need not parse it again. */
+  profiles?: LintedProfile[];
 }
 
 export interface ReadPolicyOptions {

@@ -3,7 +3,7 @@
 
 import { formatProblem } from '../schema/annotations.js';
 import type { ApplyResult } from '../apply/executor.js';
-import type { Plan, Step } from '../plan/types.js';
+import type { Plan, PlanConflict, Step } from '../plan/types.js';
 import { policyFileOf } from '../policy/ref.js';
 
 const SYMBOL: Record<string, string> = { check: '<=', create: ' +', load: ' +', set: ' ~', transition: ' ~', remove: ' -' };
@@ -36,6 +36,12 @@ function stepLine(s: Step): string {
   const sym = s.status === 'skipped' ? ' #' : SYMBOL[s.action]!;
   const where = s.status === 'skipped' ? '' : `  [${s.realizedBy} @ ${s.stage}]`;
   return `  ${sym} ${s.kind.padEnd(20)}${stepSummary(s)}${where}`;
+}
+
+/** One conflict: the tenant rule, what it loses, which host rule takes it (or that none grants it), the effect. */
+export function conflictLine(c: PlanConflict): string {
+  const host = c.host ? `denied by ${c.host.file}:${c.host.line} "${c.host.rule}"` : `not granted by host profile ${c.hostProfile}`;
+  return `${c.container}: ${c.tenant.file}:${c.tenant.line} "${c.tenant.rule}" (profile ${c.tenant.profile}) loses ${c.lost.join(', ')}, ${host}; ${c.effect}`;
 }
 
 function count(n: number, one: string, many = `${one}s`): string {
@@ -71,6 +77,11 @@ export function renderPlanText(p: Plan): string {
       const loads = p.steps.filter((s) => s.kind === 'loadPolicy').length;
       out.push('');
       out.push(`Plan: 1 namespace to create, ${count(loads, 'policy', 'policies')} to load, ${count(moved, 'container')} to confine, ${skipped} skipped; removal at poststop.`);
+      if (p.conflicts.length > 0) {
+        out.push('');
+        out.push(`Conflicts with the host bound (${p.conflicts.length}; the plan stays feasible, these rules fail at run time):`);
+        for (const c of p.conflicts) out.push(`  ! ${conflictLine(c)}`);
+      }
       break;
     }
   }

@@ -3,6 +3,7 @@
 import { ExitCode } from '../errors.js';
 import { FORMAT_VERSION } from '../format.js';
 import type { NodeFacts } from '../kernel/facts.js';
+import { analysePlans, type AnalysisOptions } from './analyse.js';
 import { loadInputs, type InputSource } from './inputs.js';
 import { invalidPlan, plan } from '../plan/planner.js';
 import type { RequestOptions } from '../plan/request.js';
@@ -15,9 +16,11 @@ export function exitCodeFor(plans: Plan[]): number {
   return ExitCode.Ok;
 }
 
-export async function planInputs(src: InputSource, facts: NodeFacts, opts: RequestOptions): Promise<Plan[]> {
+/** Plans every input; with analysis options, each plan's policy is linted and compared with its host bound. */
+export async function planInputs(src: InputSource, facts: NodeFacts, opts: RequestOptions, analysis?: AnalysisOptions): Promise<Plan[]> {
   const inputs = await loadInputs(src, opts);
-  return inputs.map((i) => (i.kind === 'request' ? plan(i.request, facts) : invalidPlan(i.ref, i.problems, facts, opts.delivery)));
+  const plans = inputs.map((i) => (i.kind === 'request' ? plan(i.request, facts) : invalidPlan(i.ref, i.problems, facts, opts.delivery)));
+  return analysis ? analysePlans(plans, analysis) : plans;
 }
 
 /** JSON output: one plan as itself, several as a versioned list. */

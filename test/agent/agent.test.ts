@@ -8,7 +8,10 @@ import { OWNER_FORMAT_VERSION, OwnershipStore, type OwnerRecord } from '../../sr
 import { SimKernel } from '../../src/kernel/sim/port.js';
 import { tempDir } from '../kernel/sim/helpers.js';
 import { BIN, cliEnv, lsmns, type CliEnv } from '../commands/cli.js';
-import { ANN, bundle, call, client, CLIENTS, killLeftoverAgents, rawPost, ociState, post, startAgent, waitFor, type RunningAgent } from './helpers.js';
+import { bundle, ociState } from '../support/bundle.js';
+import { nodeSnapshot } from '../support/state.js';
+import { waitFor } from '../support/wait.js';
+import { ANN, call, client, CLIENTS, killLeftoverAgents, rawPost, post, startAgent, type RunningAgent } from './helpers.js';
 
 const namespaces = (e: CliEnv) => new SimKernel({ path: e.sim }).listNamespaces();
 
@@ -17,12 +20,6 @@ function owners(e: CliEnv): { namespace: string; refs: string[] }[] {
   const root = join(e.stateDir, 'owners');
   if (!existsSync(root)) return [];
   return readdirSync(root).flatMap((d) => readdirSync(join(root, d)).filter((f) => f.endsWith('.json')).map((f) => JSON.parse(readFileSync(join(root, d, f), 'utf8'))));
-}
-
-/** Everything a call could change: the sim file and the state dir's files (the log file only grows). */
-function snapshot(e: CliEnv): string {
-  const files = (d: string): string[] => (existsSync(d) ? readdirSync(d, { recursive: true, encoding: 'utf8' }).filter((f) => f !== 'hook.log').sort().map((f) => `${f}:${lstatSync(join(d, f)).isFile() ? readFileSync(join(d, f), 'utf8') : 'dir'}`) : []);
-  return JSON.stringify([existsSync(e.sim) ? readFileSync(e.sim, 'utf8') : null, files(e.stateDir)]);
 }
 
 describe('lsmns agent (served hooks, a real agent process)', function () {
@@ -42,7 +39,7 @@ describe('lsmns agent (served hooks, a real agent process)', function () {
   it('the socket is root-only in a 0700 directory, and logs are JSON lines on stderr', async () => {
     assert.equal(lstatSync(a.socket).mode & 0o777, 0o600);
     assert.equal(lstatSync(join(a.socket, '..')).mode & 0o777, 0o700);
-    await waitFor(() => a.stderr().includes('\n'));
+    await waitFor(() => a.stderr().includes('\n'), 'the first log line');
     for (const line of a.stderr().trim().split('\n')) assert.equal(typeof JSON.parse(line).level, 'number', line);
   });
 
@@ -57,25 +54,29 @@ describe('lsmns agent (served hooks, a real agent process)', function () {
       ['an unannotated container', (e) => ['createRuntime', ociState(bundle(e, { foo: 'bar' }), 'c1', { foo: 'bar' })]],
       ['a namespace owned by another pod', (e) => { const o = { ...ANN, 'lsmns.io/apparmor-namespace': 'taken', 'io.kubernetes.cri.sandbox-uid': 'other' }; return ['createRuntime', ociState(bundle(e, o), 'c9', o)]; }],
     ];
-    for (const [name, make] of cases) {
-      it(name, async () => {
-        // The namespace "taken" belongs to pod u-1 in both runs.
-        const own = { ...ANN, 'lsmns.io/apparmor-namespace': 'taken' };
+    describe('refusals and no-ops', () => {
+      // The namespace "taken" belongs to pod u-1 while these run; each case asserts that it changed nothing.
+      const own = { ...ANN, 'lsmns.io/apparmor-namespace': 'taken' };
+      before(() => {
         const standalone = lsmns(e, ['hook', 'createRuntime'], ociState(bundle(e, own), 'owner', own));
         assert.equal(standalone.code, 0, standalone.stderr);
-        const [stage, input] = make(e);
-        const before = snapshot(e);
-        const s = lsmns(e, ['hook', stage], input);
-        assert.equal(snapshot(e), before, 'the standalone hook changed nothing');
-        for (const which of CLIENTS) {
-          const c = await client(a.socket, stage, input, process.env, which);
-          assert.equal(snapshot(e), before, `the served hook (${which.name} client) changed nothing`);
-          assert.equal(c.code, s.code, `exit codes: served (${which.name}) ${c.stderr} standalone ${s.stderr}`);
-          assert.equal(c.stderr, s.stderr, which.name);
-        }
-        assert.equal(lsmns(e, ['hook', 'poststop'], ociState(bundle(e, own), 'owner', own)).code, 0);
       });
-    }
+      after(() => assert.equal(lsmns(e, ['hook', 'poststop'], ociState(bundle(e, own), 'owner', own)).code, 0));
+      for (const [name, make] of cases) {
+        it(name, async () => {
+          const [stage, input] = make(e);
+          const before = nodeSnapshot(e);
+          const s = lsmns(e, ['hook', stage], input);
+          assert.equal(nodeSnapshot(e), before, 'the standalone hook changed nothing');
+          for (const which of CLIENTS) {
+            const c = await client(a.socket, stage, input, process.env, which);
+            assert.equal(nodeSnapshot(e), before, `the served hook (${which.name} client) changed nothing`);
+            assert.equal(c.code, s.code, `exit codes: served (${which.name}) ${c.stderr} standalone ${s.stderr}`);
+            assert.equal(c.stderr, s.stderr, which.name);
+          }
+        });
+      }
+    });
 
     for (const which of CLIENTS) {
       it(`a pretty-printed state with a final newline and non-ASCII: the ${which.name} client sends it whole`, async () => {
@@ -124,12 +125,12 @@ describe('lsmns agent (served hooks, a real agent process)', function () {
     ];
     for (const [name, req, status, re] of cases) {
       it(name, async () => {
-        const before = snapshot(e);
+        const before = nodeSnapshot(e);
         const r = await req();
         assert.equal(r.status, status, r.body);
         assert.match(r.body, re);
         assert.equal(r.body.trim().split('\n').length, 1, 'one line');
-        assert.equal(snapshot(e), before);
+        assert.equal(nodeSnapshot(e), before);
       });
     }
     const form = (f: [string, string][]) => new URLSearchParams(f).toString();
@@ -147,11 +148,11 @@ describe('lsmns agent (served hooks, a real agent process)', function () {
     for (const [name, req, status, re] of shimCases) {
       it(name, async () => {
         fifoBundle();
-        const before = snapshot(e);
+        const before = nodeSnapshot(e);
         const r = await req();
         assert.equal(r.status, status, r.body);
         assert.match(r.body, re);
-        assert.equal(snapshot(e), before);
+        assert.equal(nodeSnapshot(e), before);
       });
     }
     it('the agent still serves after all of them', async () => {
@@ -256,14 +257,14 @@ describe('lsmns agent without --node runs GC (a real agent process)', function (
     writeFileSync(join(oldBoot, 'foreign.json'), JSON.stringify({ namespace: 'foreign', refs: [] }));
     const a = await startAgent(e, join(e.dir, 'run', 'agent.sock'), ['--gc-grace', '0', '--gc-interval', '1']);
     try {
-      await waitFor(() => !owners.get('released') && !owners.get('crashed'), 10_000, 'GC at start');
+      await waitFor(() => !owners.get('released') && !owners.get('crashed'), 'GC at start');
       assert.deepEqual((await namespaces(e)).sort(), ['foreign', 'held']);
       assert.equal(existsSync(oldBoot), false, 'an earlier boot\'s markers are dropped, its namespace names untouched');
       const gc = a.stderr().trim().split('\n').map((l) => JSON.parse(l) as { event?: string; namespace?: string; why?: string }).filter((l) => l.event === 'gc' && l.namespace);
       assert.deepEqual(gc.map((l) => [l.namespace, l.why]).sort(), [['crashed', 'its creation never finished (a crash between the marker and the mkdir)'], ['released', 'no container holds a reference any more']]);
       // A namespace orphaned while the agent runs goes on a later run.
       await mark('later', { refs: [] });
-      await waitFor(async () => !(await namespaces(e)).includes('later'), 10_000, 'a periodic GC run');
+      await waitFor(async () => !(await namespaces(e)).includes('later'), 'a periodic GC run');
       assert.deepEqual((await namespaces(e)).sort(), ['foreign', 'held']);
     } finally {
       assert.equal(await a.stop(), 0);

@@ -5,7 +5,8 @@ import { lockKeyOf, readServedState } from '../../src/agent/handlers.js';
 import type { CommonOptions } from '../../src/config.js';
 import { SimKernel } from '../../src/kernel/sim/port.js';
 import { cliEnv } from '../commands/cli.js';
-import { ANN, bundle, ociState, post } from './helpers.js';
+import { bundle, ociState } from '../support/bundle.js';
+import { ANN, post } from './helpers.js';
 
 const lockKeyOfText = (text: string) => lockKeyOf(readServedState(text));
 

@@ -2,12 +2,13 @@
 // and the thin client run the way a runtime runs a hook.
 
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { request } from 'node:http';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BIN, type CliEnv } from '../commands/cli.js';
+import { BIN } from '../commands/cli.js';
+import { waitFor } from '../support/wait.js';
 
 export const SH_CLIENT = fileURLToPath(new URL('../../../hooks/lsmns-hook-client', import.meta.url));
 export const NATIVE_CLIENT = fileURLToPath(new URL('../../native/lsmns-hook-client', import.meta.url));
@@ -21,15 +22,6 @@ export type ThinClient = (typeof CLIENTS)[number];
 
 export const ANN = { 'lsmns.io/apparmor-namespace': 'tenant-a', 'lsmns.io/apparmor-profile': 'web', 'lsmns.io/apparmor-policy': 'web', 'io.kubernetes.cri.sandbox-namespace': 'team-a', 'io.kubernetes.cri.sandbox-uid': 'u-1' };
 
-export function bundle(e: CliEnv, annotations: Record<string, string>, name = `bundle-${Math.random().toString(36).slice(2)}`): string {
-  const b = join(e.dir, name);
-  mkdirSync(b, { recursive: true });
-  writeFileSync(join(b, 'config.json'), JSON.stringify({ ociVersion: '1.0.2', process: { args: ['true'] }, annotations }));
-  return b;
-}
-
-export const ociState = (b: string, id: string, annotations?: Record<string, string>) => JSON.stringify({ ociVersion: '1.0.2', id, status: 'creating', pid: 42, bundle: b, ...(annotations ? { annotations } : {}) });
-
 export interface RunningAgent {
   proc: ChildProcess;
   socket: string;
@@ -37,14 +29,6 @@ export interface RunningAgent {
   exited: Promise<number | null>;
   /** SIGTERM, then the exit code. */
   stop: () => Promise<number | null>;
-}
-
-export async function waitFor(cond: () => boolean | Promise<boolean>, ms = 15_000, what = 'condition'): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
 
 const running = new Set<ChildProcess>();
@@ -71,7 +55,7 @@ export async function startAgent(e: { dir: string; env: NodeJS.ProcessEnv }, soc
   await waitFor(async () => {
     if (gone) throw new Error(`agent exited early: ${err}`);
     return existsSync(socket) && (await get(socket, '/healthz').then((r) => r.status === 200, () => false));
-  }, 20_000, `the agent on ${socket}`);
+  }, `the agent on ${socket}`, { timeoutMs: 20_000 });
   return { proc, socket, stderr: () => err, exited, stop: async () => { proc.kill('SIGTERM'); return exited; } };
 }
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { collectOrphans } from '../../src/apply/gc.js';
 import { join } from 'node:path';
 import { applyPlan, type ApplyContext } from '../../src/apply/executor.js';
@@ -11,12 +11,18 @@ import { SimRuntime } from '../../src/kernel/sim/runtime.js';
 import { FilePolicyStore } from '../../src/policy/store.js';
 import { simView } from '../../src/kernel/sim/view.js';
 import { plan } from '../../src/plan/planner.js';
+import { readBundleConfig } from '../../src/oci/spec.js';
+import { requestFromBundle } from '../../src/oci/request.js';
 import { requestFromPod } from '../../src/plan/request.js';
 import { checkPod } from '../../src/schema/pod.js';
 import { PROFILE_P, tempDir } from '../kernel/sim/helpers.js';
+import { bundle } from '../support/bundle.js';
+import { HOSTILE_VALUES, NAME_KEYS } from '../support/hostile.js';
+import { nodeSnapshot } from '../support/state.js';
 
 interface Env {
   dir: string;
+  sim: string;
   port: SimKernel;
   policyDir: string;
   stateDir: string;
@@ -29,14 +35,21 @@ function env(boot = {}): Env {
   const policyDir = join(dir, 'policies');
   mkdirSync(join(policyDir, 'team-a'), { recursive: true });
   writeFileSync(join(policyDir, 'team-a', 'web.aa'), PROFILE_P);
-  const port = new SimKernel({ path: join(dir, 'sim.json'), boot });
+  const sim = join(dir, 'sim.json');
+  const port = new SimKernel({ path: sim, boot });
   const stateDir = join(dir, 'state');
-  return { dir, port, policyDir, stateDir, ctx: { port, runtime: new SimRuntime(port, stateDir), policies: new FilePolicyStore(policyDir), stateDir } };
+  return { dir, sim, port, policyDir, stateDir, ctx: { port, runtime: new SimRuntime(port, stateDir), policies: new FilePolicyStore(policyDir), stateDir } };
 }
 
 function podPlan(e: Env, ann: Record<string, string>, uid = 'uid-1', containers = ['c']) {
   const pod = checkPod({ metadata: { name: 'web', namespace: 'team-a', uid, annotations: ann }, spec: { containers: containers.map((name) => ({ name })) } }, 'pod').pod!;
   return requestFromPod(pod, 'pod', {});
+}
+
+/** The same annotations arriving through an OCI bundle's config.json, as a runtime hands it to the hook. */
+function bundlePlan(e: Env, ann: Record<string, string>) {
+  const { path, config } = readBundleConfig(bundle(e, ann));
+  return requestFromBundle(config, { kind: 'bundle', ref: path }, null, {});
 }
 
 const ANN = { 'lsmns.io/apparmor-namespace': 'tenant-a', 'lsmns.io/apparmor-profile': 'p', 'lsmns.io/apparmor-policy': 'web' };
@@ -123,6 +136,22 @@ describe('apply/executor', () => {
     assert.deepEqual(observable(e), before);
   });
 
+  it('refuses a tenant policy that escapes its namespace before any load, naming the profile and the line', async () => {
+    const e = env();
+    const before = observable(e);
+    const escapes: [string, string, RegExp][] = [
+      ['evil', 'profile p {\n}\nprofile :other:evil {\n}\n', /evil\.aa:3:\d+: .*:other:evil addresses a namespace/],
+      ['jump', 'profile p {\n  change_profile -> :root:unconfined,\n}\n', /jump\.aa:2:\d+: .*change_profile targets a profile in another namespace/],
+      ['stack', 'profile p {\n  /bin/x px -> p//&q,\n}\n', /stack\.aa:2:\d+: .*stacked label/],
+    ];
+    for (const [name, text, message] of escapes) {
+      writeFileSync(join(e.policyDir, 'team-a', `${name}.aa`), text);
+      const err = await rejectsWith(run(e, { ...ANN, 'lsmns.io/apparmor-policy': name }), 'PolicyInvalid', 2);
+      assert.match(err.message, message);
+    }
+    assert.deepEqual(observable(e), before, 'no namespace was made, nothing was loaded');
+  });
+
   it('waits a bounded time for a late policy', async () => {
     const e = env();
     setTimeout(() => writeFileSync(join(e.policyDir, 'team-a', 'late.aa'), PROFILE_P), 150);
@@ -133,7 +162,34 @@ describe('apply/executor', () => {
   it('refuses to apply on a node without AppArmor (exit 3) and changes nothing', async () => {
     const e = env({ lsm: 'lockdown,capability,landlock,bpf', kernel: '6.18.0' });
     const p = plan(podPlan(e, ANN), await e.port.probe());
+    const before = nodeSnapshot(e);
     await rejectsWith(applyPlan(p, { ...e.ctx, stage: 'create', refs: ['c'], actors: ['hook'] }), 'NotPossibleOnNode', 3);
+    assert.equal(nodeSnapshot(e), before, 'the sim file is byte for byte the same');
+    assert.equal(existsSync(e.stateDir), false, 'no state dir, so no ownership marker');
+  });
+
+  describe('hostile annotations: exit 2, the key named, nothing changed', () => {
+    // A sim with a namespace in it, so that "unchanged" means something.
+    let e: Env;
+    let seeded = '';
+    before(async () => {
+      e = env();
+      await run(e, { ...ANN, 'lsmns.io/apparmor-namespace': 'seed' }, { uid: 'seed' });
+      seeded = nodeSnapshot(e);
+    });
+    for (const key of NAME_KEYS) {
+      for (const h of HOSTILE_VALUES) {
+        it(`${key} with ${h.name}`, async () => {
+          const ann = { ...ANN, [key]: h.value };
+          for (const [from, req] of [['pod', podPlan(e, ann)], ['bundle', bundlePlan(e, ann)]] as const) {
+            const err = await rejectsWith(applyPlan(plan(req, await e.port.probe()), { ...e.ctx, stage: 'create', refs: ['c'], actors: ['hook', 'shim', 'webhook', 'kernel'] }), 'InvalidAnnotation', 2);
+            assert.ok(err.problems.some((p) => p.key === key), `${from}: a problem names ${key}: ${err.message}`);
+            assert.ok(err.message.includes(key), `${from}: the message names ${key}`);
+            assert.equal(nodeSnapshot(e), seeded, `${from}: the sim file and the state dir are unchanged`);
+          }
+        });
+      }
+    }
   });
 
   it('plays the runtime when asked: tasks run under the planned labels and end at poststop', async () => {

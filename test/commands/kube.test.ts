@@ -3,7 +3,8 @@ import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FakeApiServer } from '../kube/fake-apiserver.js';
-import { podObj, waitFor } from '../kube/helpers.js';
+import { podObj } from '../kube/helpers.js';
+import { waitFor } from '../support/wait.js';
 import { BIN, cliEnv, lsmns } from './cli.js';
 
 describe('lsmns agent --node and lsmns install --containerd/--crio (real CLI)', function () {
@@ -21,7 +22,7 @@ describe('lsmns agent --node and lsmns install --containerd/--crio (real CLI)', 
       const p = spawn(process.execPath, [BIN, 'agent', '--node', 'node-a', '--kubeconfig', kc, '--socket', socket, '--health-port', '0'], { env: e.env, stdio: ['ignore', 'ignore', 'pipe'] });
       let err = '';
       p.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
-      await waitFor(() => /"event":"kubernetes"/.test(err), 'the Kubernetes side', 20_000);
+      await waitFor(() => /"event":"kubernetes"/.test(err), 'the Kubernetes side', { timeoutMs: 20_000 });
       const health = Number(/"health":(\d+)/.exec(err)![1]);
       assert.equal((await fetch(`http://127.0.0.1:${health}/readyz`)).status, 200);
       assert.match(await (await fetch(`http://127.0.0.1:${health}/metrics`)).text(), /lsmns_informer_cached_objects\{resource="pods",component="agent"\} 1/);
@@ -42,6 +43,19 @@ describe('lsmns agent --node and lsmns install --containerd/--crio (real CLI)', 
     assert.match(v2.stdout, /\[plugins\."io\.containerd\.grpc\.v1\.cri"\.containerd\.runtimes\.lsmns\.options\]\n {2}BinaryName = "\/opt\/lsmns\/bin\/lsmns-runtime"/);
     assert.match(lsmns(e, ['install', '--containerd', '3']).stdout, /io\.containerd\.cri\.v1\.runtime/);
     assert.match(lsmns(e, ['install', '--crio', '--shim', '/s']).stdout, /runtime_path = "\/s"/);
+  });
+
+  it('install --root DIR --containerd (no version): DIR\'s front, and the version containerd\'s config has, said where from', () => {
+    const e = cliEnv();
+    const cfg = join(e.dir, 'config.toml');
+    writeFileSync(cfg, 'version = 2\n');
+    const r = lsmns(e, ['install', '--root', e.dir, '--containerd', '--containerd-config', cfg]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^# containerd config version 2, from (containerd --config \S+ config dump|the version line of \S+)\.$/m);
+    assert.match(r.stdout, new RegExp(`BinaryName = "${e.dir}/opt/lsmns/bin/lsmns-runtime"`));
+    const none = lsmns(e, ['install', '--containerd', '--containerd-config', join(e.dir, 'none.toml'), '--output', 'json']);
+    assert.equal(none.code, 2);
+    assert.match(JSON.parse(none.stdout).remedy, /--containerd 2 .* --containerd 3/);
   });
 
   it('install --containerd --write appends to the main config (with a backup); --crio --write makes a drop-in', () => {

@@ -5,15 +5,31 @@
 // host's, so containerd's own Localhost-profile check runs here although this kernel has no AppArmor.
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { renderContainerdHandler } from '../../src/install/runtime-handler.js';
+import { LSMNS, simEnv, withoutLsmns, type SimEnv } from '../runtimes/harness.js';
 
 const HERE = fileURLToPath(new URL('../../../test/cri/', import.meta.url));
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
+
+/** What a node without lsmns or Node on its PATH still has: containerd, its shims, runc, sh and socat. */
+const NODE_TOOLS = ['containerd', 'containerd-shim', 'containerd-shim-runc-v1', 'containerd-shim-runc-v2', 'runc', 'sh', 'socat'];
+
+/** A directory of links to NODE_TOOLS only, for containerd's PATH. */
+function nodeBin(dir: string): string {
+  const bin = join(dir, 'node-bin');
+  mkdirSync(bin, { recursive: true });
+  for (const t of NODE_TOOLS) {
+    const at = spawnSync('sh', ['-c', `command -v ${t}`], { encoding: 'utf8' }).stdout.trim();
+    if (at) symlinkSync(at, join(bin, t));
+  }
+  return bin;
+}
 
 export function criAvailable(): string | null {
   if (process.getuid?.() !== 0) return 'needs root';
@@ -46,6 +62,14 @@ export interface LabOptions {
   shimPath?: string;
   /** Extra environment for containerd, inherited by the shims and the runtime. */
   env?: Record<string, string>;
+  /** The lsmns handler's TOML as `lsmns install --containerd` printed it (instead of rendering one for shimPath). */
+  handler?: string;
+  /** containerd's environment as a node's: no LSMNS_* variable, a PATH with no lsmns and no node. */
+  nodeEnv?: boolean;
+  /** Shell lines run as root in containerd's private mount namespace before it starts (bind mounts). */
+  mountSetup?: string[];
+  /** Directories put in front of a node's PATH (nodeEnv), e.g. one with an `lsmns` as an npm install has. */
+  pathFirst?: string[];
 }
 
 export class CriLab {
@@ -91,10 +115,12 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
 [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
   Root = "${B}/runc-root"
 
-${renderContainerdHandler(2, { shimPath: this.o.shimPath ?? join(REPO, 'hooks', 'lsmns-runtime') })}`);
-    const env = { ...process.env, PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', ...(this.o.env ?? {}) };
+${this.o.handler ?? renderContainerdHandler(2, { shimPath: this.o.shimPath ?? join(REPO, 'hooks', 'lsmns-runtime') })}`);
+    const base = this.o.nodeEnv ? Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('LSMNS_'))) : process.env;
+    const env = { ...base, PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', ...(this.o.env ?? {}) };
     const log = join(B, 'containerd.log');
-    const run = `exec containerd --config ${B}/config.toml >${log} 2>&1`;
+    // A node's containerd: its PATH has its own tools and nothing of lsmns or Node (set for containerd alone).
+    const run = `${this.o.nodeEnv ? `PATH=${[...(this.o.pathFirst ?? []), nodeBin(B)].join(':')} ` : ''}exec containerd --config ${B}/config.toml >${log} 2>&1`;
     const fake = [
       'set -e',
       'mount -t tmpfs -o size=1m lsmns-fake-securityfs /sys/kernel/security',
@@ -105,8 +131,9 @@ ${renderContainerdHandler(2, { shimPath: this.o.shimPath ?? join(REPO, 'hooks', 
       'mkdir -p /sys/module/apparmor/parameters',
       'echo Y >/sys/module/apparmor/parameters/enabled',
     ].join('; ');
-    this.proc = this.o.fakeAppArmor
-      ? spawn('unshare', ['-m', '--propagation', 'private', 'sh', '-c', `${fake}; ${run}`], { env, stdio: 'ignore' })
+    const setup = [...(this.o.fakeAppArmor ? [fake] : []), ...(this.o.mountSetup ?? [])];
+    this.proc = setup.length > 0
+      ? spawn('unshare', ['-m', '--propagation', 'private', 'sh', '-c', `set -e; ${setup.join('; ')}; ${run}`], { env, stdio: 'ignore' })
       : spawn('sh', ['-c', run], { env, stdio: 'ignore' });
     for (let i = 0; i < 600; i++) {
       if (existsSync(this.sock) && spawnSync('ctr', ['--address', this.sock, 'plugins', 'ls'], { encoding: 'utf8' }).stdout.match(/io\.containerd\.grpc\.v1\s+cri\s+\S+\s+ok/)) break;
@@ -177,4 +204,42 @@ ${renderContainerdHandler(2, { shimPath: this.o.shimPath ?? join(REPO, 'hooks', 
     spawnSync('rmdir', ['/sys/fs/cgroup/lsmns-cri-test']);
     rmSync(this.dir, { recursive: true, force: true, maxRetries: 3 });
   }
+}
+
+/** `lsmns ARGS` as a user runs it: no LSMNS_* variable in the environment. */
+export function lsmnsCli(args: string[]): { status: number | null; stdout: string; stderr: string } {
+  return spawnSync(process.execPath, [LSMNS, ...args], { encoding: 'utf8', env: withoutLsmns(process.env) });
+}
+
+/** `lsmns agent --config FILE`, as the systemd unit or the DaemonSet runs it; stopped by its pid. */
+export async function startNodeAgent(args: string[], socket: string): Promise<{ proc: ChildProcess; log: () => string; stop: () => Promise<void> }> {
+  let log = '';
+  const proc = spawn(process.execPath, [LSMNS, 'agent', ...args], { env: withoutLsmns(process.env), stdio: ['ignore', 'ignore', 'pipe'] });
+  proc.stderr!.on('data', (c) => (log += c));
+  for (let i = 0; i < 200 && !existsSync(socket) && proc.exitCode === null; i++) await new Promise((r) => setTimeout(r, 50));
+  if (!existsSync(socket)) throw new Error(`the agent did not start: ${log}`);
+  return { proc, log: () => log, stop: async () => { if (proc.exitCode === null) { const gone = new Promise((r) => proc.once('exit', r)); proc.kill('SIGTERM'); await gone; } } };
+}
+
+export interface InstalledNode {
+  e: SimEnv;
+  /** What `lsmns install --root DIR --containerd` printed: the handler to give containerd. */
+  handler: string;
+  agent: Awaited<ReturnType<typeof startNodeAgent>> | null;
+  stop(): Promise<void>;
+}
+
+/**
+ * A node exactly as a user installs it under a temp dir: `lsmns install --root DIR --backend sim [--served]`,
+ * then `lsmns install --root DIR --containerd` for the handler, and (served) `lsmns agent --config
+ * DIR/etc/lsmns/node.conf`. No LSMNS_* variable anywhere.
+ */
+export async function installedNode(prefix: string, mode: 'standalone' | 'served'): Promise<InstalledNode> {
+  const e = await simEnv(prefix, { node: true });
+  const inst = lsmnsCli(['install', '--root', e.dir, '--backend', 'sim', ...(mode === 'served' ? ['--served'] : [])]);
+  assert.equal(inst.status, 0, inst.stderr);
+  const h = lsmnsCli(['install', '--root', e.dir, '--containerd']);
+  assert.equal(h.status, 0, h.stderr);
+  const agent = mode === 'served' ? await startNodeAgent(['--config', join(e.dir, 'etc/lsmns/node.conf')], e.options.socket) : null;
+  return { e, handler: h.stdout, agent, stop: async () => { await agent?.stop(); } };
 }

@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LsmnsError } from '../../src/errors.js';
-import { handlerConfigured, renderContainerdHandler, renderCrioHandler, writeContainerdHandler, writeCrioHandler } from '../../src/install/runtime-handler.js';
+import { containerdConfigVersion, handlerConfigured, renderContainerdHandler, renderCrioHandler, writeContainerdHandler, writeCrioHandler } from '../../src/install/runtime-handler.js';
 import { tempDir } from '../kernel/sim/helpers.js';
 
 const hasContainerd = spawnSync('containerd', ['--version'], { encoding: 'utf8' }).status === 0;
@@ -62,5 +62,18 @@ describe('install/runtime-handler', () => {
     assert.equal(handlerConfigured({ containerdFiles: [main], crioDir: join(d, 'none') }), true);
     writeCrioHandler({ confDir: join(d, 'crio.conf.d') });
     assert.equal(handlerConfigured({ containerdFiles: [], crioDir: join(d, 'crio.conf.d') }), true);
+  });
+
+  it('containerd\'s config version: containerd config dump first, else the file\'s version line, else a refusal naming 2|3', () => {
+    const dir = tempDir('lsmns-ctd-');
+    const file = join(dir, 'config.toml');
+    writeFileSync(file, 'version = 3\n');
+    const calls: string[][] = [];
+    const dump = (out: string, status: number | null = 0) => (cmd: string, args: string[]) => { calls.push([cmd, ...args]); return { status, stdout: out }; };
+    assert.deepEqual(containerdConfigVersion(file, dump('root = "/x"\nversion = 2\n')), { version: 2, from: `containerd --config ${file} config dump` });
+    assert.deepEqual(calls[0], ['containerd', '--config', file, 'config', 'dump']);
+    assert.deepEqual(containerdConfigVersion(file, dump('', null)), { version: 3, from: `the version line of ${file}` });
+    assert.deepEqual(containerdConfigVersion(file, dump('version = 1\n', 1)), { version: 3, from: `the version line of ${file}` });
+    assert.throws(() => containerdConfigVersion(join(dir, 'none.toml'), dump('', null)), (e: LsmnsError) => e.exitCode === 2 && /not on PATH/.test(e.message) && /--containerd 2/.test(e.remedy));
   });
 });

@@ -7,7 +7,8 @@ import { fileURLToPath } from 'node:url';
 import { Controller } from '../../src/kube/controller.js';
 import { tempDir } from '../kernel/sim/helpers.js';
 import { FakeApiServer } from './fake-apiserver.js';
-import { podObj, waitFor } from './helpers.js';
+import { podObj } from './helpers.js';
+import { waitFor } from '../support/wait.js';
 
 const quiet = { info() {}, warn() {}, error() {} };
 const reviewFixture = fileURLToPath(new URL('../../../test/fixtures/admission/review-pod-create.json', import.meta.url));

@@ -1,13 +1,4 @@
-// Small helpers for the kube tests: polling for a condition, and pod objects shaped like the API's.
-
-export async function waitFor(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 5_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    if (await cond()) return;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-}
+// Small helpers for the kube tests: pod objects shaped like the API's, and JSON patches applied to them.
 
 export function podObj(ns: string, name: string, o: { node?: string; annotations?: Record<string, string>; uid?: string; runtimeClassName?: string; containers?: string[] } = {}) {
   return {

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { Informer, backoffDelay } from '../../src/kube/informer.js';
 import type { KubeObject } from '../../src/kube/client.js';
 import { FakeApiServer } from './fake-apiserver.js';
-import { podObj, waitFor } from './helpers.js';
+import { podObj } from './helpers.js';
+import { waitFor } from '../support/wait.js';
 
 type Slim = { key: string; rv: string; node: string };
 const project = (o: KubeObject): Slim => ({ key: `${o.metadata!.namespace}/${o.metadata!.name}`, rv: o.metadata!.resourceVersion!, node: String((o.spec as { nodeName?: string }).nodeName) });
@@ -98,7 +99,7 @@ describe('kube/informer', () => {
     await waitFor(() => srv.watchCount === 1, 'the watch');
     srv.stall(true);
     srv.put('pods', podObj('a', 'late'));
-    await waitFor(() => relists.includes('watchdog'), 'the watchdog relist', 3000);
+    await waitFor(() => relists.includes('watchdog'), 'the watchdog relist', { timeoutMs: 3000 });
     await waitFor(() => i.cache.has('a/late'), 'the pod seen by the relist');
   });
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { LeaderElector } from '../../src/kube/leader.js';
 import { FakeApiServer } from './fake-apiserver.js';
-import { waitFor } from './helpers.js';
+import { waitFor } from '../support/wait.js';
 
 describe('kube/leader', () => {
   let srv: FakeApiServer;
@@ -23,7 +23,7 @@ describe('kube/leader', () => {
     assert.equal(srv.lease('lsmns-system', 'lsmns-controller')!.spec && (srv.lease('lsmns-system', 'lsmns-controller')!.spec as { holderIdentity: string }).holderIdentity, leaderId);
     assert.ok(srv.leaseWrites.some((w) => w.method === 'PUT'), 'the leader renews with PUT');
     await leader.stop();
-    await waitFor(() => standby.isLeader, 'the standby takes over', 3_000);
+    await waitFor(() => standby.isLeader, 'the standby takes over', { timeoutMs: 3_000 });
     assert.equal(leader.isLeader, false);
     await standby.stop();
     assert.deepEqual(acted.filter((x) => x.endsWith('leads')).length, 2);

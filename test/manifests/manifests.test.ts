@@ -1,9 +1,13 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import YAML from 'yaml';
+import { parseNodeConfig } from '../../src/config.js';
+import { bakedConfig } from '../../src/install/doctor.js';
+import { BIN } from '../commands/cli.js';
+import { tempDir } from '../kernel/sim/helpers.js';
 
 const ROOT = fileURLToPath(new URL('../../../manifests/', import.meta.url));
 type Obj = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; annotations?: Record<string, string> }; [k: string]: unknown };
@@ -111,17 +115,36 @@ describe('manifests (kustomize, official schemas)', () => {
     const host = Object.fromEntries(pod.volumes.filter((v: any) => v.hostPath).map((v: any) => [v.name, v.hostPath.path]));
     assert.equal(host[mounts['/sys/kernel/security']], '/sys/kernel/security');
     assert.equal(host[mounts['/run/lsmns']], '/run/lsmns');
-    const init = pod.initContainers[0].args.join(' ');
-    for (const f of ['hooks/lsmns-hook-client', 'hooks/lsmns-runtime', 'lsmns-createruntime.json']) assert.ok(init.includes(f), `init installs ${f}`);
+    const init = pod.initContainers[0];
+    assert.deepEqual(init.args.slice(0, 2), ['install', '--destdir=$(HOST_ROOT)'], 'the init container runs lsmns install');
+    for (const f of ['--served', '--backend=securityfs', '--socket=/run/lsmns/agent.sock']) assert.ok(init.args.includes(f), `init installs with ${f}`);
+    const initMounts = Object.fromEntries(init.volumeMounts.map((m: { name: string; mountPath: string }) => [m.mountPath, host[m.name]]));
+    for (const [at, from] of Object.entries(initMounts)) assert.equal(at, `/host${from}`, 'each host directory under /host at its own path');
     const [rc] = byKind('RuntimeClass');
     assert.equal(rc!.handler, 'lsmns');
-    const hooks = byKind('ConfigMap').find((c) => c.metadata.name === 'lsmns-hooks')!;
-    for (const [file, text] of Object.entries(hooks.data as Record<string, string>)) {
-      const h = JSON.parse(text) as { version: string; hook: { path: string; args: string[]; env: string[] }; stages: string[] };
-      assert.equal(h.version, '1.0.0', file);
-      assert.ok(h.hook.env.some((e) => e.startsWith('PATH=/')), `${file}: hooks get no environment but their own; the client needs PATH for curl`);
-      assert.equal(h.hook.path, '/opt/lsmns/bin/lsmns-hook-client');
-      assert.equal(h.hook.args[1], h.stages[0]);
+    assert.equal(byKind('ConfigMap').find((c) => c.metadata.name === 'lsmns-hooks'), undefined, 'hooks.d JSON comes from lsmns install, not a copy');
+  });
+
+  it('the init container\'s command, run as written: the host\'s node laid out with the host\'s own paths', () => {
+    const [ds] = byKind('DaemonSet');
+    const init = (ds!.spec as { template: { spec: { initContainers: { args: string[]; env: { name: string; value: string }[] }[] } } }).template.spec.initContainers[0]!;
+    // The kubelet expands $(VAR) from the container's env; HOST_ROOT is this test's directory instead of /host.
+    const host = tempDir('lsmns-init-');
+    const env: Record<string, string> = { ...Object.fromEntries(init.env.map((e) => [e.name, e.value])), HOST_ROOT: host };
+    const args = init.args.map((a) => a.replace(/\$\((\w+)\)/g, (_m, v: string) => env[v] ?? `$(${v})`));
+    const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('LSMNS_'))) });
+    assert.equal(r.status, 0, r.stderr);
+    const conf = parseNodeConfig(readFileSync(join(host, 'etc/lsmns/node.conf'), 'utf8'), 'node.conf').values;
+    assert.deepEqual([conf.LSMNS_BACKEND, conf.LSMNS_SHIM_MODE, conf.LSMNS_SOCKET, conf.LSMNS_HOOK_CLIENT], ['securityfs', 'served', '/run/lsmns/agent.sock', '/opt/lsmns/bin/lsmns-hook-client']);
+    for (const p of ['opt/lsmns/bin/lsmns-runtime', 'opt/lsmns/bin/lsmns-hook-client']) {
+      accessSync(join(host, p), constants.X_OK);
+      assert.equal(bakedConfig(readFileSync(join(host, p))), '/etc/lsmns/node.conf', `${p} finds the host's node.conf with no environment`);
     }
+    const hook = JSON.parse(readFileSync(join(host, 'usr/share/containers/oci/hooks.d/50-lsmns-createRuntime.json'), 'utf8')) as { hook: { path: string; env: string[] } };
+    assert.equal(hook.hook.path, '/opt/lsmns/bin/lsmns-hook-client');
+    assert.ok(hook.hook.env.includes('LSMNS_SOCKET=/run/lsmns/agent.sock'));
+    assert.ok(existsSync(join(host, 'var/lib/lsmns/install-manifest.json')));
+    const again = spawnSync(process.execPath, [BIN, ...args, '--output', 'json'], { encoding: 'utf8' });
+    assert.ok((JSON.parse(again.stdout) as { files: { action: string }[] }).files.every((f) => f.action === 'unchanged'), 'a restarted pod re-runs it harmlessly');
   });
 });

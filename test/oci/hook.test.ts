@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LsmnsError } from '../../src/errors.js';
@@ -11,6 +11,7 @@ import { skipsFast } from '../../src/oci/gate.js';
 import { runHook, type HookDeps } from '../../src/oci/hook.js';
 import { parseOciState } from '../../src/oci/spec.js';
 import { PROFILE_P, tempDir } from '../kernel/sim/helpers.js';
+import { bundle as ociBundle } from '../support/bundle.js';
 
 const STATES = fileURLToPath(new URL('../../../test/fixtures/oci/state/', import.meta.url));
 const UID = '7c1e8f6a-3b2d-4c5e-9f10-2a3b4c5d6e7f';
@@ -23,9 +24,7 @@ function env(annotations: Record<string, string> = ANN): Env {
   const policyDir = join(dir, 'policies');
   mkdirSync(join(policyDir, 'team-a'), { recursive: true });
   writeFileSync(join(policyDir, 'team-a', 'web.aa'), PROFILE_P);
-  const bundle = join(dir, 'bundle');
-  mkdirSync(bundle);
-  writeFileSync(join(bundle, 'config.json'), JSON.stringify({ ociVersion: '1.0.2', process: { args: ['true'] }, annotations }));
+  const bundle = ociBundle({ dir }, annotations, 'bundle');
   const port = new SimKernel({ path: join(dir, 'sim.json') });
   const log: Record<string, unknown>[] = [];
   const stateDir = join(dir, 'state');
@@ -47,17 +46,6 @@ function namespaces(e: Env) {
 }
 
 describe('oci/hook', () => {
-  describe('state fixtures (real runc and crun captures)', () => {
-    for (const f of readdirSync(STATES).filter((x) => x.endsWith('.json'))) {
-      it(`parses ${f}`, () => {
-        const s = parseOciState(readFileSync(join(STATES, f), 'utf8'));
-        assert.equal(s.bundle, '/tmp/lsmns-lab/oci/bundle');
-        if (f.startsWith('runc-poststop')) assert.equal(s.pid, undefined, 'runc omits pid at poststop');
-        if (f.startsWith('crun-poststop')) assert.equal(s.pid, 0, 'crun sends pid 0 at poststop');
-      });
-    }
-  });
-
   describe('gate', () => {
     it('skips a known stage whose state carries annotations but no lsmns ones', () => {
       const text = readFileSync(join(STATES, 'runc-createRuntime.state.json'), 'utf8');

@@ -9,10 +9,10 @@ import { readFactsFile } from '../../src/kernel/facts-source.js';
 import { exitCodeFor, planInputs, plansJson } from '../../src/run/plan.js';
 import { renderPlansText } from '../../src/render/plan-text.js';
 import type { Delivery } from '../../src/plan/types.js';
+import { FilePolicyStore } from '../../src/policy/store.js';
 
 /** The source tree's fixture folder (tests run from dist/, fixtures stay in test/). */
 export const PLANS_DIR = fileURLToPath(new URL('../../../test/fixtures/plans/', import.meta.url));
-export const GOLDEN_POLICY_DIR = '/etc/lsmns/policies';
 
 export interface CaseArgs {
   lsm?: string;
@@ -22,8 +22,15 @@ export interface CaseArgs {
   delivery?: Delivery;
 }
 
+/** The node the goldens are analysed against, by paths relative to the tree (tests and the updater run from its root). */
+export const GOLDEN_NODE = {
+  policyDir: 'test/fixtures/plans/_node/policies',
+  hostProfileDir: 'test/fixtures/plans/_node/host-profiles',
+  includeDirs: ['test/fixtures/policy/include'],
+};
+
 export function caseNames(): string[] {
-  return readdirSync(PLANS_DIR, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name).sort();
+  return readdirSync(PLANS_DIR, { withFileTypes: true }).filter((d) => d.isDirectory() && !d.name.startsWith('_')).map((d) => d.name).sort();
 }
 
 export function caseArgs(name: string): CaseArgs {
@@ -37,21 +44,11 @@ export function caseFacts(name: string): NodeFacts {
   return simulatedFacts({ lsm: a.lsm ?? DEFAULT_SIM_LSM, kernel: a.kernel ?? DEFAULT_SIM_KERNEL, display: a.attrDisplay ?? null });
 }
 
-/** The CLI flags that reproduce a case. */
-export function caseFlags(name: string): string[] {
-  const a = caseArgs(name);
-  const f = ['--policy-dir', GOLDEN_POLICY_DIR];
-  if (a.nodeFacts) f.push('--node-facts', join(PLANS_DIR, name, a.nodeFacts));
-  else f.push('--lsm', a.lsm ?? DEFAULT_SIM_LSM, '--kernel', a.kernel ?? DEFAULT_SIM_KERNEL);
-  if (a.attrDisplay) f.push('--attr-display', a.attrDisplay);
-  if (a.delivery) f.push('--delivery', a.delivery);
-  return f;
-}
-
 export async function runCase(name: string): Promise<{ json: string; text: string; exitCode: number }> {
   const podFile = join(PLANS_DIR, name, 'pod.yaml');
   // The pod is referred to by a relative path so that goldens do not depend on where the tree is checked out.
-  const plans = await planInputs({ pod: podFile, readStdin: async () => '' }, caseFacts(name), { delivery: caseArgs(name).delivery ?? 'shim' });
+  const analysis = { policies: new FilePolicyStore(GOLDEN_NODE.policyDir, { includeDirs: GOLDEN_NODE.includeDirs }), hostProfileDir: GOLDEN_NODE.hostProfileDir, policyWaitMs: 5000 };
+  const plans = await planInputs({ pod: podFile, readStdin: async () => '' }, caseFacts(name), { delivery: caseArgs(name).delivery ?? 'shim' }, analysis);
   for (const p of plans) p.input.source.ref = `test/fixtures/plans/${name}/pod.yaml`;
   return { json: `${JSON.stringify(plansJson(plans), null, 2)}\n`, text: renderPlansText(plans), exitCode: exitCodeFor(plans) };
 }

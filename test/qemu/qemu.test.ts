@@ -11,6 +11,7 @@ import { compareRuns, SCENARIOS, type ScenarioResult } from '../kernel/fidelity/
 import { FIXTURES, simRunFor } from '../kernel/fidelity/sim-run.js';
 import type { ContainerResult } from './guest/containers.js';
 import { criAvailable } from '../cri/lab.js';
+import { mediationCases, medLabel, simMediation } from '../kernel/sim/mediation-cases.js';
 import { bootOnce, installedKernel, KUBE_KERNEL, type GuestDoc, type GuestRun } from './harness.js';
 
 const pick = (r: ContainerResult) => ({ status: r.status, label: r.label, secret: r.secret, outerSecret: r.outerSecret, public: r.public, namespacesDuring: r.namespacesDuring, labelsDuring: r.labelsDuring, namespacesAfter: r.namespacesAfter });
@@ -78,6 +79,19 @@ for (const k of KERNELS) {
         { status: 0, mainThread: 'ok', childLabel: 'p (enforce)', ownLabel: 'unconfined', asyncWorker: 'EACCES' }, String(c.stderr ?? c.error));
     });
 
+    it('mediation: lsmns sim check decides every generated (profile pair, path, permission) case as the kernel does', async () => {
+      const c = doc.checks.mediation as { loadErrors: string[]; results: { status: number; allowed: boolean; err: string }[]; ms: number; error?: string };
+      assert.equal(c.error, undefined, c.error);
+      assert.deepEqual(c.loadErrors, []);
+      assert.deepEqual(c.results.filter((r) => r.status === 3 || r.status === null), [], 'every task got its label');
+      const { cases, pairs } = mediationCases();
+      const simAnswers = await simMediation();
+      const off = cases.map((x, i) => ({ ...x, label: medLabel(pairs[x.pair]!), kernel: c.results[i]!.allowed, sim: simAnswers[i] })).filter((x) => x.kernel !== x.sim);
+      process.stdout.write(`\n    [${run.kver}] mediation: ${cases.length - off.length}/${cases.length} cases agree (${c.ms} ms in the guest)\n`);
+      assert.ok(cases.length >= 300);
+      assert.deepEqual(off, []);
+    });
+
     it('lsmns probe --backend securityfs --output json prints the same facts', () => {
       const c = doc.checks['probe-command'] as { status: number; output: Record<string, unknown> & { probe: { backend: string } }; stderr: string };
       assert.equal(c.status, 0, c.stderr);
@@ -112,6 +126,24 @@ for (const k of KERNELS) {
         assert.deepEqual([r.namespacesDuring, r.namespacesAfter, r.profilesUnchanged], [[], r.namespacesBefore, true]);
       });
     }
+
+    it('no silent sim: with no node configuration and no LSMNS_BACKEND, the shim and a hook refuse (exit 3) and securityfs is unchanged', () => {
+      const all = doc.checks.containers as Record<string, { unconfigured: Record<string, unknown> }>;
+      const u = all['node-install']!.unconfigured;
+      assert.equal(u.shimStatus, 3, String(u.shimOutput));
+      assert.match(String(u.shimOutput), /AppArmor enabled, but there is no node configuration \(\/etc\/lsmns\/node\.conf/);
+      assert.notEqual(u.hookStatus, 0, String(u.hookOutput));
+      assert.match(String(u.hookOutput), /no node configuration/);
+      assert.deepEqual([u.shimLabel, u.hookLabel, u.unchanged, u.simCreated], [null, null, true, false], 'no container ran, nothing changed, no sim');
+    });
+
+    it('a node laid out by lsmns install (securityfs picked, no LSMNS_* variable): the installed front runs the container confined', () => {
+      const all = doc.checks.containers as Record<string, { installed: Record<string, unknown> }>;
+      const r = all['node-install']!.installed;
+      assert.equal(r.installStatus, 0, String(r.installOutput));
+      assert.match(String(r.conf), /^LSMNS_BACKEND=securityfs$/m);
+      assert.deepEqual([r.status, r.label, r.secret, r.namespacesDuring, r.labelsDuring, r.namespacesAfter], [0, 'p (enforce)', 'denied', ['tenant-a'], ['unconfined//&:tenant-a:p (enforce)'], []], String(r.output));
+    });
 
     it('leaves no task behind', () => {
       assert.deepEqual(doc.leftover, []);

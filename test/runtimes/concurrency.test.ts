@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { OwnershipStore } from '../../src/apply/ownership.js';
 import { SimKernel } from '../../src/kernel/sim/port.js';
 import { BIN, cliEnv, type CliEnv } from '../commands/cli.js';
-import { ANN, CLIENTS, bundle, client, killLeftoverAgents, startAgent } from '../agent/helpers.js';
+import { ANN, CLIENTS, client, killLeftoverAgents, startAgent } from '../agent/helpers.js';
+import { bundle } from '../support/bundle.js';
 
 // Concurrency (issue 16; here with the slow suites: 200 node processes at once take a minute on two cores): 100 hooks for one pod and 100 hooks for 100 pods at once, standalone (one process
 // each) and served (the thin client to one agent), against one sim file and one state dir. Every call ends

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ANNOTATIONS, busyboxBundle, shimWrapper, simEnv, startContainerd, waitFor, type Containerd, type SimEnv } from './harness.js';
+import { ANNOTATIONS, busyboxBundle, shimWrapper, simEnv, startContainerd, type Containerd, type SimEnv } from './harness.js';
 
 // containerd (ctr, runc v2 shim): a spec that carries the lsmns hooks and annotations, and the lsmns shim as
 // the runc binary, where a refusal reaches the user through runc's --log file, which containerd reads.
@@ -27,29 +27,21 @@ describe('containerd (ctr run --config)', function () {
     };
   });
 
-  const stop = (id: string) => {
-    cd.ctr(['task', 'kill', '-s', 'KILL', id]);
-    // ctr task ls: "ID PID STATUS"; a task that is gone counts as stopped.
-    waitFor(() => /STOPPED/.test(cd.ctr(['task', 'ls']).out.split('\n').find((l) => l.startsWith(`${id} `)) ?? 'STOPPED'), `${id} stopped`);
-    cd.ctr(['task', 'delete', id]);
-    return cd.ctr(['container', 'delete', id]);
-  };
-
-  it('a spec with the lsmns hooks and annotations: namespace while it runs, gone after delete', () => {
+  it('a spec with the lsmns hooks and annotations: namespace while it runs, gone after delete', async () => {
     const r = cd.ctr(['run', '-d', '--null-io', '--config', spec('hooked', { annotations: ANNOTATIONS, hooks: true }), 'hooked']);
     assert.equal(r.status, 0, r.out);
     assert.deepEqual(e.namespaces(), [{ name: 'tenant-a', profiles: ['p'] }]);
-    assert.equal(stop('hooked').status, 0);
+    assert.equal((await cd.killAndDelete('hooked')).status, 0);
     assert.deepEqual(e.namespaces(), []);
   });
 
-  it('the lsmns shim as the runc binary: annotations only, the container runs as the label; delete ends it', () => {
+  it('the lsmns shim as the runc binary: annotations only, the container runs as the label; delete ends it', async () => {
     const wrapper = shimWrapper(e);
     const r = cd.ctr(['run', '-d', '--null-io', '--runc-binary', wrapper, '--config', spec('shimmed', { annotations: ANNOTATIONS }), 'shimmed']);
     assert.equal(r.status, 0, r.out);
     assert.deepEqual(e.namespaces(), [{ name: 'tenant-a', profiles: ['p'] }]);
     assert.deepEqual(e.tasks().map((t) => [t.container, t.label]), [['shimmed', 'unconfined//&:tenant-a:p (enforce)']]);
-    assert.equal(stop('shimmed').status, 0);
+    assert.equal((await cd.killAndDelete('shimmed')).status, 0);
     assert.deepEqual(e.namespaces(), []);
     assert.deepEqual(e.tasks(), []);
 
@@ -63,7 +55,7 @@ describe('containerd (ctr run --config)', function () {
   });
 
   after(async () => {
-    for (const id of ['hooked', 'shimmed']) stop(id);
+    for (const id of ['hooked', 'shimmed']) await cd.killAndDelete(id);
     await cd.stop();
   });
 });

@@ -8,10 +8,13 @@ import { closeSync, copyFileSync, mkdirSync, openSync, readFileSync, symlinkSync
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { resolveOptions, type CommonOptions } from '../../src/config.js';
+import { DEFAULT_HOOKS_DIR, DEFAULT_UNIT_DIR } from '../../src/install/install.js';
+import { nodeLayout } from '../../src/install/layout.js';
 import { SimKernel } from '../../src/kernel/sim/port.js';
 import { simView } from '../../src/kernel/sim/view.js';
 import { hookEntry, SHIM_HOOK_STAGES } from '../../src/oci/shim.js';
 import { PROFILE_P, tempDir } from '../kernel/sim/helpers.js';
+import { waitFor } from '../support/wait.js';
 
 export { tempDir };
 
@@ -100,6 +103,11 @@ export function runToFile(cmd: string, args: string[], o: { cwd?: string; env?: 
   return { status: r.status, signal: r.signal, out: readFileSync(file, 'utf8') };
 }
 
+/** An environment with no LSMNS_* variable: a node's components must find everything in node.conf. */
+export function withoutLsmns(env: NodeJS.ProcessEnv): Record<string, string> {
+  return Object.fromEntries(Object.entries(env).filter((kv): kv is [string, string] => !kv[0].startsWith('LSMNS_') && kv[1] !== undefined));
+}
+
 export interface SimEnv {
   dir: string;
   options: CommonOptions;
@@ -114,10 +122,16 @@ export interface SimEnv {
   hooks(): Record<string, unknown[]>;
 }
 
-/** A fresh sim (booted, so its bytes can be compared), a policy store with policy "web" (profile p) and a state dir. */
-export async function simEnv(prefix = 'lsmns-rt-'): Promise<SimEnv> {
+/**
+ * A fresh sim (booted, so its bytes can be compared), a policy store with policy "web" (profile p) and a state
+ * dir. `node`: the paths are those `lsmns install --root DIR` writes, so that a node laid out by install and
+ * this env agree without any LSMNS_* variable.
+ */
+export async function simEnv(prefix = 'lsmns-rt-', o: { node?: boolean } = {}): Promise<SimEnv> {
   const dir = tempDir(prefix);
-  const options = resolveOptions({ simState: join(dir, 'sim.json'), stateDir: join(dir, 'state'), policyDir: join(dir, 'policies'), socket: join(dir, 'agent.sock') }, {});
+  const options = o.node
+    ? nodeLayout({ root: dir, options: { ...resolveOptions({}, {}), backend: 'sim' }, hooksDir: DEFAULT_HOOKS_DIR, unitDir: DEFAULT_UNIT_DIR }).options
+    : resolveOptions({ simState: join(dir, 'sim.json'), stateDir: join(dir, 'state'), policyDir: join(dir, 'policies'), socket: join(dir, 'agent.sock') }, {});
   mkdirSync(join(options.policyDir, 'team-a'), { recursive: true });
   writeFileSync(join(options.policyDir, 'web.aa'), PROFILE_P);
   writeFileSync(join(options.policyDir, 'team-a', 'web.aa'), PROFILE_P);
@@ -134,15 +148,6 @@ export async function simEnv(prefix = 'lsmns-rt-'): Promise<SimEnv> {
   };
 }
 
-/** Polls until fn is true (a stopped container, a started agent); fails with what it last saw. */
-export function waitFor(fn: () => boolean, what: string, ms = 10_000): void {
-  const end = Date.now() + ms;
-  while (!fn()) {
-    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
-    spawnSync('sleep', ['0.05']);
-  }
-}
-
 /** The runtime's status of a container (created, running, stopped), or null when it has none. */
 export function containerStatus(argv: readonly string[], root: string, id: string): string | null {
   const r = spawnSync(argv[0]!, [...argv.slice(1), '--root', root, 'state', id], { encoding: 'utf8' });
@@ -150,15 +155,17 @@ export function containerStatus(argv: readonly string[], root: string, id: strin
 }
 
 /** kill -9, wait until stopped, then delete (which runs poststop), each through call; the delete's result. */
-export function killAndDelete(call: (args: string[]) => Ran, argv: readonly string[], root: string, id: string): Ran {
+export async function killAndDelete(call: (args: string[]) => Ran, argv: readonly string[], root: string, id: string): Promise<Ran> {
   call(['kill', id, 'KILL']);
-  waitFor(() => containerStatus(argv, root, id) === 'stopped', `${id} stopped`);
+  await waitFor(() => containerStatus(argv, root, id) === 'stopped', `${id} stopped`, { intervalMs: 50 });
   return call(['delete', id]);
 }
 
 export interface Containerd {
   address: string;
   ctr(args: string[]): Ran;
+  /** ctr task kill -9, wait until the task is stopped or gone, then delete the task and the container. */
+  killAndDelete(id: string): Promise<Ran>;
   stop(): Promise<void>;
 }
 
@@ -177,9 +184,16 @@ export async function startContainerd(dir: string): Promise<Containerd> {
   const child = spawn('containerd', ['--config', join(base, 'config.toml')], { stdio: ['ignore', logFd, logFd] });
   closeSync(logFd);
   const ctr = (args: string[]) => runToFile('ctr', ['--address', address, ...args], { dir });
-  waitFor(() => child.exitCode === null && ctr(['version']).status === 0, 'containerd to answer', 30_000);
+  await waitFor(() => child.exitCode === null && ctr(['version']).status === 0, 'containerd to answer', { timeoutMs: 30_000, intervalMs: 50 });
   return {
     address, ctr,
+    killAndDelete: async (id) => {
+      ctr(['task', 'kill', '-s', 'KILL', id]);
+      // ctr task ls: "ID PID STATUS"; a task that is gone counts as stopped.
+      await waitFor(() => /STOPPED/.test(ctr(['task', 'ls']).out.split('\n').find((l) => l.startsWith(`${id} `)) ?? 'STOPPED'), `${id} stopped`, { intervalMs: 50 });
+      ctr(['task', 'delete', id]);
+      return ctr(['container', 'delete', id]);
+    },
     stop: () => new Promise((res) => {
       if (child.exitCode !== null) return res();
       child.once('exit', () => res());

@@ -27,7 +27,7 @@ describe('lsmns hook under real runtimes', function () {
         root = join(e.dir, 'root');
       });
 
-      it('create runs createRuntime: namespace and profile; start runs; delete (poststop) removes them', () => {
+      it('create runs createRuntime: namespace and profile; start runs; delete (poststop) removes them', async () => {
         const b = busyboxBundle(e.dir, { name: 'ok', annotations: ANNOTATIONS, hooks: e.hooks() });
         const call = rtCall(rt, root, e.dir);
         const c = call(['create', '--bundle', b, 'ok1']);
@@ -37,7 +37,7 @@ describe('lsmns hook under real runtimes', function () {
         assert.equal(s.status, 0, s.out);
         assert.equal(stateOf(rt, root, 'ok1'), 'running');
         assert.deepEqual(e.namespaces(), [{ name: 'tenant-a', profiles: ['p'] }]);
-        const d = stopAndDelete(rt, root, e.dir, 'ok1');
+        const d = await stopAndDelete(rt, root, e.dir, 'ok1');
         assert.equal(d.status, 0, d.out);
         assert.deepEqual(e.namespaces(), []);
       });
@@ -55,12 +55,12 @@ describe('lsmns hook under real runtimes', function () {
         assert.equal(stateOf(rt, root, 'bad1'), null, 'no container is left');
       });
 
-      it('a container without lsmns annotations runs, and the hook does nothing', () => {
+      it('a container without lsmns annotations runs, and the hook does nothing', async () => {
         const b = busyboxBundle(e.dir, { name: 'plain', annotations: { 'org.example/x': 'y' }, hooks: e.hooks() });
         const before = e.bytes();
         const call = rtCall(rt, root, e.dir);
         assert.equal(call(['create', '--bundle', b, 'plain1']).status, 0);
-        assert.equal(stopAndDelete(rt, root, e.dir, 'plain1').status, 0);
+        assert.equal((await stopAndDelete(rt, root, e.dir, 'plain1')).status, 0);
         assert.equal(e.bytes(), before);
       });
 
@@ -74,9 +74,9 @@ describe('lsmns hook under real runtimes', function () {
         })));
         assert.deepEqual(codes, [0, 0]);
         assert.deepEqual(e.namespaces(), [{ name: 'tenant-a', profiles: ['p'] }]);
-        assert.equal(stopAndDelete(rt, root, e.dir, 'pod-0').status, 0);
+        assert.equal((await stopAndDelete(rt, root, e.dir, 'pod-0')).status, 0);
         assert.deepEqual(e.namespaces(), [{ name: 'tenant-a', profiles: ['p'] }], 'the second container still holds it');
-        assert.equal(stopAndDelete(rt, root, e.dir, 'pod-1').status, 0);
+        assert.equal((await stopAndDelete(rt, root, e.dir, 'pod-1')).status, 0);
         assert.deepEqual(e.namespaces(), []);
       });
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { LSMNS, busyboxBundle, runToFile, shimWrapper, simEnv, type SimEnv } from './harness.js';
+import { LSMNS, busyboxBundle, runToFile, shimWrapper, simEnv, type SimEnv, withoutLsmns } from './harness.js';
 
 // podman with --hooks-dir set to what `lsmns install` wrote: the hook fires only for containers with
 // an lsmns annotation, and the namespace lives as long as the container (podman runs poststop).
@@ -17,10 +17,10 @@ describe('podman with the hooks.d JSON from lsmns install', function () {
   const OURS = { 'lsmns.io/apparmor-namespace': 'tenant-p', 'lsmns.io/apparmor-profile': 'p', 'lsmns.io/apparmor-policy': 'web' };
 
   before(async () => {
-    e = await simEnv('lsmns-podman-');
+    e = await simEnv('lsmns-podman-', { node: true });
     rootfs = join(busyboxBundle(e.dir), 'rootfs');
-    const hooksDir = join(e.dir, 'hooks.d');
-    const inst = runToFile(process.execPath, [LSMNS, 'install', '--hooks-dir', hooksDir], { dir: e.dir, env: { ...process.env, ...e.env } });
+    const hooksDir = join(e.dir, 'etc/containers/oci/hooks.d');
+    const inst = runToFile(process.execPath, [LSMNS, 'install', '--root', e.dir, '--backend', 'sim'], { dir: e.dir, env: withoutLsmns(process.env) });
     assert.equal(inst.status, 0, inst.out);
     podmanBase = ['--root', join(e.dir, 'storage'), '--runroot', join(e.dir, 'run'), '--storage-driver', 'vfs', '--cgroup-manager', 'cgroupfs', '--events-backend', 'file', '--runtime', 'runc', '--hooks-dir', hooksDir];
     podman = (args) => runToFile('podman', [...podmanBase, ...args], { dir: e.dir });

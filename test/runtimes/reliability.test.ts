@@ -23,24 +23,24 @@ describe('reliability with a real runtime (issue 16)', function () {
     wrapper = runtimeWrapper(e.dir, rt);
   });
 
-  it('a bundle whose own poststop hook fails: lsmns\'s poststop still runs, and a second container can name the namespace', () => {
+  it('a bundle whose own poststop hook fails: lsmns\'s poststop still runs, and a second container can name the namespace', async () => {
     const failing = { poststop: [{ path: '/bin/false', args: ['false'] }] };
     const b1 = busyboxBundle(e.dir, { name: 'f1', annotations: ANNOTATIONS, hooks: failing });
     assert.equal(shim(['create', '--bundle', b1, 'fp1']).status, 0);
     assert.equal(shim(['start', 'fp1']).status, 0);
     assert.deepEqual(e.namespaces(), [{ name: 'tenant-a', profiles: ['p'] }]);
-    killAndDelete(shim, [wrapper], root, 'fp1');
+    await killAndDelete(shim, [wrapper], root, 'fp1');
     direct(['delete', '--force', 'fp1']);
     assert.equal(status('fp1'), null);
     assert.deepEqual(e.namespaces(), [], 'lsmns\'s poststop ran before the failing one');
     const b2 = busyboxBundle(e.dir, { name: 'f2', annotations: ANNOTATIONS });
     const c2 = shim(['create', '--bundle', b2, 'fp2']);
     assert.equal(c2.status, 0, c2.out);
-    assert.equal(killAndDelete(shim, [wrapper], root, 'fp2').status, 0);
+    assert.equal((await killAndDelete(shim, [wrapper], root, 'fp2')).status, 0);
     assert.deepEqual(e.namespaces(), []);
   });
 
-  it('a duplicate create while the first container runs: refused, and the first container\'s records stay as they were', () => {
+  it('a duplicate create while the first container runs: refused, and the first container\'s records stay as they were', async () => {
     const b = busyboxBundle(e.dir, { name: 'd', annotations: ANNOTATIONS });
     assert.equal(shim(['create', '--bundle', b, 'dup1']).status, 0);
     assert.equal(shim(['start', 'dup1']).status, 0);
@@ -50,12 +50,12 @@ describe('reliability with a real runtime (issue 16)', function () {
     assert.notEqual(again.status, 0, 'the runtime refuses a second container of that id');
     assert.equal(status('dup1'), 'running');
     assert.deepEqual(e.tasks(), tasks);
-    assert.equal(killAndDelete(shim, [wrapper], root, 'dup1').status, 0);
+    assert.equal((await killAndDelete(shim, [wrapper], root, 'dup1')).status, 0);
     assert.deepEqual(e.tasks(), [], 'the first container\'s poststop found its record and ended its task');
     assert.deepEqual(e.namespaces(), []);
   });
 
-  it('createRuntime hooks killed at random journal points under runc, then lsmns gc: no namespace leaks that lsmns can prove it made', () => {
+  it('createRuntime hooks killed at random journal points under runc, then lsmns gc: no namespace leaks that lsmns can prove it made', async () => {
     const points = ['marker-creating', 'mkdir', 'marker-ready', 'policy-load', 'policy-marker'];
     const unproven: string[] = [];
     for (let i = 0; i < 10; i++) {
@@ -81,7 +81,7 @@ describe('reliability with a real runtime (issue 16)', function () {
     assert.match(second.out, /^nothing to collect/);
   });
 
-  it('delete of a container that was created and never started releases its namespace (and a second delete is quiet)', () => {
+  it('delete of a container that was created and never started releases its namespace (and a second delete is quiet)', async () => {
     const b = busyboxBundle(e.dir, { name: 'ns1', annotations: ANNOTATIONS });
     assert.equal(shim(['create', '--bundle', b, 'ns1']).status, 0);
     assert.deepEqual(e.namespaces(), [{ name: 'tenant-a', profiles: ['p'] }]);

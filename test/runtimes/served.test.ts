@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { killLeftoverAgents, startAgent, type RunningAgent } from '../agent/helpers.js';
-import { ANNOTATIONS, HOOK_CLIENT, LSMNS, RUNTIMES, SHIM_FRONT, busyboxBundle, containerStatus, killAndDelete, runToFile, runtimeWrapper, simEnv, startContainerd, waitFor, type Containerd, type SimEnv } from './harness.js';
+import { bundle } from '../support/bundle.js';
+import { ANNOTATIONS, HOOK_CLIENT, LSMNS, RUNTIMES, SHIM_FRONT, busyboxBundle, containerStatus, killAndDelete, runToFile, runtimeWrapper, simEnv, startContainerd, withoutLsmns, type Containerd, type SimEnv } from './harness.js';
 
 // Served mode with real runtimes: the hooks are the thin client from the JSON that `lsmns install --served`
 // wrote, and a real `lsmns agent` does the work. The same lifecycle as the standalone hook, and what only
@@ -21,15 +22,17 @@ interface Served {
 }
 
 async function served(prefix: string): Promise<Served> {
-  const e = await simEnv(prefix);
-  const hooksDir = join(e.dir, 'hooks.d');
+  const e = await simEnv(prefix, { node: true });
+  const hooksDir = join(e.dir, 'etc/containers/oci/hooks.d');
   const env = { ...process.env, ...e.env, LSMNS_POLICY_WAIT: '0' };
-  const inst = runToFile(process.execPath, [LSMNS, 'install', '--served', '--hooks-dir', hooksDir], { dir: e.dir, env });
+  // The node as install lays it out under e.dir: no LSMNS_* variable reaches install.
+  const inst = runToFile(process.execPath, [LSMNS, 'install', '--root', e.dir, '--backend', 'sim', '--served'], { dir: e.dir, env: withoutLsmns(process.env) });
   assert.equal(inst.status, 0, inst.out);
   const entry = (stage: string) => {
     const doc = JSON.parse(readFileSync(join(hooksDir, `50-lsmns-${stage}.json`), 'utf8')) as { hook: { path: string; env: string[] }; stages: string[] };
     assert.deepEqual(doc.stages, [stage]);
-    assert.equal(doc.hook.path, HOOK_CLIENT, 'the default client is the static one make build compiled');
+    assert.equal(doc.hook.path, join(e.dir, 'opt/lsmns/bin/lsmns-hook-client'), 'the installed client');
+    assert.deepEqual(readFileSync(doc.hook.path).subarray(0, 4), readFileSync(HOOK_CLIENT).subarray(0, 4), 'the default client is the static one make build compiled');
     assert.ok(doc.hook.env.includes(`LSMNS_SOCKET=${e.options.socket}`));
     return doc.hook;
   };
@@ -78,7 +81,7 @@ describe('served hooks with real runtimes', function () {
         await s.stop().catch(() => {});
       });
 
-      it('create runs the served createRuntime: namespace and profile; delete (served poststop) removes them', () => {
+      it('create runs the served createRuntime: namespace and profile; delete (served poststop) removes them', async () => {
         const b = busyboxBundle(s.e.dir, { name: 'ok', annotations: ANNOTATIONS, hooks: s.hooks });
         const c = call(['create', '--bundle', b, 'ok1']);
         assert.equal(c.status, 0, c.out);
@@ -86,7 +89,7 @@ describe('served hooks with real runtimes', function () {
         assert.deepEqual(refs(s.e), { 'tenant-a': ['ok1'] });
         assert.equal(call(['start', 'ok1']).status, 0);
         assert.equal(status('ok1'), 'running');
-        const d = stopAndDelete('ok1');
+        const d = await stopAndDelete('ok1');
         assert.equal(d.status, 0, d.out);
         assert.deepEqual(s.e.namespaces(), []);
         assert.deepEqual(refs(s.e), {});
@@ -102,10 +105,10 @@ describe('served hooks with real runtimes', function () {
         assert.deepEqual(refs(s.e), { 'tenant-a': ['p1', 'p2'] });
         await s.stop();
         await s.start();
-        assert.equal(stopAndDelete('p1').status, 0);
+        assert.equal((await stopAndDelete('p1')).status, 0);
         assert.deepEqual(s.e.namespaces(), [{ name: 'tenant-a', profiles: ['p'] }]);
         assert.deepEqual(refs(s.e), { 'tenant-a': ['p2'] });
-        assert.equal(stopAndDelete('p2').status, 0);
+        assert.equal((await stopAndDelete('p2')).status, 0);
         assert.deepEqual(s.e.namespaces(), []);
         assert.deepEqual(refs(s.e), {});
       });
@@ -128,7 +131,7 @@ describe('served hooks with real runtimes', function () {
         }
       });
 
-      it('the served shim through the sh front: create adds the served hooks, the agent prepares and hooks run', () => {
+      it('the served shim through the sh front: create adds the served hooks, the agent prepares and hooks run', async () => {
         const b = busyboxBundle(s.e.dir, { name: 'shim', annotations: ANNOTATIONS });
         const env = { ...process.env, ...s.e.env, LSMNS_SHIM_MODE: 'served', LSMNS_RUNTIME: wrapper };
         const c = runToFile('sh', [SHIM_FRONT, '--root', root, 'create', '--bundle', b, 'sh1'], { dir: s.e.dir, env });
@@ -139,7 +142,7 @@ describe('served hooks with real runtimes', function () {
         assert.deepEqual(s.e.namespaces(), [{ name: 'tenant-a', profiles: ['p'] }]);
         assert.deepEqual(s.e.tasks().map((t) => [t.container, t.label]), [['sh1', 'unconfined//&:tenant-a:p (enforce)']]);
         assert.equal(runToFile('sh', [SHIM_FRONT, '--root', root, 'start', 'sh1'], { dir: s.e.dir, env }).status, 0);
-        assert.equal(stopAndDelete('sh1').status, 0);
+        assert.equal((await stopAndDelete('sh1')).status, 0);
         assert.deepEqual(s.e.namespaces(), []);
 
         // A refusal: exit 2, the message on stderr and as a runc JSON line in --log; config.json and sim unchanged.
@@ -178,18 +181,11 @@ describe('served hooks with real runtimes', function () {
       p.on('close', (code) => resolve({ code, err }));
       p.stdin.end(state);
     });
-    // The hooks read only config.json: no rootfs needed for these bundles.
-    const configOnly = (name: string, annotations: Record<string, string>) => {
-      const b = join(s.e.dir, name);
-      mkdirSync(b);
-      writeFileSync(join(b, 'config.json'), JSON.stringify({ ociVersion: '1.0.2', process: { args: ['true'] }, annotations }));
-      return b;
-    };
     const state = (b: string, id: string, status: string, annotations: Record<string, string>) => JSON.stringify({ ociVersion: '1.0.2', id, status, pid: 4242, bundle: b, annotations });
 
     it('one pod: one namespace with 100 references, then none', async () => {
       const pod = { ...ANNOTATIONS, 'io.kubernetes.cri.sandbox-uid': '9d0e2d1e-3333-4c5e-9f10-2a3b4c5d6e7f' };
-      const b = configOnly('load-one', pod);
+      const b = bundle(s.e, pod, 'load-one'); // the hooks read only config.json: no rootfs needed
       const ids = Array.from({ length: 100 }, (_, i) => `one-${i}`);
       const created = await Promise.all(ids.map((id) => hook('createRuntime', state(b, id, 'creating', pod))));
       assert.deepEqual(created.filter((r) => r.code !== 0), []);
@@ -203,7 +199,7 @@ describe('served hooks with real runtimes', function () {
 
     it('100 pods: 100 namespaces, then none', async () => {
       const pods = Array.from({ length: 100 }, (_, i) => ({ ...ANNOTATIONS, 'lsmns.io/apparmor-namespace': `load-${i}` }));
-      const b = pods.map((p, i) => configOnly(`load-${i}`, p));
+      const b = pods.map((p, i) => bundle(s.e, p, `load-${i}`));
       const created = await Promise.all(pods.map((p, i) => hook('createRuntime', state(b[i]!, `c-${i}`, 'creating', p))));
       assert.deepEqual(created.filter((r) => r.code !== 0), []);
       assert.deepEqual(s.e.namespaces().map((n) => n.name).sort(), pods.map((p) => p['lsmns.io/apparmor-namespace']).sort());
@@ -266,12 +262,6 @@ describe('served hooks with real runtimes', function () {
       cd = await startContainerd(s.e.dir);
       await s.start();
     });
-    const stop = (id: string) => {
-      cd.ctr(['task', 'kill', '-s', 'KILL', id]);
-      waitFor(() => /STOPPED/.test(cd.ctr(['task', 'ls']).out.split('\n').find((l) => l.startsWith(`${id} `)) ?? 'STOPPED'), `${id} stopped`);
-      cd.ctr(['task', 'delete', id]);
-      return cd.ctr(['container', 'delete', id]);
-    };
     const specFor = (name: string, annotations: Record<string, string>, hooks?: Record<string, unknown[]>) => {
       const b = busyboxBundle(s.e.dir, { name, annotations, ...(hooks ? { hooks } : {}) });
       const cfg = JSON.parse(readFileSync(join(b, 'config.json'), 'utf8'));
@@ -281,20 +271,20 @@ describe('served hooks with real runtimes', function () {
       return spec;
     };
     after(async () => {
-      for (const id of ['served1', 'shimmed1', 'refused1']) stop(id);
+      for (const id of ['served1', 'shimmed1', 'refused1']) await cd.killAndDelete(id);
       await cd.stop();
       await s.stop().catch(() => {});
     });
 
-    it('namespace while it runs, gone after delete', () => {
+    it('namespace while it runs, gone after delete', async () => {
       const r = cd.ctr(['run', '-d', '--null-io', '--config', specFor('ctr', ANNOTATIONS, s.hooks), 'served1']);
       assert.equal(r.status, 0, r.out);
       assert.deepEqual(s.e.namespaces(), [{ name: 'tenant-a', profiles: ['p'] }]);
-      assert.equal(stop('served1').status, 0);
+      assert.equal((await cd.killAndDelete('served1')).status, 0);
       assert.deepEqual(s.e.namespaces(), []);
     });
 
-    it('the served shim as the runc binary: annotations only; a refusal reaches ctr through --log', () => {
+    it('the served shim as the runc binary: annotations only; a refusal reaches ctr through --log', async () => {
       const wrapper = join(s.e.dir, 'lsmns-runc-served');
       const env = Object.entries(s.e.env).map(([k, v]) => `${k}='${v}'`).join(' ');
       writeFileSync(wrapper, `#!/bin/sh\nexport ${env} LSMNS_RUNTIME=runc LSMNS_SHIM_MODE=served PATH='${process.env.PATH}'\nexec '${SHIM_FRONT}' "$@"\n`, { mode: 0o755 });
@@ -302,7 +292,7 @@ describe('served hooks with real runtimes', function () {
       assert.equal(r.status, 0, r.out);
       assert.deepEqual(s.e.namespaces(), [{ name: 'tenant-a', profiles: ['p'] }]);
       assert.deepEqual(s.e.tasks().map((t) => [t.container, t.label]), [['shimmed1', 'unconfined//&:tenant-a:p (enforce)']]);
-      assert.equal(stop('shimmed1').status, 0);
+      assert.equal((await cd.killAndDelete('shimmed1')).status, 0);
       assert.deepEqual(s.e.namespaces(), []);
 
       const before = s.e.bytes();

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ANNOTATIONS, LSMNS, RUNTIMES, SHIM_FRONT, busyboxBundle, containerStatus, killAndDelete, runToFile, runtimeWrapper, simEnv, waitFor, type SimEnv } from './harness.js';
+import { ANNOTATIONS, LSMNS, RUNTIMES, SHIM_FRONT, busyboxBundle, containerStatus, killAndDelete, runToFile, runtimeWrapper, simEnv, type SimEnv } from './harness.js';
+import { waitFor } from '../support/wait.js';
 
 // `lsmns runtime` in front of real runc and crun, on bundles that carry only annotations: the shim adds the
 // hooks, the runtime runs them, and on the sim the container's task runs under the planned label.
@@ -25,7 +26,7 @@ describe('lsmns runtime (the shim) with real runtimes', function () {
         wrapper = runtimeWrapper(e.dir, rt);
       });
 
-      it('create on a bundle with only annotations: hooks added, the sim runs the container as the label; delete ends it', () => {
+      it('create on a bundle with only annotations: hooks added, the sim runs the container as the label; delete ends it', async () => {
         const b = busyboxBundle(e.dir, { name: 'c', annotations: ANNOTATIONS });
         const c = shim(['create', '--bundle', b, 'c1']);
         assert.equal(c.status, 0, c.out);
@@ -37,18 +38,18 @@ describe('lsmns runtime (the shim) with real runtimes', function () {
         assert.deepEqual(e.tasks().map((t) => [t.container, t.label]), [['c1', 'unconfined//&:tenant-a:p (enforce)']]);
         assert.equal(shim(['start', 'c1']).status, 0);
         assert.equal(status('c1'), 'running');
-        assert.equal(stop('c1').status, 0);
+        assert.equal((await stop('c1')).status, 0);
         assert.deepEqual(e.namespaces(), []);
         assert.deepEqual(e.tasks(), []);
       });
 
-      it('run -d in the bundle directory (no --bundle): the same, through the sh front', () => {
+      it('run -d in the bundle directory (no --bundle): the same, through the sh front', async () => {
         const b = busyboxBundle(e.dir, { name: 'r', annotations: ANNOTATIONS });
         const r = runToFile('sh', [SHIM_FRONT, '--root', root, 'run', '-d', 'r1'], { dir: e.dir, cwd: b, env: { ...env(), LSMNS_RUNTIME: wrapper, LSMNS_BIN: LSMNS } });
         assert.equal(r.status, 0, r.out);
         assert.equal(status('r1'), 'running');
         assert.deepEqual(e.tasks().map((t) => [t.container, t.label]), [['r1', 'unconfined//&:tenant-a:p (enforce)']]);
-        assert.equal(stop('r1').status, 0);
+        assert.equal((await stop('r1')).status, 0);
         assert.deepEqual(e.namespaces(), []);
       });
 
@@ -65,7 +66,7 @@ describe('lsmns runtime (the shim) with real runtimes', function () {
         const out = openSync(join(e.dir, 'signal.out'), 'w');
         const p = spawn(process.execPath, [LSMNS, 'runtime', '--runtime', wrapper, '--', '--root', root, 'run', 's1'], { cwd: b, env: env(), stdio: ['ignore', out, out] });
         closeSync(out);
-        waitFor(() => status('s1') === 'running' && e.tasks().some((t) => t.container === 's1'), 's1 running');
+        await waitFor(() => status('s1') === 'running' && e.tasks().some((t) => t.container === 's1'), 's1 running', { intervalMs: 50 });
         p.kill('SIGTERM');
         const code = await new Promise<number | null>((res) => p.once('exit', (c) => res(c)));
         assert.equal(code, 42, readFileSync(join(e.dir, 'signal.out'), 'utf8'));
@@ -132,12 +133,12 @@ describe('lsmns runtime (the shim) with real runtimes', function () {
         direct(['delete', '--force', 'nr1']);
       });
 
-      it('an unannotated bundle is passed through untouched', () => {
+      it('an unannotated bundle is passed through untouched', async () => {
         const b = busyboxBundle(e.dir, { name: 'u' });
         const before = readFileSync(join(b, 'config.json'), 'utf8');
         assert.equal(shim(['create', '--bundle', b, 'u1']).status, 0);
         assert.equal(readFileSync(join(b, 'config.json'), 'utf8'), before);
-        assert.equal(stop('u1').status, 0);
+        assert.equal((await stop('u1')).status, 0);
       });
 
       it('pass-through verbs give the runtime\'s own output and exit code', () => {

@@ -8,7 +8,6 @@ import { LsmnsError } from '../../errors.js';
 import type { NodeFacts } from '../facts.js';
 import { nsPathOf } from '../label.js';
 import { kernelError, type AttrName, type KernelPort, type PortDescription, type SpawnOptions, type SpawnedTask } from '../port.js';
-import { lintPolicy } from '../../policy/parse.js';
 import type { PolicySource } from '../../policy/store.js';
 import { compiledPolicy, type CompiledPolicy } from './compile.js';
 import { startTask } from './helper.js';
@@ -116,7 +115,7 @@ export class SecurityfsKernel implements KernelPort {
   }
 
   async loadPolicy(ns: string, policy: PolicySource): Promise<string[]> {
-    const parsed = lintPolicy(policy.text, policy.path);
+    const parsed = { profiles: policy.profiles ?? (await import('../../policy/lint.js')).lintPolicy(policy.text, policy.path, { as: 'host', includeDirs: [] }).profiles };
     const dir = this.nsDir(ns, 'write');
     const target = `${dir}/.replace`;
     const names = parsed.profiles.map((p) => p.name);

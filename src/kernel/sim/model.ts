@@ -6,7 +6,7 @@ import { FORMAT_VERSION, type FormatVersion } from '../../format.js';
 import { kernelError } from '../port.js';
 import { type DisplayInterface, kernelAtLeast, resolveLsmList, sharedAttrLsm } from '../facts.js';
 import { isUnconfined, nsHname, nsPathOf, parseLabel, renderLabel, sortComponents, viewOf, type NsPath, type ResolvedComponent } from '../label.js';
-import type { ParsedPolicy } from '../../policy/parse.js';
+import type { LintedPolicy } from '../../policy/lint.js';
 
 export const SIM_FORMAT_VERSION = FORMAT_VERSION;
 export const U64_MAX = (1n << 64n) - 1n;
@@ -285,7 +285,7 @@ export function profileFlags(rules: string[]): { changeProfile: boolean; macAdmi
 }
 
 /** One write of a policy to policy/namespaces/NS/.replace (or .load): every profile in it, or none. */
-export function loadPolicyInto(s: SimState, callerPid: number, hname: string, policy: ParsedPolicy, digest: string, mode: 'replace' | 'load'): string[] {
+export function loadPolicyInto(s: SimState, callerPid: number, hname: string, policy: Pick<LintedPolicy, 'profiles'>, digest: string, mode: 'replace' | 'load'): string[] {
   const path = nsPathOf(hname);
   const where = `<securityfs>/${fsPath(hname)}/.${mode}`;
   const op = 'write';

@@ -5,7 +5,6 @@ import { existsSync } from 'node:fs';
 import { apparmorFeatures, FACTS_FORMAT_VERSION, sharedAttrLsm, type NodeFacts } from '../facts.js';
 import { nsHname, nsPathOf, viewOf, type NsPath } from '../label.js';
 import type { AttrName, KernelPort, PortDescription, SpawnOptions, SpawnedTask } from '../port.js';
-import { lintPolicy } from '../../policy/parse.js';
 import type { PolicySource } from '../../policy/store.js';
 import { aaActive, exec, exitTask, findNs, hasApparmorDir, hasLsmSyscalls, listChildren, loadPolicyInto, lsmSetSelfAttr, mkdirNs, profilesListing, readLabel, rmdirNs, spawn, task, writeAttr, type SimState } from './model.js';
 import { SimStore, type SimStoreOptions } from './store.js';
@@ -101,7 +100,9 @@ export class SimKernel implements KernelPort {
   }
 
   async loadPolicy(ns: string, policy: PolicySource): Promise<string[]> {
-    const parsed = lintPolicy(policy.text, policy.path);
+    // The executor hands the profiles it linted; otherwise the text is read here as the kernel would (the parser
+    // loads only then, never on an unannotated container's path).
+    const parsed = { profiles: policy.profiles ?? (await import('../../policy/lint.js')).lintPolicy(policy.text, policy.path, { as: 'host', includeDirs: [] }).profiles };
     return this.store.mutate((s) => loadPolicyInto(s, this.selfPid, this.abs(s, ns), parsed, policy.digest, 'replace'));
   }
 

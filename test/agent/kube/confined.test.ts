@@ -3,7 +3,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pidFromCgroups } from '../../../src/agent/kube/confined.js';
 import { PROFILE_P, tempDir } from '../../kernel/sim/helpers.js';
-import { podObj, waitFor } from '../../kube/helpers.js';
+import { podObj } from '../../kube/helpers.js';
+import { waitFor } from '../../support/wait.js';
 import { CID, nodeHarness } from './helpers.js';
 
 describe('agent/kube/confined', () => {

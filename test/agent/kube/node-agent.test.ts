@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { collectOrphans } from '../../../src/apply/gc.js';
 import { SimKernel } from '../../../src/kernel/sim/port.js';
-import { podObj, waitFor } from '../../kube/helpers.js';
+import { podObj } from '../../kube/helpers.js';
+import { waitFor } from '../../support/wait.js';
 import { nodeHarness } from './helpers.js';
 
 describe('agent/kube/node-agent (fake API server, sim kernel)', () => {

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { podLiveness, projectPod } from '../../../src/agent/kube/pods.js';
 import { livenessFromMarker } from '../../../src/apply/gc.js';
 import type { OwnerRecord } from '../../../src/apply/ownership.js';
-import { podObj, waitFor } from '../../kube/helpers.js';
+import { podObj } from '../../kube/helpers.js';
+import { waitFor } from '../../support/wait.js';
 import { nodeHarness } from './helpers.js';
 
 describe('agent/kube/pods', () => {

@@ -3,7 +3,8 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ownedPolicies } from '../../../src/agent/kube/policy-sync.js';
 import { digestOf } from '../../../src/policy/store.js';
-import { podObj, waitFor } from '../../kube/helpers.js';
+import { podObj } from '../../kube/helpers.js';
+import { waitFor } from '../../support/wait.js';
 import { nodeHarness } from './helpers.js';
 
 describe('agent/kube/policy-sync', () => {

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { bootSim, exec, lsmUnshare, mkdirNs, loadPolicyInto, spawn, writeAttr, findNs, type SimState } from '../../../src/kernel/sim/model.js';
-import { parsePolicy } from '../../../src/policy/parse.js';
+import { lintPolicy } from '../../../src/policy/lint.js';
+
+const parsePolicy = (text: string) => lintPolicy(text, 'test', { as: 'host', includeDirs: [] });
 import { renderLabel } from '../../../src/kernel/label.js';
 import { LsmnsError } from '../../../src/errors.js';
 

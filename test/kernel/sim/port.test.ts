@@ -63,11 +63,12 @@ describe('kernel/sim/port', () => {
       assert.deepEqual(await k.profilesListing(), [':testns:p (enforce)']);
       assert.equal(await errnoOf(k.loadPolicy('nons', policy(PROFILE_P))), 'ENOENT');
     });
-    it('refuses a namespaced profile name before any load', async () => {
+    it('refuses a namespaced profile name at load (EACCES; the executor\'s tenant lint refuses it before)', async () => {
       const k = freshSim();
       await k.createNamespace('ns');
-      await assert.rejects(k.loadPolicy('ns', policy('profile :other:evil { /** r, }')), /addresses another namespace/);
+      assert.equal(await errnoOf(k.loadPolicy('ns', policy('profile :other:evil { /** r, }'))), 'EACCES');
       assert.deepEqual(await k.listNamespaces(), ['ns']);
+      assert.deepEqual(await k.listProfiles('ns'), []);
     });
   });
 
@@ -96,8 +97,8 @@ describe('kernel/sim/port', () => {
       const k = await loaded();
       // Load a root-namespace profile "outer" through the model (the port loads only into namespaces).
       const { loadPolicyInto } = await import('../../../src/kernel/sim/model.js');
-      const { parsePolicy } = await import('../../../src/policy/parse.js');
-      await k.store.mutate((s) => loadPolicyInto(s, 1, '', parsePolicy('profile outer { /** mrwlkix, change_profile, }'), 'd', 'replace'));
+      const { lintPolicy } = await import('../../../src/policy/lint.js');
+      await k.store.mutate((s) => loadPolicyInto(s, 1, '', lintPolicy('profile outer { /** mrwlkix, change_profile, }', 'test', { as: 'host', includeDirs: [] }), 'd', 'replace'));
       const t = await k.spawnTask({ comm: 'sh', execLabel: 'outer//&:testns:p' });
       assert.equal(t.label, 'outer//&:testns:p (enforce)');
     });

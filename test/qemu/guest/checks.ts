@@ -8,6 +8,7 @@ import { mkdtempSync } from 'node:fs';
 import { SecurityfsKernel } from '../../../src/kernel/securityfs/port.js';
 import { TENANT } from '../../kernel/fidelity/scenarios.js';
 import { containerChecks } from './containers.js';
+import { mediationCheck } from './mediation.js';
 
 export const REPO = fileURLToPath(new URL('../../../../', import.meta.url)).replace(/\/$/, '');
 
@@ -51,6 +52,10 @@ export const GUEST_CHECKS: GuestCheck[] = [
   {
     name: 'containers',
     run: (k) => containerChecks(k, REPO),
+  },
+  {
+    name: 'mediation',
+    run: (k) => mediationCheck(k),
   },
   {
     name: 'probe-command',

@@ -132,6 +132,39 @@ async function container(e: Env, runtime: string, mode: 'hook' | 'runtime', name
   };
 }
 
+/**
+ * No silent sim on an AppArmor host (node-install issue): the shim and a hook with no node configuration and no
+ * LSMNS_BACKEND refuse the annotated container (exit 3) and securityfs is unchanged; then the node laid out by
+ * `lsmns install --root DIR` (no --backend: it picks securityfs here) runs it confined through the installed
+ * front, with no LSMNS_* variable in the environment.
+ */
+async function nodeInstallChecks(e: Env, repo: string): Promise<Record<string, unknown>> {
+  const out: Record<string, unknown> = {};
+  const bare = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('LSMNS_'))) as NodeJS.ProcessEnv;
+  const snap = () => ({ namespaces: namespaces(), profiles: readFileSync(`${SFS}/apparmor/profiles`, 'utf8') });
+  const unset = { ...e, env: { ...bare, LSMNS_STATE_DIR: e.options.stateDir, LSMNS_POLICY_DIR: e.options.policyDir, LSMNS_BIN: e.lsmns } };
+  const before = snap();
+  const shim = await container(unset, 'runc', 'runtime', 'unconf-rt', { annotations: ANNOTATIONS });
+  // A hook entry as install would write it, minus LSMNS_BACKEND.
+  const b = bundle(e, 'unconf-hook', { annotations: ANNOTATIONS, hooks: true, apparmorProfile: '&:tenant-a:p' });
+  const cfg = JSON.parse(readFileSync(join(b, 'config.json'), 'utf8')) as { hooks: Record<string, { env: string[] }[]> };
+  for (const hs of Object.values(cfg.hooks)) for (const h of hs) h.env = h.env.filter((v) => !v.startsWith('LSMNS_BACKEND=') && !v.startsWith('LSMNS_SIM_STATE='));
+  writeFileSync(join(b, 'config.json'), JSON.stringify(cfg, null, 2));
+  const hook = await run('runc', ['--root', join(e.dir, 'root-unconf'), 'run', '--bundle', b, 'unconf-hook'], unset, b);
+  const after = snap();
+  out.unconfigured = { shimStatus: shim.status, shimOutput: shim.output, shimLabel: shim.label, hookStatus: hook.status, hookOutput: hook.output, hookLabel: readOut(b, 'label'), unchanged: JSON.stringify(before) === JSON.stringify(after), simCreated: existsSync('/var/lib/lsmns/sim-kernel.json') };
+
+  const root = mkdtempSync('/tmp/lsmns-node-');
+  const inst = spawnSync(process.execPath, [e.lsmns, 'install', '--root', root], { encoding: 'utf8', env: bare });
+  mkdirSync(join(root, 'etc/lsmns/policies'), { recursive: true });
+  writeFileSync(join(root, 'etc/lsmns/policies/web.aa'), TENANT.text);
+  const installed = { ...e, env: bare };
+  const nb = bundle(installed, 'installed-rt', { annotations: ANNOTATIONS });
+  const r = await run(join(root, 'opt/lsmns/bin/lsmns-runtime'), ['--root', join(e.dir, 'root-installed'), 'run', '--bundle', nb, 'installed-rt'], installed, nb);
+  out.installed = { installStatus: inst.status, installOutput: `${inst.stdout}${inst.stderr}`.slice(-1500), conf: readFileSync(join(root, 'etc/lsmns/node.conf'), 'utf8'), status: r.status, output: r.output, label: readOut(nb, 'label'), secret: readOut(nb, 'secret'), namespacesDuring: r.namespaces, labelsDuring: r.labels, namespacesAfter: namespaces() };
+  return out;
+}
+
 /** Runs every container case for runc and crun; the host profile "outer" is loaded into the root namespace first. */
 export async function containerChecks(k: SecurityfsKernel, repo: string): Promise<Record<string, unknown>> {
   const e = makeEnv(repo);
@@ -145,5 +178,6 @@ export async function containerChecks(k: SecurityfsKernel, repo: string): Promis
     const hostile = await container(e, rt, 'hook', `${rt}-hostile`, { annotations: { ...ANNOTATIONS, 'lsmns.io/apparmor-profile': 'p//&:other:x' }, apparmorProfile: '&:tenant-a:p' });
     out[`${rt}-hostile`] = { ...hostile, profilesUnchanged: readFileSync(`${SFS}/apparmor/profiles`, 'utf8') === before.profiles, namespacesBefore: before.namespaces };
   }
+  out['node-install'] = await nodeInstallChecks(e, repo);
   return out;
 }

@@ -62,7 +62,8 @@ try {
     api: srv.api(), nodeName: 'guest', lsmnsNamespace: 'lsmns-system', port, policyDir: `${W}/agent-policies`, logger: { info() {}, warn: (o) => console.log('agent warn', JSON.stringify(o)) },
     owners: new OwnershipStore({ stateDir: env.LSMNS_STATE_DIR, backend: 'securityfs', bootId: await port.bootId() }),
   });
-  await Promise.race([agent.start(), new Promise((_, rej) => setTimeout(() => rej(new Error('the node agent did not sync within 60 s')), 60_000))]);
+  // unref: once the agent has synced, this timer must not keep the guest script alive for the rest of 60 s.
+  await Promise.race([agent.start(), new Promise((_, rej) => setTimeout(() => rej(new Error('the node agent did not sync within 60 s')), 60_000).unref())]);
   for (let i = 0; i < 50 && !srv.patches.some((p) => p.path.endsWith('/status')); i++) { await agent.syncNow(); await new Promise((r) => setTimeout(r, 200)); }
   const stored = srv.getObject('pods', 'team-a', 'web')!.status as { conditions?: unknown[] };
   out('condition', stored.conditions ?? null);

@@ -1,0 +1,98 @@
+// A tenant's pod through the whole node path: the webhook sets RuntimeClass lsmns, the kubelet starts the pod
+// through containerd's handler lsmns (the shim front that `lsmns install --containerd` named and the agent's init
+// container installed), and the agent (sim backend) makes its AppArmor namespace and reports it.
+
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { CLUSTER, REPO, createPod, deleteNamespace, kubectl, kubectlJson, kubectlOk, makeNamespace, podDoc, requireCluster, until, GiveUp, type Obj } from './cluster.js';
+
+const NS = 'lsmns-t-tenant';
+const AA_NS = 'tenant-t1';
+const ANN = { 'lsmns.io/apparmor-namespace': AA_NS, 'lsmns.io/apparmor-profile': 'web', 'lsmns.io/apparmor-policy': 'web' };
+const POLICY = 'profile web flags=(attach_disconnected) {\n  /** mrwlkix,\n  deny /etc/lab-secret r,\n}\n';
+// The agent's hostPath /var/lib/lsmns is .cluster/node/var/lib/lsmns (scripts/cluster/node.sh).
+const SIM_STATE = join(CLUSTER, 'node', 'var', 'lib', 'lsmns', 'sim-kernel.json');
+
+/** The AppArmor namespaces the node's simulated kernel holds now. */
+function simNamespaces(): string[] {
+  const r = spawnSync(process.execPath, [join(REPO, 'bin', 'lsmns.cjs'), 'sim', 'show', '--backend', 'sim', '--sim-state', SIM_STATE, '--output', 'json'], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`lsmns sim show: ${r.stderr}`);
+  const view = JSON.parse(r.stdout) as { namespaces?: { name: string }[] };
+  return (view.namespaces ?? []).map((n) => n.name);
+}
+
+/** Waits for the pod to run; fails at once on what will not heal by itself (unschedulable, a sandbox or container
+ *  the runtime refused), with the pod's conditions and Events. */
+async function running(name: string): Promise<void> {
+  let unschedulableSince = 0;
+  await until(`pod ${name} Running`, 120_000, () => {
+    const p = kubectlJson(['-n', NS, 'get', 'pod', name]);
+    if (p.status.phase === 'Running') return true;
+    const sched = (p.status.conditions as Obj[] | undefined)?.find((c) => c.type === 'PodScheduled');
+    if (sched?.status === 'False' && sched.reason === 'Unschedulable') {
+      unschedulableSince ||= Date.now();
+      if (Date.now() - unschedulableSince > 15_000) throw new GiveUp(`pod ${name} unschedulable: ${why(name)}`);
+    }
+    const ev = kubectlJson(['-n', NS, 'get', 'events', '--field-selector', `involvedObject.name=${name}`]).items as Obj[];
+    if (p.status.phase === 'Failed' || ev.some((e) => ['FailedCreatePodSandBox', 'Failed'].includes(e.reason))) throw new GiveUp(`pod ${name} refused by the node: ${why(name)}`);
+    return undefined;
+  }).catch((e: Error) => { throw new Error(e.message.includes('events:') ? e.message : `${e.message}\n${why(name)}`); });
+}
+
+/** Why a pod is not running yet, for the failure message: its conditions and its Events. */
+function why(name: string): string {
+  const p = kubectlJson(['-n', NS, 'get', 'pod', name]);
+  const ev = kubectlOk(['-n', NS, 'get', 'events', '--field-selector', `involvedObject.name=${name}`, '-o', 'custom-columns=REASON:.reason,MESSAGE:.message']);
+  return `phase ${p.status.phase}; conditions ${JSON.stringify(p.status.conditions)}; events:\n${ev}`;
+}
+
+describe('cluster: a tenant\'s pod through RuntimeClass lsmns', function () {
+  this.timeout(300_000);
+  before(function () {
+    requireCluster();
+    makeNamespace(NS, { 'lsmns.io/enabled': 'true' });
+    kubectlOk(['apply', '-f', '-'], JSON.stringify({
+      apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'web-policy', namespace: NS, labels: { 'lsmns.io/policy': 'true' } }, data: { 'web.aa': POLICY },
+    }));
+  });
+  after(() => deleteNamespace(NS));
+
+  it('the node advertises the handler, so the RuntimeClass can schedule there', async () => {
+    const node = kubectlJson(['get', 'nodes']).items[0] as Obj;
+    assert.equal(node.metadata.labels['lsmns.io/runtime-handler'], 'true', `node labels: ${JSON.stringify(node.metadata.labels)}`);
+  });
+
+  it('runs: namespace created, Events NamespaceCreated and PolicyLoaded, Confined from the sim task\'s label; deleting the pod removes the namespace', async () => {
+    const r = createPod(podDoc('web', NS, { annotations: ANN, command: 'cat /proc/self/attr/current; sleep 3600' }));
+    assert.equal(r.error, undefined);
+    assert.equal(r.pod!.spec.runtimeClassName, 'lsmns');
+    await running('web');
+    assert.ok(simNamespaces().includes(AA_NS), `sim namespaces: ${simNamespaces().join(', ')}`);
+    const reasons = await until('Events NamespaceCreated and PolicyLoaded', 60_000, () => {
+      const ev = kubectlJson(['-n', NS, 'get', 'events', '--field-selector', 'involvedObject.name=web']).items as Obj[];
+      const rs = ev.map((e) => e.reason as string);
+      return rs.includes('NamespaceCreated') && rs.includes('PolicyLoaded') ? rs : undefined;
+    });
+    assert.ok(reasons.includes('PolicyLoaded'));
+    const confined = await until('condition lsmns.io/Confined', 60_000, () => {
+      const p = kubectlJson(['-n', NS, 'get', 'pod', 'web']);
+      return (p.status.conditions as Obj[] | undefined)?.find((c) => c.type === 'lsmns.io/Confined');
+    });
+    assert.equal(confined.status, 'True', JSON.stringify(confined));
+    kubectlOk(['-n', NS, 'delete', 'pod', 'web', '--wait=true', '--timeout=60s']);
+    await until(`namespace ${AA_NS} gone from the sim`, 60_000, () => (simNamespaces().includes(AA_NS) ? undefined : true));
+  });
+
+  it('editing the annotations of a running pod gives RestartRequired', async () => {
+    const r = createPod(podDoc('edit', NS, { annotations: ANN }));
+    assert.equal(r.error, undefined);
+    await running('edit');
+    kubectlOk(['-n', NS, 'annotate', 'pod', 'edit', '--overwrite', 'lsmns.io/apparmor-profile=unconfined']);
+    await until('Event RestartRequired', 60_000, () => {
+      const ev = kubectlJson(['-n', NS, 'get', 'events', '--field-selector', 'involvedObject.name=edit']).items as Obj[];
+      return ev.some((e) => e.reason === 'RestartRequired') ? true : undefined;
+    });
+    kubectl(['-n', NS, 'delete', 'pod', 'edit', '--wait=false']);
+  });
+});
