@@ -138,6 +138,24 @@ export async function prepareSocketPath(path: string): Promise<void> {
   unlinkSync(path);
 }
 
+/** The request's URL; one the URL parser refuses is the client's mistake (400), not the agent's (500). */
+function requestUrl(raw: string | undefined): URL {
+  try {
+    return new URL(raw ?? '/', 'http://lsmns');
+  } catch {
+    throw invalidInput('InvalidRequest', `request path ${JSON.stringify((raw ?? '').slice(0, 100))} is not a valid URL path`, 'POST the OCI state to /v1/hooks/<stage>');
+  }
+}
+
+/** A percent-decoded path segment; a malformed percent-encoding (%zz, a cut UTF-8 sequence) is refused as input. */
+function decodePathPart(part: string): string {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    throw invalidInput('InvalidRequest', `request path segment ${JSON.stringify(part.slice(0, 64))} has a malformed percent-encoding`, 'POST the OCI state to /v1/hooks/<stage>');
+  }
+}
+
 function send(res: ServerResponse, exitCode: number, body: string, json: boolean, close: boolean): void {
   // An answer given while the agent stops closes its connection, or the client's keep-alive socket would
   // hold the server's close() for the keep-alive timeout (5 s).
@@ -211,7 +229,7 @@ export class AgentServer<S = string> {
     this.inFlight++;
     let logged: Record<string, unknown> = { method: req.method, path: req.url };
     try {
-      const url = new URL(req.url ?? '/', 'http://lsmns');
+      const url = requestUrl(req.url);
       if (req.method === 'GET' && url.pathname === '/healthz') return send(res, 0, 'ok\n', false, this.stopping);
       const route = Object.hasOwn(this.o.routes ?? {}, url.pathname) ? this.o.routes![url.pathname]! : null;
       if (route) {
@@ -223,7 +241,7 @@ export class AgentServer<S = string> {
       const m = /^\/v1\/hooks\/([^/]+)$/.exec(url.pathname);
       if (!m) throw new LsmnsError({ code: 'NotFound', exitCode: ExitCode.InvalidInput, message: `no such endpoint ${req.method} ${url.pathname.slice(0, 100)}`, remedy: `POST the OCI state to /v1/hooks/<stage>, stage one of ${this.o.stages.join(', ')}` });
       if (req.method !== 'POST') throw invalidInput('InvalidRequest', `${req.method} is not allowed on ${url.pathname}`, 'use POST');
-      const stage = decodeURIComponent(m[1]!);
+      const stage = decodePathPart(m[1]!);
       if (!this.o.stages.includes(stage)) throw invalidInput('UnknownStage', `unknown hook stage ${JSON.stringify(stage.slice(0, 64))}`, `use one of ${this.o.stages.join(', ')}`);
       const body = await this.readBody(req);
       const state = this.o.read ? this.o.read(body) : body as S;

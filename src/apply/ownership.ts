@@ -5,8 +5,8 @@
 // remove a namespace; a "creating" entry proves nothing. Markers live per backend and boot: namespaces never
 // survive a reboot, so older boots' markers are stale (and so an fsync would protect nothing a crash keeps).
 
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
-import { writeFileAtomic } from '../fsutil.js';
+import { accessSync, constants, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { makeDirs, writeFileAtomic } from '../fsutil.js';
 import { acquireLock, lockLeftByDead } from '../lock.js';
 import { ExitCode, LsmnsError, toLsmnsError } from '../errors.js';
 import { FORMAT_VERSION, formatVersionOf, type FormatVersion } from '../format.js';
@@ -58,8 +58,10 @@ function fileName(ns: string): string {
 export class OwnershipStore {
   readonly root: string;
   readonly dir: string;
+  private readonly stateDir: string;
 
   constructor(o: OwnershipOptions) {
+    this.stateDir = o.stateDir;
     this.root = `${o.stateDir.replace(/\/+$/, '')}/owners`;
     this.dir = `${this.root}/${o.backend}-${o.bootId}`;
   }
@@ -167,9 +169,24 @@ export class OwnershipStore {
     }
   }
 
+  /** The marker directory, made if need be: a state dir that is a file, missing or read-only is the caller's input. */
+  private ensureDir(): void {
+    try {
+      makeDirs(this.dir, 0o700);
+      accessSync(this.dir, constants.W_OK);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+      throw new LsmnsError({
+        code: 'InvalidInput', exitCode: ExitCode.InvalidInput, cause: e,
+        message: `state dir ${this.stateDir} is not a writable directory (${code} at ${(e as { path?: string }).path ?? this.dir})`,
+        remedy: 'give --state-dir (LSMNS_STATE_DIR) a directory lsmns may create and write, such as /var/lib/lsmns',
+      });
+    }
+  }
+
   /** Serialises all work on one namespace (all containers of one pod) across processes. */
   async withLock<T>(ns: string, fn: () => Promise<T>, waitMs = LOCK_WAIT_MS): Promise<T> {
-    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    this.ensureDir();
     let release: () => Promise<void>;
     try {
       release = await acquireLock(this.path(ns), { stale: 10_000, waitMs });

@@ -4,8 +4,9 @@
 // this container's reference and removes the namespace with the last one. The label itself reaches the
 // container through process.apparmorProfile (a hook cannot write another task's attr: EPERM).
 
-import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { closeSync, openSync, writeSync } from 'node:fs';
 import { ExitCode, LsmnsError, invalidInput, toLsmnsError } from '../errors.js';
+import { makeDirs } from '../fsutil.js';
 import type { Backend } from '../kernel/factory.js';
 import { plan } from '../plan/planner.js';
 import type { Delivery, Plan } from '../plan/types.js';
@@ -65,12 +66,18 @@ function applyStageOf(stage: HookStage): ApplyStage {
   return stage === 'poststop' ? 'poststop' : 'create';
 }
 
-/** Reads the bundle's config.json; at poststop a bundle that is already gone means nothing to release. */
-function configOf(state: OciState, stage: HookStage): OciConfig | null {
+/**
+ * Reads the bundle's config.json. At poststop the bundle may be gone already (runc and podman remove it on
+ * delete, and a runtime may run poststop after that): the state carries the id and the annotations, which are
+ * all a release needs, so poststop goes on from them; with no annotations either, there is nothing to release.
+ */
+function configOf(state: OciState, stage: HookStage): { config: OciConfig | null; from: 'bundle' | 'state' } {
   try {
-    return readBundleConfig(state.bundle).config;
+    return { config: readBundleConfig(state.bundle).config, from: 'bundle' };
   } catch (e) {
-    if (stage === 'poststop' && state.annotations && !hasLsmnsAnnotations(state.annotations)) return null;
+    if (stage === 'poststop' && state.annotations) {
+      return { config: hasLsmnsAnnotations(state.annotations) ? { annotations: state.annotations } : null, from: 'state' };
+    }
     throw toLsmnsError(e).wrap(`container ${state.id}`);
   }
 }
@@ -80,10 +87,11 @@ export async function runHook(stage: HookStage, state: OciState, deps: HookDeps)
   // runc, crun and podman copy config.json's annotations into the state: when they carry none of ours,
   // this container is not lsmns's business and the hook returns before any file or kernel work.
   if (state.annotations && !hasLsmnsAnnotations(state.annotations)) return skipped;
-  const config = configOf(state, stage);
+  const { config, from } = configOf(state, stage);
   if (!config || !hasLsmnsAnnotations({ ...state.annotations, ...config.annotations })) return skipped;
 
-  const request = requestFromBundle(config, { kind: 'state', ref: `${state.bundle}/config.json (container ${state.id})` }, state, { delivery: deps.delivery });
+  const ref = from === 'bundle' ? `${state.bundle}/config.json (container ${state.id})` : `the OCI state of container ${state.id} (its bundle is gone)`;
+  const request = requestFromBundle(config, { kind: 'state', ref }, state, { delivery: deps.delivery });
   const { kernel, runtime } = deps.backend;
   const facts = await kernel.probe();
   const p: Plan = plan(request, facts);
@@ -139,7 +147,7 @@ export function fileLog(stateDir: string, front: string): FileLog {
   const log = (event: Record<string, unknown>) => {
     try {
       if (fd === null) {
-        mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+        makeDirs(stateDir, 0o700);
         fd = openSync(file, 'a', 0o600);
       }
       writeSync(fd, `${JSON.stringify({ time: new Date().toISOString(), front, pid: process.pid, ...event })}\n`);

@@ -80,6 +80,12 @@ describe('agent/server', () => {
     assert.match(stage.body, /unknown hook stage "rm -rf"/);
     const path = await post(socket, '/v1/../etc/passwd', '{}');
     assert.match(path.body, /no such endpoint|unknown hook stage/);
+    // A malformed percent-encoding is the client's mistake (400, exit 2), not the agent's (500, exit 1).
+    for (const bad of ['/v1/hooks/%E0%A4%A', '/v1/hooks/%', '/v1/hooks/%zz', '/v1/hooks/%C0%80']) {
+      const r = await post(socket, bad, '{}');
+      assert.deepEqual([r.status, r.exit], [400, '2'], `${bad}: ${r.body}`);
+      assert.match(r.body, /percent-encoding|unknown hook stage/);
+    }
     assert.deepEqual(calls, [], 'the hook logic never ran');
     await a.stop();
   });
