@@ -5,13 +5,13 @@
 // container through process.apparmorProfile (a hook cannot write another task's attr: EPERM).
 
 import { closeSync, openSync, writeSync } from 'node:fs';
-import { ExitCode, invalidInput, toLsmnsError } from '../errors.js';
+import { ExitCode, LsmnsError, invalidInput, toLsmnsError } from '../errors.js';
 import { makeDirs } from '../fsutil.js';
 import type { Backend } from '../kernel/factory.js';
 import { plan } from '../plan/planner.js';
 import type { Delivery, Plan } from '../plan/types.js';
 import type { PolicyStore } from '../policy/store.js';
-import { applyPlan, type ApplyContext, type ApplyResult, type ApplyStage } from '../apply/executor.js';
+import { applyPlan, type ApplyContext, type ApplyResult, type ApplyStage, type Cancel } from '../apply/executor.js';
 import { hasLsmnsAnnotations } from '../schema/keys.js';
 import { escapeValue } from '../schema/names.js';
 import { requestFromBundle } from './request.js';
@@ -43,7 +43,14 @@ export interface HookDeps {
   delivery?: Delivery;
   /** The structured log (JSON lines); the standalone hook appends to <stateDir>/hook.log. */
   log?: (event: Record<string, unknown>) => void;
+  /** The served caller's: aborted when the client has gone, so that no effect is completed for it. */
+  signal?: Cancel;
+  /** How long to wait for the pod's lock; by default by stage, inside the stage's hook timeout. */
+  lockWaitMs?: number;
 }
+
+/** Lock waits of a standalone hook: createRuntime's timeout is 30 s (it may also wait for a policy), poststop's 10 s. */
+export const LOCK_WAIT_BY_STAGE: Record<ApplyStage, number> = { create: 15_000, poststop: 6_000 };
 
 export interface HookResult {
   stage: HookStage;
@@ -94,12 +101,19 @@ export async function runHook(stage: HookStage, state: OciState, deps: HookDeps)
   const ctx: ApplyContext = {
     port: kernel, runtime, policies: deps.policies, stateDir: deps.stateDir, stage: applyStageOf(stage), refs: [state.id], actors: ['hook'],
     policyWaitMs: stage === 'poststop' ? 0 : deps.policyWaitMs, log: (e) => log({ ...base, ...e }),
+    lockWaitMs: deps.lockWaitMs ?? LOCK_WAIT_BY_STAGE[applyStageOf(stage)],
+    ...(stage !== 'poststop' && state.pid ? { holderPid: state.pid } : {}), ...(deps.signal ? { signal: deps.signal } : {}),
   };
   const container = { dir: state.bundle, containerId: state.id };
   try {
     // The container's init is gone before its reference is released.
     if (stage === 'poststop') await runtime.stopped(container);
     const result = await applyPlan(p, ctx);
+    if (stage !== 'poststop' && deps.signal?.aborted) {
+      // The caller gave up while the last effect ran: give the reference back, as a failed start would.
+      await applyPlan(p, { ...ctx, stage: 'poststop', policyWaitMs: 0, signal: undefined, log: undefined }).catch(() => {});
+      throw new LsmnsError({ code: 'ClientGone', exitCode: ExitCode.ApplyFailed, message: 'the caller gave up before its answer; what this call did was undone', remedy: 'the runtime reports the start failed; retry it' });
+    }
     if (stage !== 'poststop') {
       let task;
       try {

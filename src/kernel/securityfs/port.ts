@@ -86,6 +86,15 @@ export class SecurityfsKernel implements KernelPort {
     }
   }
 
+  async namespaceIdentity(ns: string): Promise<string | null> {
+    try {
+      const st = statSync(this.nsDir(ns, 'stat'), { bigint: true });
+      return st.isDirectory() ? `${st.dev}:${st.ino}:${st.ctimeNs}` : null;
+    } catch {
+      return null;
+    }
+  }
+
   async createNamespace(ns: string): Promise<void> {
     const dir = this.nsDir(ns, 'mkdir');
     try {

@@ -86,6 +86,11 @@ export class SimKernel implements KernelPort {
     return findNs(s, nsPathOf(this.abs(s, ns))) !== null;
   }
 
+  async namespaceIdentity(ns: string): Promise<string | null> {
+    const s = this.store.read();
+    return findNs(s, nsPathOf(this.abs(s, ns)))?.id ?? null;
+  }
+
   async createNamespace(ns: string): Promise<void> {
     await this.store.mutate((s) => { mkdirNs(s, this.selfPid, this.abs(s, ns)); });
   }

@@ -1,5 +1,5 @@
 // One JSON file holds the simulated kernel, so that separate processes (CLI, hooks, agent) share it.
-// Every change runs under a file lock (proper-lockfile) and is written atomically (temp file + rename);
+// Every change runs under a file lock (src/lock.ts) and is written atomically (temp file + rename);
 // a failed operation writes nothing, so the file stays byte-for-byte what it was.
 
 import { BoundedReadError, makeDirs, MAX_INPUT_BYTES, readFileBounded, writeFileAtomic } from '../../fsutil.js';
@@ -97,7 +97,7 @@ export class SimStore {
     }
     let release: () => Promise<void>;
     try {
-      release = await acquireLock(this.path, { stale: 10_000, retries: { retries: 400, factor: 1.3, minTimeout: 2, maxTimeout: 40 } });
+      release = await acquireLock(this.path, { stale: 10_000, waitMs: 5_000 });
     } catch (e) {
       throw new LsmnsError({ code: 'Locked', exitCode: ExitCode.ApplyFailed, message: `cannot lock simulated kernel state ${this.path}: ${(e as Error).message}`, remedy: `another lsmns holds ${this.path}.lock; if no lsmns runs, remove that directory`, cause: e });
     }
