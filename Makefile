@@ -4,7 +4,7 @@ NODE_BIN := node_modules/.bin
 # No --exit: a run ends when the tests leave nothing open, and test/support/exit-check names what they left.
 MOCHA := $(NODE_BIN)/mocha --forbid-only --require dist/test/support/exit-check.js --reporter dot --timeout 20000
 
-.PHONY: all deps npm-deps build demo test test-unit test-policy-corpus test-runtimes test-cri test-qemu test-qemu-kube test-cluster cluster-up cluster-down bench clean
+.PHONY: all deps npm-deps build demo test test-unit fuzz test-policy-corpus test-runtimes test-cri test-qemu test-qemu-kube test-cluster cluster-up cluster-down bench clean
 
 # Suites: unit and CLI tests run anywhere; the others use real components that deps.sh installs.
 TEST_SUITES := test-unit test-policy-corpus test-runtimes test-cri test-qemu
@@ -53,6 +53,12 @@ test-unit: build
 # compiles each one), so it is not part of test-unit.
 test-policy-corpus: build
 	$(MOCHA) --timeout 300000 dist/test/policy/corpus.test.js
+
+# The property tests at full strength: each fuzz target (annotation schema, OCI readers, pod reader, agent HTTP
+# parsing, CEL against the webhook) runs FUZZ_RUNS (or LSMNS_FUZZ_RUNS) times, 10,000 unless set; test-unit runs 300.
+FUZZ_RUNS ?= $(or $(LSMNS_FUZZ_RUNS),10000)
+fuzz: build
+	LSMNS_FUZZ_RUNS=$(FUZZ_RUNS) $(MOCHA) --timeout 0 'dist/test/**/*.fuzz.test.js' dist/test/manifests/admission-policy.test.js
 
 # Real runc, crun, podman and containerd (ctr) on this host, with the sim backend.
 test-runtimes: build

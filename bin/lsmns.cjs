@@ -4,7 +4,7 @@
 // (the hook, and the runtime shim), which are dispatched here to single-file bundles (dist/bundle/, built by
 // scripts/bundle.mjs) loaded with a V8 code cache, so that neither oclif nor dozens of ESM files are loaded.
 // This file is CommonJS because an ESM entry alone costs a measurable part of a hook's budget.
-const { readFileSync } = require('node:fs');
+const { readFileSync, readSync } = require('node:fs');
 const Module = require('node:module');
 const vm = require('node:vm');
 const path = require('node:path');
@@ -27,14 +27,25 @@ function loadBundle(name) {
   return mod.exports;
 }
 
+// One byte more than the hook accepts (MAX_OCI_STATE_BYTES in src/oci/spec.ts): stdin may be /dev/zero, and
+// the hook then refuses the state as too large instead of reading without end.
+const STATE_READ_BYTES = 1024 * 1024 + 1;
+
+/** The OCI state on stdin, at most STATE_READ_BYTES; no stdin reads as empty and hookMain reports it. */
+function readStdinBounded() {
+  const buf = Buffer.allocUnsafe(STATE_READ_BYTES);
+  let n = 0;
+  try {
+    for (let r; n < buf.length && (r = readSync(0, buf, n, buf.length - n, null)) > 0;) n += r;
+  } catch {
+    // EAGAIN, EBADF: what was read so far is the state.
+  }
+  return buf.toString('utf8', 0, n);
+}
+
 async function main() {
   if (argv[0] === 'hook') {
-    let state = '';
-    try {
-      state = readFileSync(0, 'utf8');
-    } catch {
-      // No stdin: hookMain reports the missing state.
-    }
+    const state = readStdinBounded();
     // Containers without lsmns annotations leave here, after one JSON.parse. A state that mentions lsmns.io/
     // goes straight to the hook, which checks it fully: the gate would only cost it one more file.
     if (!state.includes('lsmns.io/') && loadBundle('gate').skipsFast(argv[1], state)) return 0;

@@ -25,6 +25,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Far above any OCI state (a few KiB) and above the agent's own 512 KiB limit, which answers with its reason. */
@@ -184,8 +185,12 @@ static int post(const char *path, const char *ctype, const char *body, size_t le
     unreachable(strerror(errno));
   }
 
-  char head[512];
-  int hl = snprintf(head, sizeof head, "POST %s HTTP/1.0\r\nHost: lsmns\r\nContent-Type: %s\r\nContent-Length: %zu\r\n\r\n", path, ctype, len);
+  /* When this client gives up (epoch ms): the agent finishes, or undoes, its work before then. */
+  struct timespec now;
+  clock_gettime(CLOCK_REALTIME, &now);
+  long long deadline = (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000 + (long long)timeout_s * 1000;
+  char head[600];
+  int hl = snprintf(head, sizeof head, "POST %s HTTP/1.0\r\nHost: lsmns\r\nContent-Type: %s\r\nX-Lsmns-Deadline: %lld\r\nContent-Length: %zu\r\n\r\n", path, ctype, deadline, len);
   send_all(fd, head, (size_t)hl);
   send_all(fd, body, len);
   /* No shutdown(SHUT_WR): node's HTTP server takes a half-close as the client going away. */

@@ -26,7 +26,6 @@ for (const [name, entry] of Object.entries(entries)) {
     supported: { 'dynamic-import': false },
     // The policy grammar's parser is generated at build time into dist/ (never committed): bundle that output.
     plugins: [{ name: 'generated-grammar', setup(b) { b.onResolve({ filter: /^\.\/grammar\.js$/ }, () => ({ path: `${root}/dist/src/policy/grammar.js` })); } }],
-    alias: { 'graceful-fs': `${root}/scripts/bundle-shims/graceful-fs.cjs`, 'signal-exit': `${root}/scripts/bundle-shims/signal-exit.cjs` },
     // A CJS bundle has no import.meta. The only bundled use (securityfs/helper.ts) finds dist/native/ relative
     // to its tsc output, dist/src/kernel/securityfs/; the bundle (loaded with __dirname = dist/bundle) says so.
     define: { 'import.meta.url': '__lsmnsHelperUrl' },

@@ -14,6 +14,9 @@ step "2. Boot a simulated node: Debian's 6.1 kernel with apparmor=1 security=app
 lsmns sim reset --lsm lockdown,capability,landlock,yama,apparmor,bpf --kernel 6.1.0-56-amd64 >/dev/null && echo "(sim state: $LSMNS_SIM_STATE)"
 step "3. The plan (a dry run)"
 lsmns plan --pod examples/pod.yaml
+step "3b. The same plan, compared with containerd's default profile (the host bound the shim keeps): conflicts"
+lsmns plan --pod examples/pod.yaml --host-profile-dir test/fixtures/policy/hosts | sed -n '/^Conflicts/,$p' | head -6
+echo "  ..."
 step "4. Apply it: the hook's steps, then the runtime starting the container under its label"
 lsmns apply --pod examples/pod.yaml
 step "5. The simulated kernel now"

@@ -24,7 +24,7 @@ export const ERROR_CODES = [
   'NotPossibleOnNode',
   // The kernel refused, or the apply failed and was unwound (exit 4).
   'KernelExists', 'KernelNotFound', 'KernelDepthOrSpace', 'KernelPermissionDenied', 'KernelInvalidArgument', 'KernelUnsupported',
-  'KernelOverflow', 'KernelRefused', 'NamespaceOwnedByOther', 'NamespaceNotOwned', 'VerifyFailed', 'UnwindIncomplete', 'Locked',
+  'KernelOverflow', 'KernelRefused', 'NamespaceOwnedByOther', 'NamespaceNotOwned', 'VerifyFailed', 'UnwindIncomplete', 'Locked', 'Busy', 'ClientGone',
   'StateCorrupt', 'StateUnreadable', 'PolicyCompileFailed', 'TaskHelperMissing', 'TaskStartFailed', 'TaskStartTimeout',
   // The node's own setup.
   'InstallConflict', 'AgentAlreadyRunning', 'NodeNotConfigured',

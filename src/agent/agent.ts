@@ -13,6 +13,7 @@ import { ExitCode, LsmnsError } from '../errors.js';
 import { shippedHookClient } from '../install/package-files.js';
 import type { KubeApi } from '../kube/client.js';
 import { DEFAULT_POLICY_WAIT_MS, HOOK_STAGES } from '../oci/hook.js';
+import { policyStoreOf } from '../policy/store.js';
 import { escapeValue } from '../schema/names.js';
 import { OrphanCollector } from './collector.js';
 import { SHIM_PREPARE_PATH, hookHandler, lockKeyOf, readServedState, shimRoute, type ServedState } from './handlers.js';
@@ -152,8 +153,13 @@ async function kubeSide(o: RunAgentOptions, k: KubeSide, logger: Logger): Promis
     logger,
     // Hooks run on the host: the installed client is where the DaemonSet put it, not in this image.
     installed: { hook: `${k.installDir}/lsmns-hook-client`, shim: `${k.installDir}/lsmns-runtime` }, handlerConfigured: () => handlerConfigured({ hostRoot: k.hostRoot }),
-    // The real kernel compiles into its policy cache now, so that the container start only loads it.
-    precompile: (p) => port.precompile(p),
+    // Ahead of the container start: the tenant lint's verdict is kept per digest, and the real kernel compiles
+    // into its policy cache, so that the start only reads both.
+    precompile: async (p) => {
+      const { lintedProfiles } = await import('../policy/lint-cache.js');
+      await lintedProfiles(p, { stateDir: common.stateDir, includeDirs: policyStoreOf(common).includeDirs });
+      await port.precompile(p);
+    },
     // On the sim a container's label is its sim task's (the real init runs unconfined); else the /proc cgroup scan.
     ...(simTasks(port) ? { resolvePid: (id: string) => simTasks(port)!.containerTask(id.replace(/^[a-z0-9-]+:\/\//, '')) } : {}),
   });

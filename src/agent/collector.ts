@@ -2,11 +2,10 @@
 // with the liveness of its mode, logging each namespace it removed and why. One run at a time; the time each
 // namespace was first seen dead is kept across runs, so the grace runs from the death.
 
-import { collectOrphans, type CollectReport, type Collected, type Liveness } from '../apply/gc.js';
-import { OwnershipStore, type OwnerRecord } from '../apply/ownership.js';
+import { collectOnNode, type CollectReport, type Collected, type Liveness } from '../apply/gc.js';
+import type { OwnerRecord } from '../apply/ownership.js';
 import type { CommonOptions } from '../config.js';
 import { toLsmnsError } from '../errors.js';
-import { openKernel } from '../kernel/factory.js';
 import type { Logger } from './server.js';
 
 export const DEFAULT_GC_INTERVAL_S = 60;
@@ -51,14 +50,13 @@ export class OrphanCollector {
     const isLive = this.o.liveness();
     if (!isLive) return null;
     try {
-      const port = await openKernel(this.o.common);
-      const owners = new OwnershipStore({ stateDir: this.o.common.stateDir, backend: port.describe().backend, bootId: await port.bootId() });
-      const r = await collectOrphans({ owners, port, isLive, now: this.o.now ?? Date.now, graceMs: this.o.graceMs, deadSince: this.deadSince });
+      const r = await collectOnNode({ common: this.o.common, isLive, now: this.o.now ?? Date.now, graceMs: this.o.graceMs, deadSince: this.deadSince });
       for (const d of r.staleBootDirs) this.o.logger.info({ event: 'gc', dir: d, why: 'ownership markers of an earlier boot: their namespaces died with it' });
       for (const c of r.removed) {
         this.o.logger.info({ event: 'gc', namespace: c.namespace, podKey: c.podKey, pod: c.pod, why: c.why }, 'removed a namespace lsmns created whose holders are gone');
         this.o.onRemoved?.(c);
       }
+      for (const c of r.unproven) this.o.logger.warn({ event: 'gc-unproven', namespace: c.namespace, podKey: c.podKey, why: c.why }, 'a crash left a namespace that nothing proves lsmns made: it stays');
       for (const c of r.failed) this.o.logger.warn({ event: 'gc-failed', namespace: c.namespace, podKey: c.podKey, why: c.why, err: c.error }, 'could not remove a namespace whose holders are gone; trying again on the next run');
       return r;
     } catch (e) {

@@ -92,7 +92,7 @@ export function readServedState(text: string): ServedState {
 
 /** The hook handler: the same gate, parser and runHook as `lsmns hook`, with the same exit codes and lines. */
 export function hookHandler(o: { common: CommonOptions; policyWaitMs: number; logger: Logger; openBackend?: () => Promise<Backend> }): HookHandler<ServedState> {
-  return async (stage, served): Promise<HookReply> => {
+  return async (stage, served, signal): Promise<HookReply> => {
     try {
       const hookStage = parseStage(stage);
       if (served.error !== null) throw served.error;
@@ -103,7 +103,9 @@ export function hookHandler(o: { common: CommonOptions; policyWaitMs: number; lo
       const backend = await (o.openBackend ?? (() => openBackend(o.common)))();
       await runHook(hookStage, state, {
         backend, policies: policyStoreOf(o.common), stateDir: o.common.stateDir, policyWaitMs: o.policyWaitMs,
-        log: (e) => o.logger.info({ front: 'agent', ...e }),
+        log: (e) => o.logger.info({ front: 'agent', ...e }), signal,
+        // The agent serialises a pod's calls itself; the file lock only meets GC and standalone hooks.
+        lockWaitMs: 3_000,
       });
       return { exitCode: ExitCode.Ok, message: '' };
     } catch (e) {

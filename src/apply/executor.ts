@@ -9,10 +9,18 @@ import { feasibility } from '../plan/planner.js';
 import { displayInterfaceOf, type CreateNamespaceStep, type LoadPolicyStep, type Plan, type Realizer, type Step, type TransitionRootTaskStep } from '../plan/types.js';
 import type { KernelPort } from '../kernel/port.js';
 import type { RuntimePort } from '../kernel/runtime.js';
+import { lintedProfiles } from '../policy/lint-cache.js';
 import type { PolicySource, PolicyStore } from '../policy/store.js';
-import { OwnershipStore, type OwnerRecord } from './ownership.js';
+import { OwnershipStore, liveRefs, provesOwnership, removeOwned, type OwnerRecord } from './ownership.js';
+import { crashPoint } from './crash.js';
+import { holderOf, type Holder } from './liveness.js';
 
 export type ApplyStage = 'create' | 'poststop';
+
+/** What says a caller has gone; an AbortSignal is one. Read before each effect (a timer may not have fired yet). */
+export interface Cancel {
+  readonly aborted: boolean;
+}
 
 export interface StepResult {
   id: number;
@@ -44,6 +52,12 @@ export interface ApplyContext {
   /** Which realizers this caller acts for. The hook is ["hook"]; `lsmns apply` is all of them. */
   actors: Realizer[];
   policyWaitMs?: number;
+  /** The container init's pid (the OCI state's, at createRuntime): recorded with its start time as the holder. */
+  holderPid?: number;
+  /** How long to wait for the pod's lock (default LOCK_WAIT_MS). */
+  lockWaitMs?: number;
+  /** Aborted when the caller has gone (a served client that hung up, or its deadline passed): no effect is started after that. */
+  signal?: Cancel;
   now?: () => Date;
   log?: (event: Record<string, unknown>) => void;
 }
@@ -70,11 +84,10 @@ export function assertApplicable(plan: Plan): void {
 async function preflightPolicy(step: LoadPolicyStep, ctx: ApplyContext): Promise<PolicySource> {
   const a = step.args;
   const src = await ctx.policies.read(a, { waitMs: ctx.policyWaitMs ?? 0 });
-  // The policy language's parser loads only when a policy is loaded, never on an unannotated container's path.
-  // As a tenant's: a profile name, change_profile or exec transition that addresses a namespace is refused.
-  const { lintPolicy } = await import('../policy/lint.js');
-  const parsed = lintPolicy(src.text, src.path, { as: 'tenant', includeDirs: ctx.policies.includeDirs });
-  const defined = new Set(parsed.profiles.map((p) => p.name));
+  // As a tenant's: a profile name, change_profile or exec transition that addresses a namespace is refused. The
+  // verdict is kept per digest, so only the first start with a policy (or the agent's sync) parses it.
+  const profiles = await lintedProfiles(src, { stateDir: ctx.stateDir, includeDirs: ctx.policies.includeDirs });
+  const defined = new Set(profiles.map((p) => p.name));
   const missing = a.profiles.filter((p) => !defined.has(p));
   if (missing.length > 0) {
     throw new LsmnsError({
@@ -83,7 +96,7 @@ async function preflightPolicy(step: LoadPolicyStep, ctx: ApplyContext): Promise
       remedy: 'name a profile the policy defines, or add it to the policy',
     });
   }
-  return src;
+  return { ...src, profiles };
 }
 
 export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyResult> {
@@ -116,7 +129,12 @@ export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyRes
       record(step, skipped);
       continue;
     }
-    const facts = await ctx.port.probe();
+    let facts;
+    try {
+      facts = await ctx.port.probe();
+    } catch (e) {
+      throw toLsmnsError(e).wrap(`step ${step.id} checkNode`);
+    }
     const blockers = feasibility(plan.input.spec!, facts);
     if (blockers.length > 0) {
       assertApplicable({ ...plan, outcome: 'infeasible', blockers });
@@ -134,6 +152,9 @@ export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyRes
     try {
       for (const step of effects) {
         current = step;
+        if (ctx.signal?.aborted) {
+          throw new LsmnsError({ code: 'ClientGone', exitCode: ExitCode.ApplyFailed, message: 'the caller has gone (its timeout passed); lsmns does not finish an effect no one waits for', remedy: 'the runtime reports the start failed; retry it' });
+        }
         const r = skip(step) ?? await runStep(step);
         record(step, r);
       }
@@ -185,47 +206,78 @@ export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyRes
     }
 
     async function createNamespace(step: CreateNamespaceStep): Promise<Outcome> {
-      const rec = owners.get(ns);
-      const exists = await ctx.port.namespaceExists(ns);
-      const addRefs = (r: OwnerRecord) => {
-        const added = ctx.refs.filter((x) => !r.refs.includes(x));
-        if (added.length === 0) return;
-        r.refs = [...r.refs, ...added].sort();
-        owners.put(r);
-        journal.push({ step, what: `released reference ${added.join(', ')}`, undo: async () => {
-          const cur = owners.get(ns);
-          if (cur) owners.put({ ...cur, refs: cur.refs.filter((x) => !added.includes(x)) });
-        } });
+      let rec = owners.get(ns);
+      let id = await ctx.port.namespaceIdentity(ns);
+      // Converge what an earlier run left in the journal (we hold the lock, so no other run is under way):
+      // a "creating" entry proves nothing, and an entry whose namespace is gone or is another one is stale.
+      if (rec && !provesOwnership(rec, id)) {
+        owners.delete(ns);
+        rec = null;
+      }
+      // A crash before an rmdir that lsmns had decided on, or a pod whose every holder is gone: finish the removal.
+      const healed = rec && (rec.state === 'removing' || (rec.podKey !== plan.input.podKey && liveRefs(rec).length === 0)) ? rec : null;
+      if (healed) {
+        await removeOwned(owners, ctx.port, healed);
+        log({ event: 'healed', namespace: ns, podKey: healed.podKey, why: healed.state === 'removing' ? 'an earlier removal was cut short' : 'every container that held it is gone' });
+        rec = null;
+        id = await ctx.port.namespaceIdentity(ns);
+      }
+      const holders = (r: OwnerRecord, refs: string[]) => {
+        const h: Record<string, Holder> = {};
+        for (const [k, v] of Object.entries(r.holders ?? {})) if (refs.includes(k)) h[k] = v;
+        const mine = holderOf(ctx.holderPid);
+        if (mine) for (const x of ctx.refs) if (refs.includes(x)) h[x] = mine;
+        return h;
       };
       if (rec && rec.podKey !== plan.input.podKey) {
-        throw new LsmnsError({ code: 'NamespaceOwnedByOther', exitCode: ExitCode.ApplyFailed, message: `AppArmor namespace ${ns} belongs to another pod (${rec.podKey}); lsmns never joins it silently`, remedy: 'give this pod its own lsmns.io/apparmor-namespace (or "auto"); if that pod is gone, lsmns gc removes the namespace' });
+        throw new LsmnsError({ code: 'NamespaceOwnedByOther', exitCode: ExitCode.ApplyFailed, message: `AppArmor namespace ${ns} belongs to another pod (${rec.podKey}), whose containers ${liveRefs(rec).join(', ')} still run; lsmns never joins it silently`, remedy: 'give this pod its own lsmns.io/apparmor-namespace (or "auto"); once that pod is gone, the namespace is released' });
       }
-      if (rec && exists) {
-        addRefs(rec);
-        return { outcome: 'noop', detail: `reused: lsmns created ${ns} for this pod; references: ${owners.get(ns)!.refs.join(', ')}` };
+      if (rec) {
+        const before = rec;
+        const kept = liveRefs(rec);
+        const added = ctx.refs.filter((x) => !kept.includes(x));
+        const refs = [...kept, ...added].sort();
+        owners.put({ ...rec, refs, holders: holders(rec, refs) });
+        crashPoint('refs');
+        if (added.length > 0) {
+          journal.push({ step, what: `released reference ${added.join(', ')}`, undo: async () => {
+            const cur = owners.get(ns);
+            if (cur) owners.put({ ...cur, refs: cur.refs.filter((x) => !added.includes(x)), holders: before.holders ?? {} });
+          } });
+        }
+        return { outcome: 'noop', detail: `reused: lsmns created ${ns} for this pod; references: ${refs.join(', ')}` };
       }
-      if (!rec && exists) {
-        throw new LsmnsError({ code: 'NamespaceNotOwned', exitCode: ExitCode.ApplyFailed, message: `AppArmor namespace ${ns} already exists and lsmns did not create it`, remedy: 'choose another lsmns.io/apparmor-namespace (or "auto"); lsmns never joins or removes a namespace it did not create' });
+      if (id !== null) {
+        throw new LsmnsError({ code: 'NamespaceNotOwned', exitCode: ExitCode.ApplyFailed, message: `AppArmor namespace ${ns} already exists and lsmns did not create it (no completed record of this boot names it)`, remedy: 'choose another lsmns.io/apparmor-namespace (or "auto"); lsmns never joins or removes a namespace it did not create' });
       }
-      // Intent first: a marker that says "creating", so a crash between here and the mkdir is recoverable by GC.
+      // Intent first: the journal entry "creating", so that a crash between here and the mkdir leaves a record.
       const fresh: OwnerRecord = {
         formatVersion: FORMAT_VERSION, namespace: ns, podKey: plan.input.podKey, pod: plan.input.pod, sandboxId: plan.input.sandboxId,
-        state: 'creating', refs: [], policy: null, createdAt: now().toISOString(), createdByPid: process.pid,
+        state: 'creating', identity: null, refs: [], holders: {}, policy: null, createdAt: now().toISOString(), createdByPid: process.pid,
       };
       owners.put(fresh);
+      crashPoint('marker-creating');
       try {
         await ctx.port.createNamespace(ns);
       } catch (e) {
-        if (rec) owners.put(rec);
-        else owners.delete(ns);
+        owners.delete(ns);
         throw e;
       }
-      journal.push({ step, what: `removed namespace ${ns}`, undo: async () => {
-        await ctx.port.removeNamespace(ns);
+      crashPoint('mkdir');
+      const identity = await ctx.port.namespaceIdentity(ns);
+      if (identity === null) {
+        await ctx.port.removeNamespace(ns).catch(() => {});
         owners.delete(ns);
-      } });
-      const ready: OwnerRecord = { ...fresh, state: 'ready', refs: [...new Set([...(rec?.refs ?? []), ...ctx.refs])].sort() };
+        throw new LsmnsError({ code: 'VerifyFailed', exitCode: ExitCode.ApplyFailed, message: `namespace ${ns} is not there right after its mkdir`, remedy: 'check the kernel log' });
+      }
+      const refs = [...ctx.refs].sort();
+      const ready: OwnerRecord = { ...fresh, state: 'ready', identity, refs, holders: holders(fresh, refs) };
       owners.put(ready);
+      crashPoint('marker-ready');
+      journal.push({ step, what: `removed namespace ${ns}`, undo: async () => {
+        const cur = owners.get(ns);
+        if (cur) await removeOwned(owners, ctx.port, cur);
+      } });
       return { outcome: 'done', detail: `created ${ns} (${step.args.path}); references: ${ready.refs.join(', ')}` };
     }
 
@@ -238,7 +290,9 @@ export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyRes
       }
       const previous = rec.policy;
       const loaded = await ctx.port.loadPolicy(ns, src);
+      crashPoint('policy-load');
       owners.put({ ...owners.get(ns)!, policy: { ref: src.ref, digest: src.digest, profiles: loaded } });
+      crashPoint('policy-marker');
       journal.push({ step, what: `policy ${src.ref} in ${ns}`, undo: async () => {
         // The marker's record goes back; the profiles go with the namespace if this run created it (undone next).
         const cur = owners.get(ns);
@@ -267,20 +321,21 @@ export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyRes
         for (const r of ctx.refs) await ctx.runtime.unplay(`${plan.input.podKey}/${r}`);
       }
       const rec = owners.get(ns);
-      if (!rec || rec.podKey !== plan.input.podKey) {
-        return { outcome: 'not-mine', detail: `lsmns holds no marker for ${ns} for this pod; a namespace lsmns did not create is never removed` };
+      if (!rec || rec.podKey !== plan.input.podKey || rec.state === 'creating') {
+        // A "creating" entry under this lock is a crash's left-over: it proves nothing. It stays for GC, which
+        // drops it and reports a namespace of that name as one nothing proves lsmns made.
+        return { outcome: 'not-mine', detail: `lsmns holds no completed record of ${ns} for this pod${rec?.state === 'creating' ? ' (a crash cut its creation short; lsmns gc reports it)' : ''}; a namespace lsmns did not create is never removed` };
       }
-      const refs = rec.refs.filter((r) => !ctx.refs.includes(r));
-      if (refs.length > 0) {
-        owners.put({ ...rec, refs });
+      // References whose container is gone (a poststop that never ran) are dropped with this container's.
+      const refs = liveRefs(rec).filter((r) => !ctx.refs.includes(r));
+      if (refs.length > 0 && rec.state === 'ready') {
+        owners.put({ ...rec, refs, holders: Object.fromEntries(Object.entries(rec.holders ?? {}).filter(([k]) => refs.includes(k))) });
+        crashPoint('refs');
         return { outcome: 'noop', detail: `${refs.length} reference${refs.length === 1 ? '' : 's'} remain (${refs.join(', ')}); ${ns} stays` };
       }
-      try {
-        await ctx.port.removeNamespace(ns);
-      } catch (e) {
-        if (toLsmnsError(e).errno !== 'ENOENT') throw e;
+      if (!(await removeOwned(owners, ctx.port, rec))) {
+        return { outcome: 'not-mine', detail: `${ns} is not the namespace lsmns created (gone, or made again by someone else); only lsmns's record of it was dropped` };
       }
-      owners.delete(ns);
       return { outcome: 'done', detail: `removed ${ns}: its last reference is gone` };
     }
 
@@ -293,5 +348,5 @@ export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyRes
         if (missing.length) throw new LsmnsError({ code: 'VerifyFailed', exitCode: ExitCode.ApplyFailed, message: `profiles ${missing.join(', ')} are not listed in ${ns} after the load`, remedy: 'check the policy and the kernel log' });
       }
     }
-  });
+  }, ctx.lockWaitMs);
 }

@@ -5,9 +5,11 @@
 
 import { basename } from 'node:path';
 import { rmSync } from 'node:fs';
-import { toLsmnsError } from '../errors.js';
+import type { CommonOptions } from '../config.js';
+import { invalidInput, toLsmnsError } from '../errors.js';
+import { openKernel } from '../kernel/factory.js';
 import type { KernelPort } from '../kernel/port.js';
-import type { OwnerRecord, OwnershipStore } from './ownership.js';
+import { OwnershipStore, liveRefs, removeOwned, type OwnerRecord } from './ownership.js';
 
 /** The decision for one marker: alive, or dead with the reason the log gives. */
 export type Liveness = { live: true } | { live: false; why: string };
@@ -25,6 +27,8 @@ export interface CollectOptions {
    * the grace runs from the death. Without it (one run) the grace runs from the marker's creation.
    */
   deadSince?: Map<string, number>;
+  /** Report what would go, change nothing. */
+  dryRun?: boolean;
 }
 
 export interface Collected {
@@ -42,11 +46,25 @@ export interface CollectReport {
   failed: (Collected & { error: string })[];
   /** Marker directories of earlier boots of this backend that were dropped (their namespaces died with the boot). */
   staleBootDirs: string[];
+  /**
+   * Namespaces a crash left with only a "creating" entry: lsmns may have made them, but nothing proves it, so
+   * they stay (a person decides). Only the entry went.
+   */
+  unproven: Collected[];
+  /** Markers that could not be read: moved aside, with the message that says where (their namespaces stay). */
+  corrupt?: string[];
+  /** Lock and temporary files that killed processes left in the marker directory, swept. */
+  leftovers?: string[];
 }
 
-/** Liveness from what the marker holds: a namespace with no container reference left has no holder. */
+/**
+ * Liveness from what the marker holds: a namespace with no container reference left has no holder, and a
+ * reference whose container init is gone (its pid free, or another process's) holds nothing.
+ */
 export function livenessFromMarker(rec: OwnerRecord): Liveness {
-  return rec.refs.length > 0 ? { live: true } : { live: false, why: 'no container holds a reference any more' };
+  if (rec.refs.length === 0) return { live: false, why: 'no container holds a reference any more' };
+  if (liveRefs(rec).length === 0) return { live: false, why: `every container that held it has exited (${rec.refs.map((r) => `${r}: pid ${rec.holders?.[r]?.pid}`).join(', ')})` };
+  return { live: true };
 }
 
 /**
@@ -64,17 +82,19 @@ async function deadness(rec: OwnerRecord, isLive: CollectOptions['isLive']): Pro
 const sameMarker = (a: OwnerRecord, b: OwnerRecord) => a.podKey === b.podKey && a.createdAt === b.createdAt && a.state === b.state;
 
 export async function collectOrphans(o: CollectOptions): Promise<CollectReport> {
-  const report: CollectReport = { removed: [], waiting: [], failed: [], staleBootDirs: [] };
+  const report: CollectReport = { removed: [], waiting: [], failed: [], staleBootDirs: [], unproven: [] };
   // Earlier boots of this backend: their namespaces are gone with that boot, so only the files go. Markers of
   // another backend (the sim beside securityfs) belong to that backend's state and stay.
   const mine = `${o.port.describe().backend}-`;
   for (const d of o.owners.staleBootDirs().filter((x) => basename(x).startsWith(mine))) {
-    rmSync(d, { recursive: true, force: true });
+    if (!o.dryRun) rmSync(d, { recursive: true, force: true });
     report.staleBootDirs.push(d);
   }
   const now = o.now();
   const seen = new Set<string>();
-  for (const rec of o.owners.list()) {
+  const { records, corrupt } = o.owners.listTolerant();
+  report.corrupt = corrupt;
+  for (const rec of records) {
     seen.add(rec.namespace);
     const why = await deadness(rec, o.isLive);
     if (why === null) {
@@ -88,21 +108,24 @@ export async function collectOrphans(o: CollectOptions): Promise<CollectReport> 
       report.waiting.push(item);
       continue;
     }
+    if (o.dryRun) {
+      (rec.state === 'creating' && (await o.port.namespaceExists(rec.namespace)) ? report.unproven : report.removed).push(item);
+      continue;
+    }
+    let unproven = false;
     let removed: boolean;
     try {
       removed = await o.owners.withLock(rec.namespace, async () => {
         const cur = o.owners.get(rec.namespace);
         // Reused or revived meanwhile (a new pod took the name, a container took a reference): not dead any more.
         if (!cur || !sameMarker(cur, rec) || (await deadness(cur, o.isLive)) === null) return false;
-        if (cur.state === 'ready') {
-          try {
-            await o.port.removeNamespace(rec.namespace);
-          } catch (e) {
-            if (toLsmnsError(e).errno !== 'ENOENT') throw e;
-          }
+        if (cur.state === 'creating') {
+          unproven = await o.port.namespaceExists(rec.namespace);
+          o.owners.delete(rec.namespace);
+          return !unproven;
         }
-        o.owners.delete(rec.namespace);
-        return true;
+        // Through the journal: only the namespace the marker's identity names is removed.
+        return removeOwned(o.owners, o.port, cur);
       });
     } catch (e) {
       report.failed.push({ ...item, error: toLsmnsError(e).message });
@@ -110,7 +133,30 @@ export async function collectOrphans(o: CollectOptions): Promise<CollectReport> 
     }
     o.deadSince?.delete(rec.namespace);
     if (removed) report.removed.push(item);
+    if (unproven) report.unproven.push({ ...item, why: `${item.why}; ${item.namespace} exists, but nothing proves lsmns made it, so it stays (remove it by hand if no one uses it)` });
   }
   if (o.deadSince) for (const ns of [...o.deadSince.keys()]) if (!seen.has(ns)) o.deadSince.delete(ns);
+  if (!o.dryRun) report.leftovers = o.owners.sweepLeftovers();
   return report;
+}
+
+export interface GcRunOptions extends Omit<CollectOptions, 'owners' | 'port'> {
+  common: CommonOptions;
+}
+
+/** One GC run on the node the options name: what `lsmns gc` and the agent's loop both call. */
+export async function collectOnNode(o: GcRunOptions): Promise<CollectReport & { backend: string; dryRun: boolean }> {
+  const { common, ...rest } = o;
+  const port = await openKernel(common);
+  const owners = new OwnershipStore({ stateDir: common.stateDir, backend: port.describe().backend, bootId: await port.bootId() });
+  const r = await collectOrphans({ ...rest, owners, port });
+  return { ...r, backend: port.describe().backend, dryRun: o.dryRun ?? false };
+}
+
+/** --grace: "90", "90s", "5m", "1h" or "0"; seconds when there is no unit. */
+export function parseDuration(v: string, flag = '--grace'): number {
+  const m = /^(\d{1,7})(ms|s|m|h)?$/.exec(v.trim());
+  if (!m) throw invalidInput('InvalidInput', `${flag} ${JSON.stringify(v.slice(0, 40))} is not a duration`, `give a number with an optional unit: ${flag} 60s, 5m, 1h, 0`);
+  const n = Number(m[1]);
+  return n * ({ ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] ?? 's'] ?? 1000);
 }

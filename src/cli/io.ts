@@ -1,18 +1,17 @@
 // Small I/O helpers shared by every front door (oclif commands, the hook, the shim, the agent).
 
-import { readFileSync } from 'node:fs';
 import { LsmnsError, toLsmnsError } from '../errors.js';
+import { MAX_INPUT_BYTES, readFdBounded, readStreamBounded } from '../fsutil.js';
 import { formatProblem } from '../schema/annotations.js';
 
-/** Reads all of stdin. Synchronous on fd 0 works for pipes and files, which is how runtimes pass state. */
+/** Reads all of stdin, up to MAX_INPUT_BYTES (stdin may be /dev/zero). */
 export async function readStdin(): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const c of process.stdin) chunks.push(c as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
+  return (await readStreamBounded(process.stdin, MAX_INPUT_BYTES, 'stdin')).toString('utf8');
 }
 
+/** The same, synchronously on fd 0, which works for pipes and files: how runtimes pass state. */
 export function readStdinSync(): string {
-  return readFileSync(0, 'utf8');
+  return readFdBounded(0, MAX_INPUT_BYTES, 'stdin').toString('utf8');
 }
 
 /** The text form of an error for stderr: message, every problem, and the remedy. */

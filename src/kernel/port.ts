@@ -52,6 +52,12 @@ export interface KernelPort {
   bootId(): Promise<string>;
   listNamespaces(parent?: string): Promise<string[]>;
   namespaceExists(ns: string): Promise<boolean>;
+  /**
+   * What tells this namespace apart from another of the same name made later (the sim's id, securityfs's inode
+   * and ctime), or null when there is none: a marker records it after the mkdir, and lsmns reuses or removes a
+   * namespace only while it is still the same one (issue 16).
+   */
+  namespaceIdentity(ns: string): Promise<string | null>;
   /** mkdir policy/namespaces/NS: EEXIST, ENOENT (no parent), ENOSPC (depth), EACCES (not policy admin). */
   createNamespace(ns: string): Promise<void>;
   /** rmdir: recursive in the kernel, even with tasks inside; ENOENT when missing. */

@@ -5,7 +5,9 @@
 //    an existing profile becomes the label's host bound, so it is kept, never replaced.
 
 import { formatProblem } from '../schema/annotations.js';
+import { confusableKeys } from '../schema/confusable.js';
 import { BETA_APPARMOR_PREFIX, hasLsmnsAnnotations } from '../schema/keys.js';
+import { escapeValue } from '../schema/names.js';
 import { checkPod } from '../schema/pod.js';
 import { plan } from '../plan/planner.js';
 import { DELIVERIES, type Delivery } from '../plan/types.js';
@@ -88,6 +90,15 @@ export function decide(req: AdmissionRequest, o: AdmissionOptions): Decision {
   if (req.operation !== undefined && req.operation !== 'CREATE') return allow(); // AppArmor settings cannot change on update
   if (req.resource && (req.resource.resource !== 'pods' || (req.subResource ?? '') !== '')) return allow();
   const obj = req.object as { metadata?: { annotations?: Record<string, string>; namespace?: string; name?: string; generateName?: string } } | undefined;
+  // In an opted-in namespace (the webhook's namespaceSelector), a key that only looks like an lsmns key is
+  // refused: the pod meant to be confined, and would run unconfined without a word.
+  const lookalikes = confusableKeys(obj?.metadata?.annotations);
+  if (lookalikes.length > 0) {
+    return {
+      result: 'denied', code: 400, reason: 'InvalidAnnotation',
+      message: `lsmns: pod ${obj?.metadata?.namespace ?? req.namespace ?? '?'}/${obj?.metadata?.name ?? req.name ?? '<generated>'}: annotation key${lookalikes.length > 1 ? 's' : ''} ${lookalikes.slice(0, 5).map((k) => escapeValue(k, 120)).join(', ')} only look${lookalikes.length > 1 ? '' : 's'} like lsmns keys (lookalike characters), so lsmns would ignore them and the pod would run unconfined. Remedy: write the key as lsmns.io/... or container.lsmns.io/... in plain ASCII, or rename it`,
+    };
+  }
   if (!hasLsmnsAnnotations(obj?.metadata?.annotations)) return allow();
   // The object at CREATE may lack its namespace (taken from the URL) and its name (generateName).
   const withNs = { ...obj, metadata: { ...obj?.metadata, namespace: obj?.metadata?.namespace ?? req.namespace, name: obj?.metadata?.name ?? req.name ?? undefined } };

@@ -4,13 +4,14 @@
 // this container's reference and removes the namespace with the last one. The label itself reaches the
 // container through process.apparmorProfile (a hook cannot write another task's attr: EPERM).
 
-import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
-import { ExitCode, invalidInput, toLsmnsError } from '../errors.js';
+import { closeSync, openSync, writeSync } from 'node:fs';
+import { ExitCode, LsmnsError, invalidInput, toLsmnsError } from '../errors.js';
+import { makeDirs } from '../fsutil.js';
 import type { Backend } from '../kernel/factory.js';
 import { plan } from '../plan/planner.js';
 import type { Delivery, Plan } from '../plan/types.js';
 import type { PolicyStore } from '../policy/store.js';
-import { applyPlan, type ApplyContext, type ApplyResult, type ApplyStage } from '../apply/executor.js';
+import { applyPlan, type ApplyContext, type ApplyResult, type ApplyStage, type Cancel } from '../apply/executor.js';
 import { hasLsmnsAnnotations } from '../schema/keys.js';
 import { escapeValue } from '../schema/names.js';
 import { requestFromBundle } from './request.js';
@@ -42,7 +43,14 @@ export interface HookDeps {
   delivery?: Delivery;
   /** The structured log (JSON lines); the standalone hook appends to <stateDir>/hook.log. */
   log?: (event: Record<string, unknown>) => void;
+  /** The served caller's: aborted when the client has gone, so that no effect is completed for it. */
+  signal?: Cancel;
+  /** How long to wait for the pod's lock; by default by stage, inside the stage's hook timeout. */
+  lockWaitMs?: number;
 }
+
+/** Lock waits of a standalone hook: createRuntime's timeout is 30 s (it may also wait for a policy), poststop's 10 s. */
+export const LOCK_WAIT_BY_STAGE: Record<ApplyStage, number> = { create: 15_000, poststop: 6_000 };
 
 export interface HookResult {
   stage: HookStage;
@@ -58,12 +66,18 @@ function applyStageOf(stage: HookStage): ApplyStage {
   return stage === 'poststop' ? 'poststop' : 'create';
 }
 
-/** Reads the bundle's config.json; at poststop a bundle that is already gone means nothing to release. */
-function configOf(state: OciState, stage: HookStage): OciConfig | null {
+/**
+ * Reads the bundle's config.json. At poststop the bundle may be gone already (runc and podman remove it on
+ * delete, and a runtime may run poststop after that): the state carries the id and the annotations, which are
+ * all a release needs, so poststop goes on from them; with no annotations either, there is nothing to release.
+ */
+function configOf(state: OciState, stage: HookStage): { config: OciConfig | null; from: 'bundle' | 'state' } {
   try {
-    return readBundleConfig(state.bundle).config;
+    return { config: readBundleConfig(state.bundle).config, from: 'bundle' };
   } catch (e) {
-    if (stage === 'poststop' && state.annotations && !hasLsmnsAnnotations(state.annotations)) return null;
+    if (stage === 'poststop' && state.annotations) {
+      return { config: hasLsmnsAnnotations(state.annotations) ? { annotations: state.annotations } : null, from: 'state' };
+    }
     throw toLsmnsError(e).wrap(`container ${state.id}`);
   }
 }
@@ -73,10 +87,11 @@ export async function runHook(stage: HookStage, state: OciState, deps: HookDeps)
   // runc, crun and podman copy config.json's annotations into the state: when they carry none of ours,
   // this container is not lsmns's business and the hook returns before any file or kernel work.
   if (state.annotations && !hasLsmnsAnnotations(state.annotations)) return skipped;
-  const config = configOf(state, stage);
+  const { config, from } = configOf(state, stage);
   if (!config || !hasLsmnsAnnotations({ ...state.annotations, ...config.annotations })) return skipped;
 
-  const request = requestFromBundle(config, { kind: 'state', ref: `${state.bundle}/config.json (container ${state.id})` }, state, { delivery: deps.delivery });
+  const ref = from === 'bundle' ? `${state.bundle}/config.json (container ${state.id})` : `the OCI state of container ${state.id} (its bundle is gone)`;
+  const request = requestFromBundle(config, { kind: 'state', ref }, state, { delivery: deps.delivery });
   const { kernel, runtime } = deps.backend;
   const facts = await kernel.probe();
   const p: Plan = plan(request, facts);
@@ -86,12 +101,19 @@ export async function runHook(stage: HookStage, state: OciState, deps: HookDeps)
   const ctx: ApplyContext = {
     port: kernel, runtime, policies: deps.policies, stateDir: deps.stateDir, stage: applyStageOf(stage), refs: [state.id], actors: ['hook'],
     policyWaitMs: stage === 'poststop' ? 0 : deps.policyWaitMs, log: (e) => log({ ...base, ...e }),
+    lockWaitMs: deps.lockWaitMs ?? LOCK_WAIT_BY_STAGE[applyStageOf(stage)],
+    ...(stage !== 'poststop' && state.pid ? { holderPid: state.pid } : {}), ...(deps.signal ? { signal: deps.signal } : {}),
   };
   const container = { dir: state.bundle, containerId: state.id };
   try {
     // The container's init is gone before its reference is released.
     if (stage === 'poststop') await runtime.stopped(container);
     const result = await applyPlan(p, ctx);
+    if (stage !== 'poststop' && deps.signal?.aborted) {
+      // The caller gave up while the last effect ran: give the reference back, as a failed start would.
+      await applyPlan(p, { ...ctx, stage: 'poststop', policyWaitMs: 0, signal: undefined, log: undefined }).catch(() => {});
+      throw new LsmnsError({ code: 'ClientGone', exitCode: ExitCode.ApplyFailed, message: 'the caller gave up before its answer; what this call did was undone', remedy: 'the runtime reports the start failed; retry it' });
+    }
     if (stage !== 'poststop') {
       let task;
       try {
@@ -125,7 +147,7 @@ export function fileLog(stateDir: string, front: string): FileLog {
   const log = (event: Record<string, unknown>) => {
     try {
       if (fd === null) {
-        mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+        makeDirs(stateDir, 0o700);
         fd = openSync(file, 'a', 0o600);
       }
       writeSync(fd, `${JSON.stringify({ time: new Date().toISOString(), front, pid: process.pid, ...event })}\n`);

@@ -152,7 +152,11 @@ export async function prepareBundle(bundleDir: string, o: PrepareOptions): Promi
   for (const stage of SHIM_HOOK_STAGES) {
     const have = [...(hooks[stage] ?? []), ...(stage === 'createRuntime' ? hooks.prestart ?? [] : [])];
     if (have.some((h) => isLsmnsHook(h, stage) || (stage === 'createRuntime' && isLsmnsHook(h, 'prestart')))) continue;
-    (hooks[stage] ??= []).push(hookEntry(stage, o));
+    // poststop goes first: runc stops at the first failing poststop hook, and a bundle's own failing one must
+    // not keep lsmns from releasing the namespace (issue 16). createRuntime goes last, after the bundle's own.
+    const entry = hookEntry(stage, o);
+    if (stage === 'poststop') (hooks[stage] ??= []).unshift(entry);
+    else (hooks[stage] ??= []).push(entry);
     result.hooksAdded.push(stage);
   }
   const relabel = runtime.prepare(target, app ? { label: app.label, display: display ? 'apparmor' : null, container: app.container } : null);

@@ -1,10 +1,15 @@
 // Readers for the OCI runtime's inputs: the state JSON a hook gets on stdin, and the bundle's config.json.
 // Both are checked with valibot and treated as hostile: bad shapes are exit-2 errors that name the field.
 
-import { readFileSync } from 'node:fs';
 import * as v from 'valibot';
 import { invalidInput, type ErrorCode, type Problem } from '../errors.js';
+import { BoundedReadError, readFileBounded } from '../fsutil.js';
+import { MAX_DEPTH, nestsDeeperThan } from '../schema/depth.js';
 import { escapeValue } from '../schema/names.js';
+
+/** A runtime's config.json is a few KiB; the OCI state carries its annotations (Kubernetes caps them at 256 KiB). */
+export const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
+export const MAX_OCI_STATE_BYTES = 1024 * 1024;
 
 const Annotations = v.optional(v.record(v.string(), v.string()));
 
@@ -47,19 +52,22 @@ function problemsOf(issues: v.BaseIssue<unknown>[], where: string): Problem[] {
 }
 
 /** JSON, then the schema: either failure is an exit-2 error that names the field, with the caller's remedies. */
-function parseJson<S extends v.GenericSchema>(schema: S, text: string, where: string, code: ErrorCode, remedy: { json: string; shape: string }): v.InferOutput<S> {
-  return checkShape(schema, jsonOf(text, where, code, remedy.json), where, code, remedy.shape);
+function parseJson<S extends v.GenericSchema>(schema: S, text: string, where: string, code: ErrorCode, remedy: { json: string; shape: string }, maxBytes: number): v.InferOutput<S> {
+  return checkShape(schema, jsonOf(text, where, code, remedy, maxBytes), where, code, remedy.shape);
 }
 
-function jsonOf(text: string, where: string, code: ErrorCode, remedy: string): unknown {
+function jsonOf(text: string, where: string, code: ErrorCode, remedy: { json: string; shape: string }, maxBytes: number): unknown {
+  if (text.length > maxBytes) throw invalidInput(code, `${where}: over ${maxBytes} bytes`, remedy.shape);
   try {
     return JSON.parse(text) as unknown;
   } catch (e) {
-    throw invalidInput(code, `${where}: not valid JSON (${(e as Error).message})`, remedy);
+    throw invalidInput(code, `${where}: not valid JSON (${(e as Error).message})`, remedy.json);
   }
 }
 
 function checkShape<S extends v.GenericSchema>(schema: S, doc: unknown, where: string, code: ErrorCode, remedy: string): v.InferOutput<S> {
+  // Before valibot, messages or JSON.stringify recurse into it: JSON.parse itself takes any depth.
+  if (nestsDeeperThan(doc)) throw invalidInput(code, `${where}: nested deeper than ${MAX_DEPTH} levels`, remedy);
   const r = v.safeParse(schema, doc);
   if (!r.success) {
     const p = problemsOf(r.issues, where);
@@ -74,7 +82,7 @@ const STATE_REMEDY = {
 };
 
 export function parseOciState(text: string, where = 'OCI state on stdin'): OciState {
-  return parseJson(OciStateSchema, text, where, 'InvalidOciState', STATE_REMEDY);
+  return parseJson(OciStateSchema, text, where, 'InvalidOciState', STATE_REMEDY, MAX_OCI_STATE_BYTES);
 }
 
 /**
@@ -82,7 +90,7 @@ export function parseOciState(text: string, where = 'OCI state on stdin'): OciSt
  * agent: its lock key, the gate, the hook): the JSON step, then the shape of the parsed value. Same errors.
  */
 export function parseOciStateJson(text: string, where = 'OCI state on stdin'): unknown {
-  return jsonOf(text, where, 'InvalidOciState', STATE_REMEDY.json);
+  return jsonOf(text, where, 'InvalidOciState', STATE_REMEDY, MAX_OCI_STATE_BYTES);
 }
 
 export function ociStateOf(doc: unknown, where = 'OCI state on stdin'): OciState {
@@ -93,7 +101,7 @@ export function parseOciConfig(text: string, where: string): OciConfig {
   return parseJson(OciConfigSchema, text, where, 'InvalidBundle', {
     json: 'give a bundle whose config.json is an OCI runtime spec',
     shape: 'fix config.json so that it is an OCI runtime spec',
-  });
+  }, MAX_CONFIG_BYTES);
 }
 
 /** Reads <bundle>/config.json; the bundle path must be absolute (a hook's cwd is not the bundle). */
@@ -104,9 +112,11 @@ export function readBundleConfig(bundle: string): { path: string; config: OciCon
   const path = `${bundle.replace(/\/+$/, '')}/config.json`;
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    // Bounded whatever stat says, and only a regular file: a FIFO or /proc/self/pagemap must not stall a hook.
+    text = readFileBounded(path, { maxBytes: MAX_CONFIG_BYTES, regularOnly: true }).toString('utf8');
   } catch (e) {
-    throw invalidInput('InvalidBundle', `cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, 'give the directory that holds the container\'s config.json');
+    if (!(e instanceof BoundedReadError)) throw e;
+    throw invalidInput('InvalidBundle', `cannot read ${path}: ${e.reason === 'TOO_LARGE' || e.reason === 'NOT_REGULAR' ? e.message : e.reason}`, 'give the directory that holds the container\'s config.json');
   }
   return { path, config: parseOciConfig(text, path), text };
 }

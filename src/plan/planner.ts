@@ -139,7 +139,8 @@ export function plan(req: PlanRequest, facts: NodeFacts): Plan {
   if (specResult.status === 'absent') return noop(base);
 
   const problems: Problem[] = [...req.problems];
-  if (specResult.status === 'invalid') problems.push(...specResult.problems);
+  // A loop, not push(...spread): spreading a huge array overflows the stack.
+  if (specResult.status === 'invalid') for (const x of specResult.problems) problems.push(x);
   const spec = specResult.status === 'ok' ? specResult.spec : null;
   const warnings: Warning[] = [];
   if (req.wholePod) {

@@ -4,9 +4,10 @@
 // carries only the reference; the executor reads it through a PolicyStore it is given.
 
 import { sha256Hex } from '../hash.js';
-import { readFileSync, statSync } from 'node:fs';
 import { LsmnsError, ExitCode } from '../errors.js';
+import { BoundedReadError, readFileBounded } from '../fsutil.js';
 import type { PolicyRef } from '../plan/types.js';
+import type { LintedProfile } from './lint.js';
 import { policyFileOf } from './ref.js';
 
 export { CLUSTER_SCOPE, policyFileOf } from './ref.js';
@@ -50,7 +51,7 @@ export class FilePolicyStore implements PolicyStore {
   }
 
   read(ref: PolicyRef, o: { waitMs: number }): Promise<PolicySource> {
-    return readPolicy(ref.policy, this.locate(ref), { ...this.o, waitMs: o.waitMs });
+    return readPolicy(ref.policy, this.locate(ref), { within: this.dir, ...this.o, waitMs: o.waitMs });
   }
 }
 
@@ -63,11 +64,15 @@ export interface PolicySource {
   path: string;
   text: string;
   digest: string;
+  /** Its profiles as the tenant lint read them, once it was linted: the ports then need not parse it again. */
+  profiles?: LintedProfile[];
 }
 
 export interface ReadPolicyOptions {
   /** How long to wait for a policy that has not reached the node yet (SPEC §3 --policy-wait). */
   waitMs: number;
+  /** The store's directory: a policy may be a symlink within it (a ConfigMap volume's ..data), never out of it. */
+  within?: string;
   sleep?: (ms: number) => Promise<void>;
   now?: () => number;
 }
@@ -81,16 +86,19 @@ export async function readPolicy(ref: string, path: string, o: ReadPolicyOptions
   const deadline = now() + o.waitMs;
   for (;;) {
     try {
-      const st = statSync(path);
-      if (!st.isFile()) throw Object.assign(new Error('not a regular file'), { code: 'EISDIR' });
-      if (st.size > MAX_POLICY_BYTES) {
-        throw new LsmnsError({ code: 'PolicyInvalid', exitCode: ExitCode.InvalidInput, message: `policy ${ref} at ${path} is ${st.size} bytes, over the ${MAX_POLICY_BYTES}-byte limit`, remedy: 'split the policy or remove unused profiles' });
-      }
-      const text = readFileSync(path, 'utf8');
+      // Bounded whatever stat says, only a regular file, and only inside the store: a FIFO, /proc/self/pagemap
+      // or a symlink to /etc/shadow is refused before a byte of it is read, so no message can quote it.
+      const text = readFileBounded(path, { maxBytes: MAX_POLICY_BYTES, regularOnly: true, ...(o.within !== undefined ? { within: o.within } : {}) }).toString('utf8');
       return { ref, path, text, digest: digestOf(text) };
     } catch (e) {
-      if (e instanceof LsmnsError) throw e;
-      const code = (e as NodeJS.ErrnoException).code;
+      if (e instanceof BoundedReadError && ['TOO_LARGE', 'NOT_REGULAR', 'OUTSIDE', 'EISDIR'].includes(e.reason)) {
+        throw new LsmnsError({
+          code: 'PolicyInvalid', exitCode: ExitCode.InvalidInput, details: { path, ref },
+          message: `policy ${ref} (annotation lsmns.io/apparmor-policy): ${e.reason === 'TOO_LARGE' ? `${path} is over the ${MAX_POLICY_BYTES}-byte limit` : e.message}`,
+          remedy: e.reason === 'TOO_LARGE' ? 'split the policy or remove unused profiles' : 'make the policy a regular file inside the policy store (a symlink may point only within the store)',
+        });
+      }
+      const code = e instanceof BoundedReadError ? e.reason : (e as NodeJS.ErrnoException).code;
       if (code !== 'ENOENT' || now() >= deadline) {
         throw new LsmnsError({
           code: 'PolicyNotFound',

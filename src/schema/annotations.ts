@@ -30,8 +30,17 @@ export interface Entry {
 export interface ParsedAnnotations {
   /** True when any lsmns.io/ or container.lsmns.io/ key is present: the pod opted in. */
   present: boolean;
+  /** The first MAX_LSMNS_KEYS of them, in key order. */
   entries: Entry[];
+  /** How many lsmns keys there were (more than entries when over MAX_LSMNS_KEYS). */
+  total: number;
 }
+
+/**
+ * Six pod keys and one per container: a pod with more than this is refused as a whole, before any per-key work
+ * (200,000 keys once overflowed the stack and took seconds to check one by one).
+ */
+export const MAX_LSMNS_KEYS = 256;
 
 /** A validated, normalized request: what the pod asked for. */
 export interface LsmnsSpec {
@@ -63,9 +72,11 @@ const KIND_BY_KEY: Record<string, EntryKind> = {
 /** Picks the lsmns keys out of an annotation map, in a deterministic (sorted) order. */
 export function parseAnnotations(annotations: Record<string, unknown> | null | undefined): ParsedAnnotations {
   const entries: Entry[] = [];
+  let total = 0;
   if (annotations && typeof annotations === 'object') {
-    for (const key of Object.keys(annotations).sort()) {
-      if (!isLsmnsKey(key)) continue;
+    const keys = Object.keys(annotations).filter(isLsmnsKey).sort();
+    total = keys.length;
+    for (const key of keys.slice(0, MAX_LSMNS_KEYS)) {
       const value = annotations[key];
       if (key.startsWith(CONTAINER_PREFIX)) {
         entries.push({ key, value, kind: 'container', container: key.slice(CONTAINER_PREFIX.length) });
@@ -74,7 +85,7 @@ export function parseAnnotations(annotations: Record<string, unknown> | null | u
       }
     }
   }
-  return { present: entries.length > 0, entries };
+  return { present: entries.length > 0, entries, total };
 }
 
 /** Levenshtein distance, for "did you mean" on unknown keys. */
@@ -113,6 +124,9 @@ function problem(key: string, value: unknown, rule: string, example: string): Pr
 export function validateAnnotations(parsed: ParsedAnnotations): Problem[] {
   const problems: Problem[] = [];
   if (!parsed.present) return problems;
+  if (parsed.total > MAX_LSMNS_KEYS) {
+    return [problem(PREFIX, `(${parsed.total} keys)`, `at most ${MAX_LSMNS_KEYS} ${PREFIX} and ${CONTAINER_PREFIX} keys: six for the pod and one per container`, `${Keys.namespace}: ${NAME_EXAMPLE}`)];
+  }
   const byKind = new Map<EntryKind, Entry>();
   for (const e of parsed.entries) {
     if (e.kind !== 'container' && e.kind !== 'unknown') byKind.set(e.kind, e);
@@ -230,7 +244,8 @@ export function readSpec(annotations: Record<string, unknown> | null | undefined
 
 function recorded(parsed: ParsedAnnotations): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const e of parsed.entries) out[e.key] = typeof e.value === 'string' ? e.value : String(e.value);
+  // Not String(value): a JSON object such as {"toString": 0} makes String throw.
+  for (const e of parsed.entries) out[e.key] = typeof e.value === 'string' ? e.value : `(${e.value === null ? 'null' : typeof e.value})`;
   return out;
 }
 

@@ -246,7 +246,7 @@ describe('lsmns agent without --node runs GC (a real agent process)', function (
     const owners = new OwnershipStore({ stateDir: e.stateDir, backend: 'sim', bootId: await sim.bootId() });
     const mark = async (namespace: string, o: Partial<OwnerRecord>) => {
       if (o.state !== 'creating') await sim.createNamespace(namespace);
-      owners.put({ formatVersion: OWNER_FORMAT_VERSION, namespace, podKey: `sandbox:${namespace}`, pod: { name: null, namespace: null, uid: null }, sandboxId: namespace, state: 'ready', refs: [], policy: null, createdAt: new Date().toISOString(), createdByPid: 1, ...o });
+      owners.put({ formatVersion: OWNER_FORMAT_VERSION, namespace, podKey: `sandbox:${namespace}`, pod: { name: null, namespace: null, uid: null }, sandboxId: namespace, state: 'ready', refs: [], policy: null, createdAt: new Date().toISOString(), createdByPid: 1, identity: await sim.namespaceIdentity(namespace), ...o });
     };
     await mark('released', { refs: [] }); // its containers are gone, but the namespace stayed (a failed poststop)
     await mark('held', { refs: ['c1'] });
@@ -303,4 +303,44 @@ for (const which of CLIENTS) describe(`the thin client (${which.name})`, () => {
     assert.equal(r.code, 1);
     assert.equal(r.stderr, `lsmns: cannot reach the lsmns agent at ${socket} (No such file or directory). Remedy: start it with systemctl start lsmns-agent.socket, or lsmns agent --socket ${socket}\n`);
   });
+});
+
+describe('lsmns agent killed while calls are in flight (issue 16)', function () {
+  this.timeout(60_000);
+  after(() => killLeftoverAgents());
+
+  for (const point of ['marker-creating', 'marker-ready', 'policy-load', 'marker-removing', 'rmdir']) {
+    it(`SIGKILL at ${point}, then a restarted agent: the runtime's next calls converge, and nothing is left`, async () => {
+      const e = cliEnv();
+      const b = bundle(e, ANN);
+      const socket = join(e.dir, 'run', 'agent.sock');
+      const removing = point === 'marker-removing' || point === 'rmdir';
+      const crashing = await startAgent({ dir: e.dir, env: { ...e.env, ...(removing ? {} : { LSMNS_TEST_CRASH_AT: point }) } }, socket);
+      let a: RunningAgent = crashing;
+      if (removing) {
+        assert.equal((await client(socket, 'createRuntime', ociState(b, 'c1', ANN), e.env)).code, 0);
+        await a.stop();
+        a = await startAgent({ dir: e.dir, env: { ...e.env, LSMNS_TEST_CRASH_AT: point } }, socket);
+        const r = await client(socket, 'poststop', ociState(b, 'c1', ANN), e.env);
+        assert.notEqual(r.code, 0, 'the call in flight fails with its agent');
+      } else {
+        const r = await client(socket, 'createRuntime', ociState(b, 'c1', ANN), e.env);
+        assert.notEqual(r.code, 0, 'the call in flight fails with its agent');
+      }
+      assert.equal(await a.exited, null, 'killed by its signal');
+      const restarted = await startAgent(e, socket);
+      try {
+        if (!removing) {
+          const again = await client(socket, 'createRuntime', ociState(b, 'c1', ANN), e.env);
+          assert.equal(again.code, 0, again.stderr);
+        }
+        const stop = await client(socket, 'poststop', ociState(b, 'c1', ANN), e.env);
+        assert.equal(stop.code, 0, stop.stderr);
+        assert.deepEqual(await namespaces(e), []);
+        assert.deepEqual(owners(e), []);
+      } finally {
+        await restarted.stop();
+      }
+    });
+  }
 });

@@ -19,7 +19,7 @@ describe('agent/collector', () => {
     sim = new SimKernel({ path: common.simState });
     owners = new OwnershipStore({ stateDir: common.stateDir, backend: 'sim', bootId: await sim.bootId() });
     await sim.createNamespace('orphan');
-    owners.put({ formatVersion: OWNER_FORMAT_VERSION, namespace: 'orphan', podKey: 'sandbox:s1', pod: { name: null, namespace: null, uid: null }, sandboxId: 's1', state: 'ready', refs: [], policy: null, createdAt: new Date(0).toISOString(), createdByPid: 1 });
+    owners.put({ formatVersion: OWNER_FORMAT_VERSION, namespace: 'orphan', podKey: 'sandbox:s1', pod: { name: null, namespace: null, uid: null }, sandboxId: 's1', state: 'ready', refs: [], policy: null, createdAt: new Date(0).toISOString(), createdByPid: 1, identity: await sim.namespaceIdentity('orphan') });
     logged.length = 0;
   });
 

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { lstatSync, statSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
+import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { AgentServer, type AgentServerOptions, type HookHandler, type Logger } from '../../src/agent/server.js';
 import { tempDir } from '../kernel/sim/helpers.js';
@@ -79,6 +80,12 @@ describe('agent/server', () => {
     assert.match(stage.body, /unknown hook stage "rm -rf"/);
     const path = await post(socket, '/v1/../etc/passwd', '{}');
     assert.match(path.body, /no such endpoint|unknown hook stage/);
+    // A malformed percent-encoding is the client's mistake (400, exit 2), not the agent's (500, exit 1).
+    for (const bad of ['/v1/hooks/%E0%A4%A', '/v1/hooks/%', '/v1/hooks/%zz', '/v1/hooks/%C0%80']) {
+      const r = await post(socket, bad, '{}');
+      assert.deepEqual([r.status, r.exit], [400, '2'], `${bad}: ${r.body}`);
+      assert.match(r.body, /percent-encoding|unknown hook stage/);
+    }
     assert.deepEqual(calls, [], 'the hook logic never ran');
     await a.stop();
   });
@@ -145,5 +152,83 @@ describe('agent/server', () => {
     assert.equal(reads, 1);
     assert.deepEqual(seen, ['key c7', 'createRuntime c7']);
     await a.stop();
+  });
+
+  describe('under load (issue 16)', () => {
+    const keyed = { read: (t: string) => t, lockKey: (t: string) => (JSON.parse(t) as { key?: string }).key ?? null };
+
+    it('answers "busy" before any effect when a call cannot get its pod\'s turn within the queue wait', async () => {
+      const ran: string[] = [];
+      const h: HookHandler = async (stage, body) => { ran.push((JSON.parse(body) as { id: string }).id); return echo(stage, body, new AbortController().signal); };
+      const { a, socket } = await agent(h, { ...keyed, queueWaitMs: 200 });
+      const first = post(socket, '/v1/hooks/createRuntime', JSON.stringify({ id: 'a', key: 'p', wait: 800 }));
+      await new Promise((r) => setTimeout(r, 50));
+      const t0 = Date.now();
+      const second = await post(socket, '/v1/hooks/createRuntime', JSON.stringify({ id: 'b', key: 'p' }), { accept: 'application/json' });
+      assert.ok(Date.now() - t0 < 700, 'answered at the queue wait, not after the first call');
+      assert.equal(second.exit, '4');
+      assert.equal((JSON.parse(second.body) as { code: string }).code, 'Busy');
+      assert.equal((await first).exit, '0');
+      assert.deepEqual(ran, ['a'], 'the busy call never reached the handler');
+      await a.stop();
+    });
+
+    it('answers "busy" when every slot stays taken past the queue wait', async () => {
+      const { a, socket } = await agent(echo, { queueWaitMs: 150, maxConcurrent: 1 });
+      const first = post(socket, '/v1/hooks/createRuntime', JSON.stringify({ id: 'a', wait: 600 }));
+      await new Promise((r) => setTimeout(r, 50));
+      const second = await post(socket, '/v1/hooks/createRuntime', JSON.stringify({ id: 'b' }), { accept: 'application/json' });
+      assert.match(second.body, /"code":"Busy".*no free slot/);
+      assert.equal((await first).exit, '0');
+      await a.stop();
+    });
+
+    it('a client that hangs up while its call waits gets nothing done; one that hangs up mid-call sees its signal aborted', async () => {
+      const seen: { id: string; abortedAtEnd: boolean }[] = [];
+      const h: HookHandler = async (_s, body, signal) => {
+        const b = JSON.parse(body) as { id: string; wait?: number };
+        if (b.wait) await new Promise((r) => setTimeout(r, b.wait));
+        seen.push({ id: b.id, abortedAtEnd: signal.aborted });
+        return { exitCode: 0, message: '' };
+      };
+      const { a, socket } = await agent(h, keyed);
+      const first = post(socket, '/v1/hooks/createRuntime', JSON.stringify({ id: 'holder', key: 'p', wait: 600 }));
+      await new Promise((r) => setTimeout(r, 50));
+      // A waiter behind it, and a client that gives up after 100 ms (as the thin client does after its 8 s).
+      const gone = request({ socketPath: socket, path: '/v1/hooks/createRuntime', method: 'POST', headers: { 'content-type': 'application/json' } });
+      gone.on('error', () => {});
+      gone.end(JSON.stringify({ id: 'waiter', key: 'p' }));
+      await new Promise((r) => setTimeout(r, 100));
+      gone.destroy();
+      // A call that hangs up while the handler runs.
+      const mid = request({ socketPath: socket, path: '/v1/hooks/createRuntime', method: 'POST', headers: { 'content-type': 'application/json' } });
+      mid.on('error', () => {});
+      mid.end(JSON.stringify({ id: 'mid', key: 'q', wait: 300 }));
+      await new Promise((r) => setTimeout(r, 100));
+      mid.destroy();
+      await first;
+      await new Promise((r) => setTimeout(r, 400));
+      assert.deepEqual(seen.sort((x, y) => x.id.localeCompare(y.id)), [{ id: 'holder', abortedAtEnd: false }, { id: 'mid', abortedAtEnd: true }]);
+      await a.stop();
+    });
+
+    it('500 idle connections held open do not keep a real call from its answer', async function () {
+      this.timeout(30_000);
+      const { a, socket } = await agent();
+      const idle = await Promise.all(Array.from({ length: 500 }, () => new Promise<Socket>((resolve, reject) => {
+        const c = connect(socket);
+        c.once('connect', () => resolve(c));
+        c.once('error', reject);
+      })));
+      try {
+        const t0 = Date.now();
+        const r = await client(socket, JSON.stringify({ id: 'real' }), CLIENTS[1]);
+        assert.equal(r.status, 0, r.stderr);
+        assert.ok(Date.now() - t0 < 8_000, `${Date.now() - t0} ms`);
+      } finally {
+        for (const c of idle) c.destroy();
+        await a.stop();
+      }
+    });
   });
 });

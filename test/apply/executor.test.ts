@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { collectOrphans } from '../../src/apply/gc.js';
 import { join } from 'node:path';
 import { applyPlan, type ApplyContext } from '../../src/apply/executor.js';
 import { OwnershipStore } from '../../src/apply/ownership.js';
@@ -198,5 +200,114 @@ describe('apply/executor', () => {
     assert.deepEqual(r.tasks.map((t) => t.label), ['unconfined//&:tenant-a:p (enforce)', 'unconfined//&:tenant-a:p (enforce)']);
     await applyPlan(p, { ...e.ctx, stage: 'poststop', refs: ['a', 'b'], actors: [...all] });
     assert.deepEqual(observable(e).tasks.map((t) => t.comm), ['init']);
+  });
+});
+
+describe('apply/executor: the journal and self-healing ownership (issue 16)', () => {
+  const ownersOf = async (e: Env, stateDir = e.stateDir) => new OwnershipStore({ stateDir, backend: 'sim', bootId: await e.port.bootId() });
+  const stop = async (e: Env, ref: string, o: Partial<ApplyContext> & { uid?: string } = {}) => applyPlan(plan(podPlan(e, ANN, o.uid), await e.port.probe()), { ...e.ctx, stage: 'poststop', refs: [ref], actors: ['hook'], ...o });
+  /** A real process standing in for a container init, and the way to end it. */
+  const init = () => {
+    const c = spawn('sleep', ['30']);
+    return { pid: c.pid!, exit: async () => { c.kill('SIGKILL'); await new Promise((r) => c.once('exit', r)); } };
+  };
+
+  it('a "creating" marker proves nothing: another creator\'s namespace of that name is never adopted, re-policied or removed', async () => {
+    const e = env();
+    const owners = await ownersOf(e);
+    // What a hook killed after its "creating" marker and before its mkdir leaves.
+    const p = plan(podPlan(e, ANN), await e.port.probe());
+    owners.put({ formatVersion: '1', namespace: 'tenant-a', podKey: p.input.podKey, pod: p.input.pod, sandboxId: null, state: 'creating', refs: [], policy: null, createdAt: new Date().toISOString(), createdByPid: 1 });
+    // Another creator (its own state dir, standing in for any other tool) makes the namespace and loads its policy.
+    const otherPolicy = join(e.dir, 'other-policies');
+    mkdirSync(join(otherPolicy, 'team-a'), { recursive: true });
+    writeFileSync(join(otherPolicy, 'team-a', 'web.aa'), PROFILE_P.replace(/^(\s*)(capability|file|network)[^\n]*$/m, '$1file,'));
+    await applyPlan(p, { ...e.ctx, policies: new FilePolicyStore(otherPolicy), stateDir: join(e.dir, 'other-state'), stage: 'create', refs: ['other-1'], actors: ['hook'] });
+    const theirs = observable(e);
+    const err = await rejectsWith(run(e, ANN), 'NamespaceNotOwned', 4);
+    assert.match(err.message, /no completed record of this boot/);
+    assert.deepEqual(observable(e), theirs, 'not reused, not re-policied');
+    assert.equal((await stop(e, 'ctr-1')).results[0]!.outcome, 'not-mine');
+    assert.deepEqual(observable(e), theirs, 'not removed');
+    assert.deepEqual((await ownersOf(e, join(e.dir, 'other-state'))).get('tenant-a')!.refs, ['other-1']);
+  });
+
+  it('a ready marker whose namespace was removed and made again by someone else proves nothing either', async () => {
+    const e = env();
+    await run(e, ANN);
+    await e.port.removeNamespace('tenant-a');
+    await e.port.createNamespace('tenant-a');
+    const foreign = observable(e);
+    await rejectsWith(run(e, ANN, { refs: ['ctr-2'] }), 'NamespaceNotOwned', 4);
+    assert.equal((await stop(e, 'ctr-1')).results[0]!.outcome, 'not-mine');
+    assert.deepEqual(observable(e), foreign);
+  });
+
+  it('another pod\'s namespace whose every container has exited is released at the next createRuntime that names it', async () => {
+    const e = env();
+    const first = init();
+    await run(e, ANN, { uid: 'first', holderPid: first.pid });
+    await first.exit();
+    const r = await run(e, ANN, { uid: 'second', refs: ['ctr-2'], holderPid: process.pid });
+    assert.equal(r.results.find((x) => x.kind === 'createNamespace')!.outcome, 'done');
+    const rec = (await ownersOf(e)).get('tenant-a')!;
+    assert.equal(rec.podKey, 'uid:second');
+    assert.deepEqual(rec.refs, ['ctr-2']);
+    assert.equal(rec.holders!['ctr-2']!.pid, process.pid);
+  });
+
+  it('another pod\'s namespace with a running container (or one whose pid is unknown) is still refused', async () => {
+    const e = env();
+    await run(e, ANN, { uid: 'first', holderPid: process.pid });
+    await rejectsWith(run(e, ANN, { uid: 'second' }), 'NamespaceOwnedByOther', 4);
+    const f = env();
+    await run(f, ANN, { uid: 'first' });
+    await rejectsWith(run(f, ANN, { uid: 'second' }), 'NamespaceOwnedByOther', 4);
+  });
+
+  it('poststop drops the references of containers that exited without one, and removes the namespace with the last live one', async () => {
+    const e = env();
+    const sandbox = init();
+    await run(e, ANN, { refs: ['sandbox'], holderPid: sandbox.pid });
+    await run(e, ANN, { refs: ['app'], holderPid: process.pid });
+    assert.deepEqual((await ownersOf(e)).get('tenant-a')!.refs, ['app', 'sandbox']);
+    await sandbox.exit();
+    assert.equal((await stop(e, 'app')).results[0]!.outcome, 'done');
+    assert.deepEqual(await e.port.listNamespaces(), []);
+  });
+
+  it('a "removing" entry (a crash before the rmdir) is finished by the next createRuntime', async () => {
+    const e = env();
+    await run(e, ANN);
+    const owners = await ownersOf(e);
+    owners.put({ ...owners.get('tenant-a')!, state: 'removing' });
+    const r = await run(e, ANN, { refs: ['ctr-2'] });
+    assert.equal(r.results.find((x) => x.kind === 'createNamespace')!.outcome, 'done', 'made fresh after the removal was finished');
+    assert.deepEqual(owners.get('tenant-a')!.refs, ['ctr-2']);
+  });
+
+  it('a caller that has gone gets no effect: the run stops before the next step and unwinds', async () => {
+    const e = env();
+    const before = observable(e);
+    const ac = new AbortController();
+    ac.abort();
+    const err = await rejectsWith(run(e, ANN, { signal: ac.signal }), 'ClientGone', 4);
+    assert.match(err.message, /step 2 createNamespace/);
+    assert.deepEqual(observable(e), before);
+  });
+
+  it('a truncated marker is quarantined with a message (exit 4, never 1), and its namespace is never reused or removed', async () => {
+    const e = env();
+    await run(e, ANN);
+    const owners = await ownersOf(e);
+    const file = join(owners.dir, 'tenant-a.json');
+    writeFileSync(file, readFileSync(file, 'utf8').slice(0, 40));
+    const err = await rejectsWith(run(e, ANN, { refs: ['ctr-2'] }), 'StateCorrupt', 4);
+    assert.match(err.message, /moved aside to/);
+    await rejectsWith(run(e, ANN, { refs: ['ctr-2'] }), 'NamespaceNotOwned', 4);
+    assert.equal((await stop(e, 'ctr-1')).results[0]!.outcome, 'not-mine');
+    const r = await collectOrphans({ owners, port: e.port, isLive: () => ({ live: false, why: 'gone' }), now: Date.now, graceMs: 0 });
+    assert.deepEqual(r.removed, []);
+    assert.deepEqual(await e.port.listNamespaces(), ['tenant-a']);
   });
 });

@@ -5,6 +5,7 @@ import { collectOrphans, livenessFromMarker, type Liveness } from '../../src/app
 import { OWNER_FORMAT_VERSION, OwnershipStore, type OwnerRecord } from '../../src/apply/ownership.js';
 import { kernelError } from '../../src/kernel/port.js';
 import { SimKernel } from '../../src/kernel/sim/port.js';
+import { ownPidNamespace, procStartTime } from '../../src/apply/liveness.js';
 import { tempDir } from '../kernel/sim/helpers.js';
 
 const T0 = Date.parse('2026-01-01T00:00:00Z');
@@ -30,7 +31,7 @@ describe('apply/gc collectOrphans', () => {
   async function node(recs: OwnerRecord[], bare: string[] = []): Promise<void> {
     for (const r of recs) {
       if (r.state === 'ready') await port.createNamespace(r.namespace);
-      owners.put(r);
+      owners.put({ ...r, identity: await port.namespaceIdentity(r.namespace) });
     }
     for (const ns of bare) await port.createNamespace(ns);
   }
@@ -40,22 +41,32 @@ describe('apply/gc collectOrphans', () => {
     { name: 'a namespace whose holder is gone goes; a live one stays', recs: [marker('dead'), marker('alive')], isLive: gone(['dead-uid']), removed: [['dead', 'its pod is gone']], left: ['alive'] },
     { name: 'the marker decides without --node: no reference left is dead', recs: [marker('empty', { refs: [] }), marker('held')], isLive: livenessFromMarker, removed: [['empty', 'no container holds a reference any more']], left: ['held'] },
     { name: 'a marker still "creating" was left by a crash: dead whatever isLive says', recs: [marker('half', { state: 'creating' })], isLive: () => ({ live: true }), removed: [['half', 'its creation never finished (a crash between the marker and the mkdir)']], left: [] },
+    { name: 'a reference whose container init has exited holds nothing (no Kubernetes: pid and start time)', recs: [marker('exited', { holders: { c1: { pid: 2 ** 22 + 1, start: '1', pidns: ownPidNamespace() } } }), marker('running', { holders: { c1: { pid: process.pid, start: procStartTime(process.pid)!, pidns: ownPidNamespace() } } })], isLive: livenessFromMarker, removed: [['exited', `every container that held it has exited (c1: pid ${2 ** 22 + 1})`]], left: ['running'] },
+    { name: 'a pid that was reused by another process (another start time) holds nothing', recs: [marker('reused', { holders: { c1: { pid: process.pid, start: '1', pidns: ownPidNamespace() } } })], isLive: livenessFromMarker, removed: [['reused', `every container that held it has exited (c1: pid ${process.pid})`]], left: [] },
+    { name: 'a holder seen from another pid namespace cannot be judged: live', recs: [marker('elsewhere', { holders: { c1: { pid: 2 ** 22 + 1, start: '1', pidns: 'pid:[1]' } } })], isLive: livenessFromMarker, removed: [], left: ['elsewhere'] },
+    { name: 'a ready marker whose namespace is not the one lsmns made (same name, made again) drops only the marker', recs: [marker('remade', { refs: [] })], isLive: livenessFromMarker, removed: [], left: [] },
     { name: 'all live: nothing goes', recs: [marker('a'), marker('b')], isLive: () => ({ live: true }), removed: [], left: ['a', 'b'] },
   ];
   for (const c of cases) {
     it(c.name, async () => {
       await node(c.recs, ['foreign']);
+      if (c.name.includes('made again')) {
+        await port.removeNamespace('remade');
+        await port.createNamespace('remade');
+        c.left.push('remade');
+      }
       const r = await collectOrphans({ owners, port, isLive: c.isLive, now: () => T0 + 120_000, graceMs: 60_000 });
       assert.deepEqual(r.removed.map((x) => [x.namespace, x.why]), c.removed);
       assert.deepEqual((await port.listNamespaces()).sort(), [...c.left, 'foreign'].sort(), 'a namespace without an lsmns marker is never touched');
-      assert.deepEqual(owners.list().map((x) => x.namespace).sort(), c.left);
+      assert.deepEqual(owners.list().map((x) => x.namespace).sort(), c.left.filter((n) => n !== 'remade'));
     });
   }
 
   it('a "creating" marker goes, but a namespace of its name that someone else made after the crash stays', async () => {
     await node([marker('half', { state: 'creating' })], ['half']);
     const r = await collectOrphans({ owners, port, isLive: () => ({ live: true }), now: () => T0 + 120_000, graceMs: 60_000 });
-    assert.deepEqual(r.removed.map((x) => x.namespace), ['half'], 'the marker is collected');
+    assert.deepEqual(r.removed, []);
+    assert.deepEqual(r.unproven.map((x) => x.namespace), ['half'], 'the marker is collected, the namespace is reported');
     assert.deepEqual(owners.list(), []);
     assert.deepEqual(await port.listNamespaces(), ['half'], 'a half-made marker never removes a namespace');
   });

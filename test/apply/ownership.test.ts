@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { OwnershipStore, type OwnerRecord } from '../../src/apply/ownership.js';
 import { LsmnsError } from '../../src/errors.js';
@@ -38,7 +38,9 @@ describe('apply/ownership', () => {
       const s = store();
       mkdirSync(s.dir, { recursive: true });
       writeFileSync(join(s.dir, 'tenant-a.json'), text);
-      assert.throws(() => s.get('tenant-a'), (e: unknown) => e instanceof LsmnsError && e.code === 'StateCorrupt' && e.message.includes(join(s.dir, 'tenant-a.json')));
+      assert.throws(() => s.get('tenant-a'), (e: unknown) => e instanceof LsmnsError && e.code === 'StateCorrupt' && e.message.includes(join(s.dir, 'tenant-a.json')) && /moved aside to .*tenant-a\.json\.corrupt-\d+/.test(e.message));
+      assert.equal(s.get('tenant-a'), null, 'quarantined: the next call is not stuck on it');
+      assert.deepEqual(readdirSync(s.dir).filter((f) => f.includes('.corrupt-')).map((f) => readFileSync(join(s.dir, f), 'utf8')), [text], 'kept for inspection');
     });
   }
 

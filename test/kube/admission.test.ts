@@ -75,6 +75,26 @@ describe('kube/admission (AdmissionReview v1, JSONPatch)', () => {
     });
   });
 
+  describe('keys that only look like lsmns keys (issue 16, finding 9)', () => {
+    const lookalikes = ['lsmns.\u0456o/apparmor-namespace', 'l\u0455mns.io/apparmor-namespace', 'Ismns.io/apparmor-namespace', 'LSMNS.IO/apparmor-namespace', 'lsrnns.io/apparmor-namespace', '1smns.io/apparmor-namespace', 'lsmns-io/apparmor-namespace', 'container.\u217csmns.io/web', '\uff4c\uff53\uff4d\uff4e\uff53.io/apparmor-namespace'];
+    for (const mode of ['shim', 'field'] as const) {
+      for (const key of lookalikes) {
+        it(`${mode}: denies ${JSON.stringify(key)}, naming it`, () => {
+          const { res } = run(reviewFor(simplePod({ [key]: 'tenant-a' })), mode);
+          assert.equal(res.allowed, false);
+          assert.equal(res.status!.code, 400);
+          assert.match(res.status!.message, /only looks like lsmns keys/);
+          assert.ok(res.status!.message.includes(key.slice(-10)), res.status!.message);
+        });
+      }
+    }
+    it('allows the real keys and keys that merely mention lsmns after their owner', () => {
+      for (const ann of [annotated, { 'example.com/lsmns-notes': 'x' }, { 'app.kubernetes.io/name': 'lsmns' }] as Record<string, string>[]) {
+        assert.equal(run(reviewFor(simplePod(ann, { runtimeClassName: 'lsmns' })), 'shim').res.allowed, true, JSON.stringify(ann));
+      }
+    });
+  });
+
   describe('field delivery', () => {
     it('stacks under RuntimeDefault (crio-default), as the planner computes it, and keeps the beta annotation in step', () => {
       const { res, patched } = run(reviewFor('plans/field-delivery/pod.yaml'), 'field');
@@ -119,6 +139,9 @@ describe('kube/admission (AdmissionReview v1, JSONPatch)', () => {
     assert.equal(bad.response!.allowed, false);
     assert.equal(bad.response!.uid, 'u');
     assert.match(bad.response!.status!.message, /admissionReviewVersions/);
+    // An annotation value that is an object whose toString is not a function (String() throws on it): denied.
+    const odd = run(reviewFor(simplePod({ 'lsmns.io/apparmor-namespace': { toString: 0 } as unknown as string })), 'shim').res;
+    assert.deepEqual([odd.allowed, odd.status!.code], [false, 400]);
   });
 
   describe('the delivery mode as users write it', () => {

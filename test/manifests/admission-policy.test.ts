@@ -11,6 +11,8 @@ import { strings } from '@bufbuild/cel/ext';
 import fc from 'fast-check';
 import YAML from 'yaml';
 import { Keys, readSpec } from '../../src/schema/annotations.js';
+import { asciiLookalikePattern, looksLikeLsmnsKey } from '../../src/schema/confusable.js';
+import { fuzzRuns } from '../fuzz.js';
 
 interface Vap {
   kind: string;
@@ -62,10 +64,32 @@ const HOSTILE = ['', '..', '../../etc', 'a/../b', 'a:b', 'a//b', 'a&b', 'a\nb', 
 const GOOD = ['tenant-a', 'a', 'A.b_c-9', 'x'.repeat(200), 'auto'];
 
 describe('manifests/base/admission-policy.yaml evaluated as CEL', () => {
-  it('is the policy the API server would run: failurePolicy Fail, two variables, ten validations', () => {
+  it('is the policy the API server would run: failurePolicy Fail, two variables, eleven validations', () => {
     assert.equal(vap.spec.failurePolicy, 'Fail');
     assert.deepEqual(vap.spec.variables.map((v) => v.name), ['ann', 'keys']);
-    assert.equal(vap.spec.validations.length, 10);
+    assert.equal(vap.spec.validations.length, 11);
+  });
+
+  describe('keys that only look like lsmns keys (issue 16, finding 9)', () => {
+    const LOOKALIKE = /only looks like an lsmns key/;
+    it('holds the lookalike pattern generated from Unicode\'s confusables table', () => {
+      const rule = vap.spec.validations.find((v) => LOOKALIKE.test(v.message))!;
+      assert.ok(rule.expression.includes(`k.matches('^[^/]*${asciiLookalikePattern()}')`), rule.expression);
+    });
+    for (const key of ['Ismns.io/apparmor-namespace', 'LSMNS.IO/apparmor-namespace', 'lsrnns.io/apparmor-namespace', '1smns.io/apparmor-namespace', 'lsmns-io/apparmor-namespace', 'lsmns.io.evil/x', 'container.Ismns.io/web']) {
+      it(`denies ${key}`, () => assert.ok(vapDenies({ [key]: 'tenant-a' }).some((m) => LOOKALIKE.test(m))));
+    }
+    it('admits the real keys and keys that mention lsmns only after their owner', () => {
+      for (const ann of [{ [Keys.namespace]: 'tenant-a', 'container.lsmns.io/web': 'unconfined' }, { 'example.com/lsmns': 'x' }, { 'app.kubernetes.io/name': 'lsmns' }] as Record<string, string>[]) assert.deepEqual(vapDenies(ann), []);
+    });
+    it('agrees with the webhook on every ASCII key (property)', () => {
+      // Keys built mostly from lookalike characters, so that both verdicts come up often.
+      const ch = fc.constantFrom(...'lLI1|sSmMrnN.-o0ia/'.split(''), 'rn', 'lsmns', 'io', '.io/');
+      fc.assert(fc.property(fc.array(ch, { minLength: 1, maxLength: 12 }).map((a) => a.join('')), (key) => {
+        const cel = vapDenies({ [key]: 'unconfined' }).some((m) => LOOKALIKE.test(m));
+        assert.equal(cel, looksLikeLsmnsKey(key), key);
+      }), { numRuns: fuzzRuns() });
+    });
   });
 
   it('admits pods without annotations, without lsmns keys, and with valid ones', () => {

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SimKernel } from '../../src/kernel/sim/port.js';
-import { cliEnv, lsmns } from '../commands/cli.js';
+import { cliEnv, lsmns, type CliEnv } from '../commands/cli.js';
 import { bundle, ociState } from '../support/bundle.js';
 
 const ANN = { 'lsmns.io/apparmor-namespace': 'tenant-a', 'lsmns.io/apparmor-profile': 'web', 'lsmns.io/apparmor-policy': 'web', 'io.kubernetes.cri.sandbox-namespace': 'team-a', 'io.kubernetes.cri.sandbox-uid': 'u-1' };
@@ -54,5 +54,35 @@ describe('lsmns hook (the standalone front door, through bin/lsmns.cjs)', () => 
       assert.match(r.stderr, re);
     }
     assert.equal(existsSync(e.sim), false);
+  });
+
+  describe('idempotence (issue 16)', () => {
+    const markers = (e: CliEnv) => {
+      const root = join(e.stateDir, 'owners');
+      return existsSync(root) ? readdirSync(root).flatMap((d) => readdirSync(join(root, d)).filter((f) => f.endsWith('.json')).map((f) => JSON.parse(readFileSync(join(root, d, f), 'utf8')) as { refs: string[] })) : [];
+    };
+    const stopped = (b: string, id: string) => ociState(b, id, ANN).replace('"creating"', '"stopped"');
+
+    it('poststop without a create is quiet and changes nothing', () => {
+      const e = cliEnv();
+      const b = bundle(e, ANN);
+      const r = lsmns(e, ['hook', 'poststop'], stopped(b, 'never'));
+      assert.deepEqual([r.code, r.stdout, r.stderr], [0, '', '']);
+      assert.deepEqual(markers(e), []);
+      assert.doesNotMatch(lsmns(e, ['sim', 'show']).stdout, /:tenant-a:/);
+    });
+
+    it('create twice holds one reference; poststop twice is quiet and leaves nothing', () => {
+      const e = cliEnv();
+      const b = bundle(e, ANN);
+      for (let i = 0; i < 2; i++) assert.equal(lsmns(e, ['hook', 'createRuntime'], ociState(b, 'c1', ANN)).code, 0);
+      assert.deepEqual(markers(e).map((m) => m.refs), [['c1']]);
+      for (let i = 0; i < 2; i++) {
+        const r = lsmns(e, ['hook', 'poststop'], stopped(b, 'c1'));
+        assert.deepEqual([r.code, r.stderr], [0, '']);
+      }
+      assert.deepEqual(markers(e), []);
+      assert.doesNotMatch(lsmns(e, ['sim', 'show']).stdout, /:tenant-a:/);
+    });
   });
 });

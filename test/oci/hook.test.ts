@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LsmnsError } from '../../src/errors.js';
@@ -112,6 +112,26 @@ describe('oci/hook', () => {
       assert.match(err.message, /absent/);
       assert.match(err.remedy, /\S/);
       assert.deepEqual(namespaces(e), []);
+    });
+
+    it('at poststop releases from the OCI state when the bundle is already gone (issue 16, finding 6)', async () => {
+      const e = env();
+      await runHook('createRuntime', captured('runc-createRuntime.state.json', e, 'c1'), e.deps);
+      assert.deepEqual(namespaces(e), [{ name: 'tenant-a', profiles: ['p'] }]);
+      rmSync(e.bundle, { recursive: true });
+      const r = await runHook('poststop', captured('runc-poststop.state.json', e, 'c1', ANN), e.deps);
+      assert.equal(r.outcome, 'released');
+      assert.deepEqual(namespaces(e), []);
+      assert.deepEqual(readdirSync(join(e.deps.stateDir, 'owners', readdirSync(join(e.deps.stateDir, 'owners'))[0]!)), [], 'no marker left');
+    });
+
+    it('at poststop with neither a bundle nor annotations in the state, reports the bundle (exit 2)', async () => {
+      const e = env();
+      rmSync(e.bundle, { recursive: true });
+      const err = await runHook('poststop', captured('runc-poststop.state.json', e, 'c1'), e.deps).then(() => null, (x) => x as LsmnsError);
+      assert.ok(err instanceof LsmnsError);
+      assert.equal(err.exitCode, 2);
+      assert.match(err.message, /config\.json/);
     });
 
     it('at poststop tolerates a bundle that is already gone when the state says the container is not ours', async () => {

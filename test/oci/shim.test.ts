@@ -123,6 +123,17 @@ describe('oci/shim prepareBundle', () => {
     assert.equal(cfg(e).hooks.createRuntime, undefined);
   });
 
+  it('puts its poststop before the bundle\'s own (runc stops at the first failing one) and its createRuntime after', async () => {
+    const own = { path: '/bin/false', args: ['false'] };
+    const e = env(ANN, { hooks: { poststop: [own], createRuntime: [own] } });
+    await prepareBundle(e.bundle, e.opts);
+    const h = cfg(e).hooks;
+    assert.ok(isLsmnsHook(h.poststop[0], 'poststop'));
+    assert.deepEqual(h.poststop[1], own);
+    assert.deepEqual(h.createRuntime[0], own);
+    assert.ok(isLsmnsHook(h.createRuntime[1], 'createRuntime'));
+  });
+
   it('served mode adds the thin client with the socket', () => {
     const h = hookEntry('createRuntime', { options: resolveOptions({ socket: '/run/x.sock' }, {}), hook: { mode: 'served', bin: '/usr/libexec/lsmns-hook-client' } });
     assert.deepEqual(h.args, ['lsmns-hook-client', 'createRuntime']);

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { ANNOTATIONS, RUNTIMES, busyboxBundle, containerStatus, killAndDelete, runToFile, simEnv, tempDir, type Runtime, type SimEnv } from './harness.js';
+import { waitFor } from '../support/wait.js';
 
 // The standalone hook under real runc and crun: the runtime runs `lsmns hook` from config.json's hooks, the
 // sim shows the namespace and the policy after create, and delete (poststop) removes them.
@@ -40,6 +41,25 @@ describe('lsmns hook under real runtimes', function () {
         const d = await stopAndDelete(rt, root, e.dir, 'ok1');
         assert.equal(d.status, 0, d.out);
         assert.deepEqual(e.namespaces(), []);
+      });
+
+      // runc keeps the hooks in its own state and runs poststop with the OCI state; crun reads them from the
+      // bundle's config.json, so with the bundle gone it runs no poststop and lsmns is never called (GC's case).
+      const runsPoststopWithoutBundle = rt.name === 'runc';
+      (runsPoststopWithoutBundle ? it : it.skip)('poststop releases the namespace when the bundle is already gone (issue 16, finding 6)', async () => {
+        const b = busyboxBundle(e.dir, { name: 'gone', annotations: ANNOTATIONS, hooks: e.hooks() });
+        const call = rtCall(rt, root, e.dir);
+        const c = call(['create', '--bundle', b, 'gone1']);
+        assert.equal(c.status, 0, `${c.signal} ${c.out}`);
+        assert.equal(call(['start', 'gone1']).status, 0);
+        assert.deepEqual(e.namespaces(), [{ name: 'tenant-a', profiles: ['p'] }]);
+        call(['kill', 'gone1', 'KILL']);
+        await waitFor(() => stateOf(rt, root, 'gone1') === 'stopped', 'gone1 stopped');
+        rmSync(b, { recursive: true, force: true });
+        const d = call(['delete', 'gone1']);
+        assert.equal(d.status, 0, d.out);
+        assert.deepEqual(e.namespaces(), [], 'released from the state the runtime passed');
+        assert.doesNotMatch(readFileSync(join(e.options.stateDir, 'hook.log'), 'utf8').trim().split('\n').pop()!, /"event":"error"/);
       });
 
       it('a hostile annotation makes create fail, names the key, and leaves the sim byte-for-byte unchanged', () => {

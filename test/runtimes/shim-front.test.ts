@@ -85,6 +85,18 @@ describe('the shim front passes every other verb through (real runc and crun)', 
         assert.equal(del.status, 0, del.stderr);
         assert.notEqual(direct(['state', id]).status, 0);
       });
+      it('a broken node configuration refuses create (exit 2, file:line) but never blocks another verb', () => {
+        const conf = join(dir, 'broken.conf');
+        writeFileSync(conf, `LSMNS_RUNTIME=${join(dir, `${rt.name}-wrapper`)}\nLSMNS_SOKET=/x\n`);
+        const env = { ...process.env, LSMNS_CONFIG: conf, LSMNS_RUNTIME: '' };
+        const list = spawnSync('sh', [FRONT, '--root', root, 'list'], { encoding: 'utf8', cwd: bundle, env });
+        assert.equal(list.status, direct(['list']).status, list.stderr);
+        assert.equal(list.stdout, direct(['list']).stdout, 'the runtime the file names, reached with the lines before the bad one');
+        const create = spawnSync('sh', [FRONT, '--root', root, 'create', '--bundle', bundle, `${id}-2`], { encoding: 'utf8', cwd: bundle, env });
+        assert.equal(create.status, 2);
+        assert.equal(create.stderr, `lsmns: ${conf}:2: not a known LSMNS_ KEY=value line. Remedy: fix the line (lsmns doctor checks the file)\n`);
+        assert.notEqual(direct(['state', `${id}-2`]).status, 0, 'the runtime was never asked to create');
+      });
     });
   }
 });

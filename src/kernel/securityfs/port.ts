@@ -86,6 +86,15 @@ export class SecurityfsKernel implements KernelPort {
     }
   }
 
+  async namespaceIdentity(ns: string): Promise<string | null> {
+    try {
+      const st = statSync(this.nsDir(ns, 'stat'), { bigint: true });
+      return st.isDirectory() ? `${st.dev}:${st.ino}:${st.ctimeNs}` : null;
+    } catch {
+      return null;
+    }
+  }
+
   async createNamespace(ns: string): Promise<void> {
     const dir = this.nsDir(ns, 'mkdir');
     try {
@@ -106,8 +115,7 @@ export class SecurityfsKernel implements KernelPort {
   }
 
   async loadPolicy(ns: string, policy: PolicySource): Promise<string[]> {
-    const { lintPolicy } = await import('../../policy/lint.js');
-    const parsed = lintPolicy(policy.text, policy.path, { as: 'host', includeDirs: [] });
+    const parsed = { profiles: policy.profiles ?? (await import('../../policy/lint.js')).lintPolicy(policy.text, policy.path, { as: 'host', includeDirs: [] }).profiles };
     const dir = this.nsDir(ns, 'write');
     const target = `${dir}/.replace`;
     const names = parsed.profiles.map((p) => p.name);

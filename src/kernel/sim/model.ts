@@ -285,7 +285,7 @@ export function profileFlags(rules: string[]): { changeProfile: boolean; macAdmi
 }
 
 /** One write of a policy to policy/namespaces/NS/.replace (or .load): every profile in it, or none. */
-export function loadPolicyInto(s: SimState, callerPid: number, hname: string, policy: LintedPolicy, digest: string, mode: 'replace' | 'load'): string[] {
+export function loadPolicyInto(s: SimState, callerPid: number, hname: string, policy: Pick<LintedPolicy, 'profiles'>, digest: string, mode: 'replace' | 'load'): string[] {
   const path = nsPathOf(hname);
   const where = `<securityfs>/${fsPath(hname)}/.${mode}`;
   const op = 'write';

@@ -86,6 +86,11 @@ export class SimKernel implements KernelPort {
     return findNs(s, nsPathOf(this.abs(s, ns))) !== null;
   }
 
+  async namespaceIdentity(ns: string): Promise<string | null> {
+    const s = this.store.read();
+    return findNs(s, nsPathOf(this.abs(s, ns)))?.id ?? null;
+  }
+
   async createNamespace(ns: string): Promise<void> {
     await this.store.mutate((s) => { mkdirNs(s, this.selfPid, this.abs(s, ns)); });
   }
@@ -95,10 +100,9 @@ export class SimKernel implements KernelPort {
   }
 
   async loadPolicy(ns: string, policy: PolicySource): Promise<string[]> {
-    // The parser loads only when a policy is loaded (never on an unannotated container's path). The tenant lint
-    // ran before (the executor); here the text is read as the kernel would, with includes kept as statements.
-    const { lintPolicy } = await import('../../policy/lint.js');
-    const parsed = lintPolicy(policy.text, policy.path, { as: 'host', includeDirs: [] });
+    // The executor hands the profiles it linted; otherwise the text is read here as the kernel would (the parser
+    // loads only then, never on an unannotated container's path).
+    const parsed = { profiles: policy.profiles ?? (await import('../../policy/lint.js')).lintPolicy(policy.text, policy.path, { as: 'host', includeDirs: [] }).profiles };
     return this.store.mutate((s) => loadPolicyInto(s, this.selfPid, this.abs(s, ns), parsed, policy.digest, 'replace'));
   }
 

@@ -1,15 +1,18 @@
 // One JSON file holds the simulated kernel, so that separate processes (CLI, hooks, agent) share it.
-// Every change runs under a file lock (proper-lockfile) and is written atomically (temp file + rename);
+// Every change runs under a file lock (src/lock.ts) and is written atomically (temp file + rename);
 // a failed operation writes nothing, so the file stays byte-for-byte what it was.
 
-import { mkdirSync, readFileSync } from 'node:fs';
-import { writeFileAtomic } from '../../fsutil.js';
+import { BoundedReadError, makeDirs, MAX_INPUT_BYTES, readFileBounded, writeFileAtomic } from '../../fsutil.js';
+import { escapeValue } from '../../schema/names.js';
 import { dirname } from 'node:path';
 import { acquireLock } from '../../lock.js';
 import { invalidInput, LsmnsError, ExitCode } from '../../errors.js';
 import { DEFAULT_SIM_KERNEL, DEFAULT_SIM_LSM } from '../facts.js';
 import { formatVersionOf } from '../../format.js';
 import { bootSim, SIM_FORMAT_VERSION, type BootParams, type SimState } from './model.js';
+
+/** A busy sim holds a few hundred KiB; anything near this bound is not a state lsmns wrote. */
+const MAX_SIM_STATE_BYTES = MAX_INPUT_BYTES;
 
 export const DEFAULT_BOOT: BootParams = { lsm: DEFAULT_SIM_LSM, kernel: DEFAULT_SIM_KERNEL, display: null };
 
@@ -18,6 +21,17 @@ export interface SimStoreOptions {
   /** Boot parameters given on the command line; a new state is booted from them, an existing one must match. */
   boot?: Partial<BootParams> | null;
 }
+
+const isObj = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
+const isStr = (x: unknown) => typeof x === 'string';
+const isNum = (x: unknown) => typeof x === 'number';
+
+/** The top-level fields every operation reads, with their types: a state missing one is corrupt, not a crash. */
+const STATE_FIELDS: [keyof SimState, (x: unknown) => boolean][] = [
+  ['bootId', isStr], ['boot', (x) => isObj(x) && isStr(x.lsm) && isStr(x.kernel)], ['lsms', (x) => Array.isArray(x) && x.every(isStr)],
+  ['apparmor', isObj], ['nextNsId', isStr], ['nextSeq', isNum], ['root', (x) => isObj(x) && isObj(x.children) && isObj(x.profiles)],
+  ['tasks', isObj], ['nextPid', isNum], ['denials', Array.isArray], ['faults', Array.isArray], ['revision', isNum],
+];
 
 function sameBoot(a: BootParams, b: Partial<BootParams>): boolean {
   return (b.lsm === undefined || a.lsm === b.lsm) && (b.kernel === undefined || a.kernel === b.kernel) && (b.display === undefined || (a.display ?? null) === (b.display ?? null));
@@ -43,9 +57,11 @@ export class SimStore {
     } catch (e) {
       throw new LsmnsError({ code: 'StateCorrupt', exitCode: ExitCode.InvalidInput, message: `simulated kernel state ${this.path} is not valid JSON (${(e as Error).message})`, remedy: `reset it: lsmns sim reset --sim-state ${this.path}`, cause: e });
     }
-    if (formatVersionOf(s.formatVersion) === null) {
-      throw new LsmnsError({ code: 'StateCorrupt', exitCode: ExitCode.InvalidInput, message: `simulated kernel state ${this.path} has format version ${String(s.formatVersion)}, this lsmns reads ${SIM_FORMAT_VERSION}`, remedy: `reset it: lsmns sim reset --sim-state ${this.path}` });
-    }
+    const corrupt = (why: string) => new LsmnsError({ code: 'StateCorrupt', exitCode: ExitCode.InvalidInput, message: `simulated kernel state ${this.path} ${why}`, remedy: `reset it: lsmns sim reset --sim-state ${this.path}` });
+    if (!isObj(s)) throw corrupt(`is ${s === null ? 'null' : Array.isArray(s) ? 'an array' : `a ${typeof s}`}, not a JSON object`);
+    if (formatVersionOf(s.formatVersion) === null) throw corrupt(`has format version ${escapeValue(String(s.formatVersion), 40)}, this lsmns reads ${SIM_FORMAT_VERSION}`);
+    const broken = STATE_FIELDS.filter(([k, ok]) => !ok(s[k])).map(([k]) => k);
+    if (broken.length > 0) throw corrupt(`lacks or mistypes ${broken.join(', ')}`);
     if (this.boot && !sameBoot(s.boot, this.boot)) {
       throw invalidInput('SimBootMismatch', `the simulated kernel at ${this.path} was booted with lsm=${s.boot.lsm} kernel=${s.boot.kernel}${s.boot.display ? ` display=${s.boot.display}` : ''}, not with the given --lsm/--kernel`, `reboot it with those flags: lsmns sim reset --sim-state ${this.path} --lsm ... --kernel ...`);
     }
@@ -54,14 +70,19 @@ export class SimStore {
 
   /** The current state; a missing file reads as a fresh boot (not written until something changes). */
   read(): SimState {
-    let text: string;
+    const text = this.readText();
+    return text === null ? bootSim(this.bootParams()) : this.parse(text);
+  }
+
+  /** The file's text, or null when there is none yet; bounded, and only a regular file (--sim-state is input). */
+  private readText(): string | null {
     try {
-      text = readFileSync(this.path, 'utf8');
+      return readFileBounded(this.path, { maxBytes: MAX_SIM_STATE_BYTES, regularOnly: true }).toString('utf8');
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return bootSim(this.bootParams());
-      throw new LsmnsError({ code: 'StateUnreadable', exitCode: ExitCode.InvalidInput, message: `cannot read simulated kernel state ${this.path}: ${(e as NodeJS.ErrnoException).code}`, remedy: 'check --sim-state (LSMNS_SIM_STATE) and its permissions', cause: e });
+      if (!(e instanceof BoundedReadError)) throw e;
+      if (e.reason === 'ENOENT') return null;
+      throw new LsmnsError({ code: 'StateUnreadable', exitCode: ExitCode.InvalidInput, message: `cannot read simulated kernel state: ${e.message}`, remedy: 'check --sim-state (LSMNS_SIM_STATE) and its permissions', cause: e });
     }
-    return this.parse(text);
   }
 
   private write(s: SimState): void {
@@ -69,10 +90,14 @@ export class SimStore {
   }
 
   private async withLock<T>(fn: () => T): Promise<T> {
-    mkdirSync(dirname(this.path), { recursive: true, mode: 0o700 });
+    try {
+      makeDirs(dirname(this.path), 0o700);
+    } catch (e) {
+      throw new LsmnsError({ code: 'StateUnreadable', exitCode: ExitCode.InvalidInput, message: `cannot make the directory of simulated kernel state ${this.path}: ${(e as NodeJS.ErrnoException).code}`, remedy: 'check --sim-state (LSMNS_SIM_STATE)', cause: e });
+    }
     let release: () => Promise<void>;
     try {
-      release = await acquireLock(this.path, { stale: 10_000, retries: { retries: 400, factor: 1.3, minTimeout: 2, maxTimeout: 40 } });
+      release = await acquireLock(this.path, { stale: 10_000, waitMs: 5_000 });
     } catch (e) {
       throw new LsmnsError({ code: 'Locked', exitCode: ExitCode.ApplyFailed, message: `cannot lock simulated kernel state ${this.path}: ${(e as Error).message}`, remedy: `another lsmns holds ${this.path}.lock; if no lsmns runs, remove that directory`, cause: e });
     }
@@ -89,12 +114,7 @@ export class SimStore {
    */
   async mutate<T>(fn: (s: SimState) => T): Promise<T> {
     return this.withLock(() => {
-      let before: string | null = null;
-      try {
-        before = readFileSync(this.path, 'utf8');
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-      }
+      const before = this.readText();
       const s = before === null ? bootSim(this.bootParams()) : this.parse(before);
       const snapshot = JSON.stringify(s);
       const faults = JSON.stringify(s.faults);
