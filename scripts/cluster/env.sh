@@ -13,9 +13,12 @@ ETCD_PORT=12379 ETCD_PEER_PORT=12380 APISERVER_PORT=16443
 SERVICE_CIDR=10.96.0.0/16 KUBERNETES_SVC_IP=10.96.0.1 POD_CIDR=10.244.0.0/24 BRIDGE=lsmnsbr0
 CTRD_SOCK=$C/containerd/containerd.sock
 # Host paths the node's components use (containerd 1.6 hard-codes /run/containerd/s for shim sockets; the agent's
-# hostPath volumes; CNI's state): inside the node's private mount namespace each is a bind mount of $NODE/<path>.
-NODE_PATHS=(/run/containerd /run/netns /run/lsmns /var/lib/lsmns /etc/lsmns /opt/lsmns /usr/share/containers/oci/hooks.d /var/lib/cni
-  /var/log/containers)
+# hostPath volumes, among them the runtimes' configs, which the agent reads for the runtime-handler fact; CNI's
+# state): inside the node's private mount namespace each is a bind mount of $NODE/<path>.
+NODE_PATHS=(/run/containerd /run/containers /run/netns /run/lsmns /var/lib/lsmns /etc/lsmns /etc/containerd /etc/crio /opt/lsmns
+  /usr/share/containers/oci/hooks.d /var/lib/cni /var/log/containers)
+# containerd's config as the node sees it (/etc/containerd/config.toml in its mount namespace), written from outside.
+CTRD_CONFIG=$NODE/etc/containerd/config.toml
 # The kubelet's cgroups go under this parent, so cluster-down can remove exactly those.
 CGROUP_ROOT=/lsmns-cluster
 kubectl() { "$C/bin/kubectl" --kubeconfig "$C/admin.kubeconfig" "$@"; }

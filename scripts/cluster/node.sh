@@ -20,7 +20,7 @@ for kv in vm/overcommit_memory=1 vm/panic_on_oom=0 kernel/panic=10 kernel/panic_
 done
 # A clean environment, as a service manager gives: no LSMNS_* variables, no lsmns on the PATH.
 envc=(env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root)
-"${envc[@]}" containerd --config "$C/containerd/config.toml" >> "$LOGS/containerd.log" 2>&1 &
+"${envc[@]}" containerd --config /etc/containerd/config.toml >> "$LOGS/containerd.log" 2>&1 &
 echo $! > "$PIDS/containerd.pid"
 for _ in $(seq 1 300); do
   [ -S "$CTRD_SOCK" ] && ctr --address "$CTRD_SOCK" plugins ls 2>/dev/null | grep -q 'io.containerd.grpc.v1 *cri .*ok' && break

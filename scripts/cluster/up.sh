@@ -40,15 +40,18 @@ start kube-scheduler "$C/bin/kube-scheduler" --kubeconfig "$C/scheduler.kubeconf
   --authentication-kubeconfig "$C/scheduler.kubeconfig" --authorization-kubeconfig "$C/scheduler.kubeconfig" \
   --bind-address 127.0.0.1 --leader-elect=false
 
-# containerd 1.6 (config version 2), private to the cluster; the lsmns handler is added by lsmns install as a user would.
+# containerd 1.6 (config version 2), private to the cluster, at /etc/containerd/config.toml in the node's mount
+# namespace; the lsmns handler is added by lsmns install as a user would.
 restrict=false
 capbnd=$(awk '/^CapBnd/{print $2}' /proc/self/status)
 # CRI gives sandboxes oom_score_adj -998, which needs CAP_SYS_RESOURCE; where root lacks it, clamp instead.
 (( (0x$capbnd >> 24) & 1 )) || restrict=true
-cat > "$C/containerd/config.toml" <<TOML
+mkdir -p "$(dirname "$CTRD_CONFIG")"
+cat > "$CTRD_CONFIG" <<TOML
 version = 2
 root = "$C/containerd/root"
-state = "$C/containerd/state"
+# The default state dir, as on a user's node: the agent DaemonSet mounts its bundle directories by that path.
+state = "/run/containerd"
 disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs",
                     "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.aufs"]
 [grpc]
@@ -72,7 +75,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
   runtime_type = "io.containerd.runc.v2"
 TOML
 # The shim front where the agent DaemonSet's init container installs it (manifests/base/agent.yaml).
-node "$repo/bin/lsmns.cjs" install --containerd 2 --write --containerd-config "$C/containerd/config.toml" --shim /opt/lsmns/bin/lsmns-runtime >&2
+node "$repo/bin/lsmns.cjs" install --containerd 2 --write --containerd-config "$CTRD_CONFIG" --shim /opt/lsmns/bin/lsmns-runtime >&2
 
 # Pod network: one bridge, host-local addresses (no CNI daemon). The agent and the controllers are not
 # hostNetwork pods, and two controller replicas could not share the node's webhook port.

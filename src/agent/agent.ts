@@ -82,6 +82,8 @@ export interface KubeSide {
   healthPort: number;
   /** Where the DaemonSet installs lsmns-hook-client and lsmns-runtime on the host (node facts). */
   installDir: string;
+  /** Where the host's runtime configuration (/etc/containerd, /etc/crio) is seen, for lsmns.io/runtime-handler. */
+  hostRoot?: string;
 }
 
 export interface RunAgentOptions extends AgentOptions {
@@ -130,6 +132,10 @@ interface KubeRunning {
   stop(): Promise<void>;
 }
 
+/** The sim's lookup of a container's task (SimKernel.containerTask), without importing the sim here. */
+type ContainerTasks = { containerTask(id: string): Promise<number | null> };
+const simTasks = (port: object): ContainerTasks | null => ('containerTask' in port ? port as ContainerTasks : null);
+
 /**
  * The Kubernetes side. Its modules (the Kubernetes client, metrics) load only here, so an agent that serves
  * hooks alone stays small.
@@ -146,7 +152,7 @@ async function kubeSide(o: RunAgentOptions, k: KubeSide, logger: Logger): Promis
     owners: new OwnershipStore({ stateDir: common.stateDir, backend: port.describe().backend, bootId: await port.bootId() }),
     logger,
     // Hooks run on the host: the installed client is where the DaemonSet put it, not in this image.
-    installed: { hook: `${k.installDir}/lsmns-hook-client`, shim: `${k.installDir}/lsmns-runtime` }, handlerConfigured: () => handlerConfigured(),
+    installed: { hook: `${k.installDir}/lsmns-hook-client`, shim: `${k.installDir}/lsmns-runtime` }, handlerConfigured: () => handlerConfigured({ hostRoot: k.hostRoot }),
     // Ahead of the container start: the tenant lint's verdict is kept per digest, and the real kernel compiles
     // into its policy cache, so that the start only reads both.
     precompile: async (p) => {
@@ -154,6 +160,8 @@ async function kubeSide(o: RunAgentOptions, k: KubeSide, logger: Logger): Promis
       await lintedProfiles(p, { stateDir: common.stateDir, includeDirs: policyStoreOf(common).includeDirs });
       await port.precompile(p);
     },
+    // On the sim a container's label is its sim task's (the real init runs unconfined); else the /proc cgroup scan.
+    ...(simTasks(port) ? { resolvePid: (id: string) => simTasks(port)!.containerTask(id.replace(/^[a-z0-9-]+:\/\//, '')) } : {}),
   });
   let health: Server | null = null;
   return {

@@ -22,6 +22,7 @@ export default class AgentCommand extends LsmnsCommand {
     'health-port': Flags.integer({ summary: 'port for /healthz, /readyz and /metrics (with --node)', default: 8081, helpGroup: 'KUBERNETES' }),
     'gc-grace': Flags.integer({ summary: 'seconds a namespace lsmns created outlives its holders (its pod with --node, else its containers) before GC removes it', default: 60, min: 0 }),
     'gc-interval': Flags.integer({ summary: 'seconds between GC runs (GC also runs at start)', default: DEFAULT_GC_INTERVAL_S, min: 1, max: 86_400 }),
+    'host-root': Flags.string({ summary: 'where the host\'s / is seen for its runtime configuration (/etc/containerd/config.toml, /etc/crio/crio.conf.d): the lsmns.io/runtime-handler node fact; the DaemonSet mounts them under /host', default: '/', helpGroup: 'KUBERNETES' }),
     'install-dir': Flags.string({ summary: 'where the DaemonSet installs lsmns-hook-client and lsmns-runtime (node facts)', default: '/opt/lsmns/bin', helpGroup: 'KUBERNETES' }),
   };
 
@@ -39,7 +40,7 @@ export default class AgentCommand extends LsmnsCommand {
       common, policyWaitMs: flags['policy-wait'], maxBodyBytes: flags['max-body'], until: untilSignal,
       ...(hookClient ? { hookClient } : {}), ...(listenFd !== undefined ? { listenFd } : {}),
       gc: { graceMs: flags['gc-grace'] * 1000, intervalMs: flags['gc-interval'] * 1000 },
-      ...(flags.node && api ? { kube: { api, nodeName: flags.node, lsmnsNamespace: flags['lsmns-namespace'], healthPort: flags['health-port'], installDir: flags['install-dir'] } } : {}),
+      ...(flags.node && api ? { kube: { api, nodeName: flags.node, lsmnsNamespace: flags['lsmns-namespace'], healthPort: flags['health-port'], installDir: flags['install-dir'], hostRoot: flags['host-root'] } } : {}),
     });
   }
 }

@@ -128,14 +128,16 @@ export function writeCrioHandler(o: HandlerOptions & { runtimeRoot?: string; con
 }
 
 /** Whether a runtime on this node has the handler configured (the node label lsmns.io/runtime-handler). */
-export function handlerConfigured(o: { containerdFiles?: string[]; crioDir?: string; handler?: string } = {}): boolean {
+export function handlerConfigured(o: { containerdFiles?: string[]; crioDir?: string; handler?: string; hostRoot?: string } = {}): boolean {
   const h = o.handler ?? HANDLER;
-  const files = o.containerdFiles ?? ['/etc/containerd/config.toml'];
+  // In the agent's container the host's runtime configuration is mounted under hostRoot (the DaemonSet: /host).
+  const root = o.hostRoot ?? '/';
+  const files = o.containerdFiles ?? [join(root, '/etc/containerd/config.toml')];
   const re = new RegExp(`runtimes\\.${h}\\]`);
   for (const f of files) {
     try { if (re.test(readFileSync(f, 'utf8'))) return true; } catch { /* absent */ }
   }
-  const crio = o.crioDir ?? '/etc/crio/crio.conf.d';
+  const crio = o.crioDir ?? join(root, '/etc/crio/crio.conf.d');
   try {
     return readdirSync(crio).some((f) => re.test(readFileSync(join(crio, f), 'utf8')));
   } catch {

@@ -30,7 +30,7 @@ describe('cluster: install from manifests/', function () {
     for (const o of items) assert.ok(o.metadata.uid, `${o.kind}/${o.metadata.name} has no uid`);
     const kinds = new Set(items.map((o) => o.kind));
     for (const k of ['Namespace', 'ServiceAccount', 'ClusterRole', 'Role', 'RuntimeClass', 'Deployment', 'Service',
-      'MutatingWebhookConfiguration', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding', 'ConfigMap', 'DaemonSet']) {
+      'MutatingWebhookConfiguration', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding', 'DaemonSet']) {
       assert.ok(kinds.has(k), `no ${k} among ${[...kinds].join(', ')}`);
     }
   });

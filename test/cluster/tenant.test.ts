@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { CLUSTER, REPO, createPod, deleteNamespace, kubectl, kubectlJson, kubectlOk, makeNamespace, podDoc, requireCluster, until, GiveUp, type Obj } from './cluster.js';
+import { CLUSTER, LSMNS_NS, REPO, createPod, deleteNamespace, kubectl, kubectlJson, kubectlOk, makeNamespace, podDoc, requireCluster, until, GiveUp, type Obj } from './cluster.js';
 
 const NS = 'lsmns-t-tenant';
 const AA_NS = 'tenant-t1';
@@ -94,5 +94,37 @@ describe('cluster: a tenant\'s pod through RuntimeClass lsmns', function () {
       return ev.some((e) => e.reason === 'RestartRequired') ? true : undefined;
     });
     kubectl(['-n', NS, 'delete', 'pod', 'edit', '--wait=false']);
+  });
+
+  it('a tenant pod deleted while the agent is gone leaves its namespace; the agent the DaemonSet brings back collects it and nothing else', async function () {
+    this.timeout(480_000);
+    // The previous case's pod and namespace first, so that only this case changes the sim's namespaces.
+    kubectlOk(['-n', NS, 'delete', 'pod', 'edit', '--ignore-not-found', '--wait=true', '--timeout=90s']);
+    await until(`namespace ${AA_NS} gone from the sim`, 60_000, () => (simNamespaces().includes(AA_NS) ? undefined : true));
+    const gone = 'tenant-gc', kept = 'tenant-kept';
+    for (const [name, ns] of [['gc', gone], ['kept', kept]] as const) {
+      assert.equal(createPod(podDoc(name, NS, { annotations: { ...ANN, 'lsmns.io/apparmor-namespace': ns } })).error, undefined);
+    }
+    await running('gc');
+    await running('kept');
+    const before = simNamespaces();
+    assert.ok(before.includes(gone) && before.includes(kept), `sim namespaces: ${before.join(', ')}`);
+    // The agent away for certain (no new one while the pod goes): its DaemonSet matches no node for a while.
+    const agents = () => (kubectlJson(['-n', LSMNS_NS, 'get', 'pods', '-l', 'app.kubernetes.io/name=lsmns-agent']).items as Obj[]);
+    const away = [{ op: 'add', path: '/spec/template/spec/nodeSelector/lsmns.io~1test-away', value: 'true' }];
+    kubectlOk(['-n', LSMNS_NS, 'patch', 'daemonset', 'lsmns-agent', '--type=json', '-p', JSON.stringify(away)]);
+    try {
+      await until('the agent pod gone', 120_000, () => (agents().length === 0 ? true : undefined));
+      kubectlOk(['-n', NS, 'delete', 'pod', 'gc', '--grace-period=1', '--wait=true', '--timeout=90s']);
+      assert.ok(simNamespaces().includes(gone), 'with no agent, nothing removed the namespace of the deleted pod');
+    } finally {
+      kubectlOk(['-n', LSMNS_NS, 'patch', 'daemonset', 'lsmns-agent', '--type=json', '-p', JSON.stringify([{ op: 'remove', path: away[0]!.path }])]);
+    }
+    kubectlOk(['-n', LSMNS_NS, 'rollout', 'status', 'daemonset/lsmns-agent', '--timeout=180s']);
+    // GC runs at start and every 60 s, and removes a namespace seen dead for --gc-grace (60 s) since it started.
+    await until(`namespace ${gone} collected`, 240_000, () => (simNamespaces().includes(gone) ? undefined : true));
+    assert.deepEqual(simNamespaces(), before.filter((n) => n !== gone), 'GC removed the orphan and nothing else');
+    assert.equal(kubectlJson(['-n', NS, 'get', 'pod', 'kept']).status.phase, 'Running');
+    kubectl(['-n', NS, 'delete', 'pod', 'kept', '--wait=false']);
   });
 });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LsmnsError } from '../../src/errors.js';
 import { containerdConfigVersion, handlerConfigured, renderContainerdHandler, renderCrioHandler, writeContainerdHandler, writeCrioHandler } from '../../src/install/runtime-handler.js';
@@ -62,6 +62,19 @@ describe('install/runtime-handler', () => {
     assert.equal(handlerConfigured({ containerdFiles: [main], crioDir: join(d, 'none') }), true);
     writeCrioHandler({ confDir: join(d, 'crio.conf.d') });
     assert.equal(handlerConfigured({ containerdFiles: [], crioDir: join(d, 'crio.conf.d') }), true);
+  });
+
+  it('handlerConfigured reads the host\'s runtime configuration under hostRoot (the agent\'s /host)', () => {
+    const host = tempDir('lsmns-host-');
+    mkdirSync(join(host, 'etc', 'containerd'), { recursive: true });
+    const main = nodeConfig(join(host, 'etc', 'containerd'));
+    assert.equal(handlerConfigured({ hostRoot: host }), false);
+    writeContainerdHandler({ mainConfig: main });
+    assert.equal(handlerConfigured({ hostRoot: host }), true);
+    assert.equal(handlerConfigured({ hostRoot: tempDir('lsmns-other-') }), false, 'only under that root');
+    const crio = tempDir('lsmns-host-');
+    writeCrioHandler({ confDir: join(crio, 'etc', 'crio', 'crio.conf.d') });
+    assert.equal(handlerConfigured({ hostRoot: crio }), true);
   });
 
   it('containerd\'s config version: containerd config dump first, else the file\'s version line, else a refusal naming 2|3', () => {

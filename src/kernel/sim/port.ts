@@ -140,6 +140,15 @@ export class SimKernel implements KernelPort {
     });
   }
 
+  /**
+   * The sim task that runs a container (spawnTask's `container`), or null: on the sim, a container's label is
+   * that task's, not its real init's (which runs unconfined on a host without AppArmor).
+   */
+  async containerTask(containerId: string): Promise<number | null> {
+    const t = Object.values(this.store.read().tasks).find((x) => x.container === containerId);
+    return t ? t.pid : null;
+  }
+
   async endTask(pid: number): Promise<void> {
     await this.store.mutate((s) => exitTask(s, pid));
   }

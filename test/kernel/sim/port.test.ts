@@ -172,6 +172,16 @@ describe('kernel/sim/port', () => {
     });
   });
 
+  it('finds the task that runs a container by its id while it lives (the agent\'s Confined check on the sim)', async () => {
+    const k = freshSim();
+    const a = await k.spawnTask({ comm: 'main', container: 'c0ffee01' });
+    await k.spawnTask({ comm: 'other', container: 'c0ffee02' });
+    assert.equal(await k.containerTask('c0ffee01'), a.pid);
+    assert.equal(await k.containerTask('c0ffee03'), null);
+    await k.endTask(a.pid);
+    assert.equal(await k.containerTask('c0ffee01'), null);
+  });
+
   describe('the display LSM (B4)', () => {
     it('exists only where the kernel has the interface, is set by the task itself and inherited at fork', async () => {
       const mainline = freshSim();
