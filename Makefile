@@ -7,7 +7,8 @@ MOCHA := $(NODE_BIN)/mocha --forbid-only --require dist/test/support/exit-check.
 .PHONY: all deps npm-deps build demo test test-unit fuzz test-policy-corpus test-runtimes test-cri test-qemu test-qemu-kube test-cluster cluster-up cluster-down bench clean
 
 # Suites: unit and CLI tests run anywhere; the others use real components that deps.sh installs.
-TEST_SUITES := test-unit test-policy-corpus test-runtimes test-cri test-qemu
+# test-cluster last: it builds Kubernetes from the Go module proxy on a machine that has no cached build yet.
+TEST_SUITES := test-unit test-policy-corpus test-runtimes test-cri test-qemu test-cluster
 
 all: build
 
