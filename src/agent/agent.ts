@@ -132,21 +132,18 @@ interface KubeRunning {
   stop(): Promise<void>;
 }
 
-/** The sim's lookup of a container's task (SimKernel.containerTask), without importing the sim here. */
-type ContainerTasks = { containerTask(id: string): Promise<number | null> };
-const simTasks = (port: object): ContainerTasks | null => ('containerTask' in port ? port as ContainerTasks : null);
-
 /**
  * The Kubernetes side. Its modules (the Kubernetes client, metrics) load only here, so an agent that serves
  * hooks alone stays small.
  */
 async function kubeSide(o: RunAgentOptions, k: KubeSide, logger: Logger): Promise<KubeRunning> {
-  const [{ OwnershipStore }, { handlerConfigured }, { openKernel }, { NodeAgent }, { closeServer, serveHealth }] = await Promise.all([
+  const [{ OwnershipStore }, { handlerConfigured }, { openBackend }, { NodeAgent }, { closeServer, serveHealth }] = await Promise.all([
     import('../apply/ownership.js'), import('../install/runtime-handler.js'), import('../kernel/factory.js'),
     import('./kube/node-agent.js'), import('../kube/serve.js'),
   ]);
   const { common } = o;
-  const port = o.openBackend ? (await o.openBackend()).kernel : await openKernel(common);
+  const backend = o.openBackend ? await o.openBackend() : await openBackend(common);
+  const port = backend.kernel;
   const node = new NodeAgent({
     api: k.api, nodeName: k.nodeName, lsmnsNamespace: k.lsmnsNamespace, port, policyDir: common.policyDir,
     owners: new OwnershipStore({ stateDir: common.stateDir, backend: port.describe().backend, bootId: await port.bootId() }),
@@ -160,8 +157,8 @@ async function kubeSide(o: RunAgentOptions, k: KubeSide, logger: Logger): Promis
       await lintedProfiles(p, { stateDir: common.stateDir, includeDirs: policyStoreOf(common).includeDirs });
       await port.precompile(p);
     },
-    // On the sim a container's label is its sim task's (the real init runs unconfined); else the /proc cgroup scan.
-    ...(simTasks(port) ? { resolvePid: (id: string) => simTasks(port)!.containerTask(id.replace(/^[a-z0-9-]+:\/\//, '')) } : {}),
+    // The runtime port knows where a container's init is: a cgroup scan on a real node, the played task on the sim.
+    resolvePid: (id: string) => backend.runtime.initPid(id),
   });
   let health: Server | null = null;
   return {

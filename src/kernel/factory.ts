@@ -29,7 +29,7 @@ export async function openBackend(o: KernelOptions): Promise<Backend> {
   const stateDir = o.stateDir ?? DEFAULTS.stateDir;
   if (o.backend === 'sim') {
     const kernel = new SimKernel({ path: o.simState, boot: o.boot ?? null });
-    return { kernel, runtime: new SimRuntime(kernel, stateDir) };
+    return { kernel, runtime: new SimRuntime(kernel, stateDir, (id) => kernel.containerTask(id)) };
   }
   // Loaded only when asked for: it pulls in execa and the policy compiler, which the sim-backed hook never needs
   // (the bundles keep it, but its module code runs only on this path).

@@ -41,6 +41,8 @@ export interface RuntimePort {
   starting(bundle: { dir: string; containerId: string }): Promise<SpawnedTask | null>;
   /** poststop: the container's init is gone. */
   stopped(bundle: { dir: string; containerId: string }): Promise<void>;
+  /** The pid of a running container's init, for reading the label it runs under (the Confined check), or null. */
+  initPid(containerId: string): Promise<number | null>;
   /** `lsmns apply`, with no runtime: start a task that applies the intent to itself, once per key. */
   play(key: string, intent: LabelIntent): Promise<{ task: SpawnedTask; fresh: boolean }>;
   /** Ends the task that play started for the key, if any. */

@@ -1,7 +1,6 @@
 // The lsmns.io/Confined condition (SPEC §3): True only after the agent has read the label of each running app
 // container's init from /proc and seen the planned one; False, with the label seen, when it is another.
 
-import { readdirSync, readFileSync } from 'node:fs';
 import type { KubeApi } from '../../kube/client.js';
 import type { EventReason } from '../../kube/events.js';
 import { labelMatches, stripMode } from '../../kernel/label.js';
@@ -11,32 +10,11 @@ import type { NodePod } from './pods.js';
 
 export const CONFINED_CONDITION = 'lsmns.io/Confined';
 
-const stripScheme = (id: string) => id.replace(/^[a-z0-9-]+:\/\//, '');
-
-/** Finds a container's init on the host: the process in a cgroup named after the id whose parent is not. */
-export async function pidFromCgroups(containerId: string, procRoot = '/proc'): Promise<number | null> {
-  const id = stripScheme(containerId);
-  if (!/^[A-Za-z0-9_.-]{8,128}$/.test(id)) return null;
-  const inCgroup = new Set<number>();
-  const parent = new Map<number, number>();
-  for (const e of readdirSync(procRoot)) {
-    if (!/^\d+$/.test(e)) continue;
-    try {
-      if (!readFileSync(`${procRoot}/${e}/cgroup`, 'utf8').includes(id)) continue;
-      const stat = readFileSync(`${procRoot}/${e}/stat`, 'utf8');
-      inCgroup.add(Number(e));
-      parent.set(Number(e), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
-    } catch { /* the process ended meanwhile */ }
-  }
-  const inits = [...inCgroup].filter((p) => !inCgroup.has(parent.get(p)!)).sort((a, b) => a - b);
-  return inits[0] ?? null;
-}
-
 export interface ConfinedCheckOptions {
   api: KubeApi;
   port: KernelPort;
-  /** The init pid of a container, from its CRI id ("containerd://<id>"); default: a /proc cgroup scan. */
-  resolvePid?: (containerId: string) => Promise<number | null>;
+  /** The init pid of a container, from its CRI id ("containerd://<id>"): the runtime port's lookup. */
+  resolvePid: (containerId: string) => Promise<number | null>;
   now: () => number;
   /** Records an Event once per key and pod. */
   event: (p: NodePod, reason: EventReason, message: string, onceKey: string) => Promise<void>;
@@ -61,7 +39,7 @@ export class ConfinedCheck {
     if (runningApps.length === 0) return;
     const ids = runningApps.map((x) => x.s!.id).join(',');
     if (this.confirmed.get(p.uid) === ids) return;
-    const resolve = this.o.resolvePid ?? ((id: string) => pidFromCgroups(id));
+    const resolve = this.o.resolvePid;
     const seen: string[] = [];
     for (const { c, s } of runningApps) {
       const pid = await resolve(s!.id!);

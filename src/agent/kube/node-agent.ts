@@ -43,7 +43,7 @@ export interface NodeAgentOptions {
   /** Compiles a synced policy ahead of the container start (the securityfs backend's cache), so that the hook only loads. */
   precompile?: (policy: PolicySource) => Promise<void>;
   /** The init pid of a container, from its CRI id ("containerd://<id>"); default: a /proc cgroup scan. */
-  resolvePid?: (containerId: string) => Promise<number | null>;
+  resolvePid: (containerId: string) => Promise<number | null>;
   now?: () => number;
 }
 

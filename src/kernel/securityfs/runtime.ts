@@ -5,6 +5,7 @@
 import { PlayedTasks, type ConfigDoc, type LabelIntent, type RuntimeDescription, type RuntimePort } from '../runtime.js';
 import type { KernelPort, SpawnedTask } from '../port.js';
 import { invalidInput } from '../../errors.js';
+import { pidFromCgroups } from '../cgroups.js';
 
 export class OciRuntime implements RuntimePort {
   readonly shimSetsDisplay = true;
@@ -33,6 +34,10 @@ export class OciRuntime implements RuntimePort {
   }
 
   async stopped(): Promise<void> {}
+
+  initPid(containerId: string): Promise<number | null> {
+    return pidFromCgroups(containerId);
+  }
 
   play(key: string, intent: LabelIntent): Promise<{ task: SpawnedTask; fresh: boolean }> {
     return this.played.play(key, intent);

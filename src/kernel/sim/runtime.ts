@@ -21,7 +21,8 @@ export class SimRuntime implements RuntimePort {
   private readonly intents: RecordBook<Intent>;
   private readonly played: PlayedTasks;
 
-  constructor(private readonly kernel: KernelPort, stateDir: string) {
+  /** findTask: the sim's task of a container id (SimKernel.containerTask); a test may give a port without one. */
+  constructor(private readonly kernel: KernelPort, stateDir: string, private readonly findTask: (containerId: string) => Promise<number | null> = async () => null) {
     const dir = stateDir.replace(/\/+$/, '');
     this.intents = new RecordBook(`${dir}/sim-runtime`);
     this.played = new PlayedTasks(kernel, `${dir}/sim-runtime/played`);
@@ -62,6 +63,11 @@ export class SimRuntime implements RuntimePort {
     if (!i) return;
     if (i.pid !== undefined) await this.kernel.endTask(i.pid).catch(() => {});
     this.intents.delete(key);
+  }
+
+  /** The sim task that plays the container's init (the real process, if any, runs unconfined). */
+  initPid(containerId: string): Promise<number | null> {
+    return this.findTask(containerId.replace(/^[a-z0-9-]+:\/\//, ''));
   }
 
   play(key: string, intent: LabelIntent): Promise<{ task: SpawnedTask; fresh: boolean }> {

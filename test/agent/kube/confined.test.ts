@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { pidFromCgroups } from '../../../src/agent/kube/confined.js';
+import { pidFromCgroups } from '../../../src/kernel/cgroups.js';
 import { PROFILE_P, tempDir } from '../../kernel/sim/helpers.js';
 import { podObj } from '../../kube/helpers.js';
 import { waitFor } from '../../support/wait.js';

@@ -24,4 +24,10 @@ describe('kernel/securityfs/runtime (the real runtime port: the label goes into 
     assert.equal(r.prepare({ dir: '/b', doc }, null), false);
     assert.deepEqual(doc, { process: { args: ['sh'] } });
   });
+
+  it('initPid looks for the container\'s init in the host\'s cgroups, and an id that is not one finds nothing', async () => {
+    assert.equal(await rt().initPid('containerd://../../etc'), null);
+    assert.equal(await rt().initPid('containerd://ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff'), null);
+  });
 });
+

@@ -54,4 +54,16 @@ describe('kernel/sim/runtime', () => {
     await rt.unplay('uid:u/web');
     assert.deepEqual(tasks(), []);
   });
+
+  it('initPid: the task that plays a container\'s init, by its CRI id (scheme or not), through the factory\'s lookup', async () => {
+    const k = freshSim();
+    const rt = new SimRuntime(k, join(tempDir(), 'state'), (id) => k.containerTask(id));
+    rt.prepare({ dir: '/b', containerId: 'c0ffee01', doc: {} }, intent);
+    const t = await rt.starting({ dir: '/b', containerId: 'c0ffee01' });
+    assert.equal(await rt.initPid('containerd://c0ffee01'), t!.pid);
+    assert.equal(await rt.initPid('c0ffee01'), t!.pid);
+    await rt.stopped({ dir: '/b', containerId: 'c0ffee01' });
+    assert.equal(await rt.initPid('c0ffee01'), null);
+  });
 });
+

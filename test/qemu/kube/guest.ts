@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { OwnershipStore } from '../../../src/apply/ownership.js';
-import { openKernel } from '../../../src/kernel/factory.js';
+import { openBackend } from '../../../src/kernel/factory.js';
 import { NodeAgent } from '../../../src/agent/kube/node-agent.js';
 import { CriLab } from '../../cri/lab.js';
 import { FakeApiServer } from '../../kube/fake-apiserver.js';
@@ -57,10 +57,11 @@ try {
     spec: { nodeName: 'guest', runtimeClassName: 'lsmns', containers: [{ name: 'app', image: 'lsmns.test/app:1' }] },
     status: { phase: 'Running', containerStatuses: [{ name: 'app', containerID: `containerd://${container_id}`, state: { running: { startedAt: 'now' } } }] },
   });
-  const port = await openKernel({ backend: 'securityfs', securityfs: '/sys/kernel/security', simState: '', stateDir: env.LSMNS_STATE_DIR });
+  const { kernel: port, runtime } = await openBackend({ backend: 'securityfs', securityfs: '/sys/kernel/security', simState: '', stateDir: env.LSMNS_STATE_DIR });
   agent = new NodeAgent({
     api: srv.api(), nodeName: 'guest', lsmnsNamespace: 'lsmns-system', port, policyDir: `${W}/agent-policies`, logger: { info() {}, warn: (o) => console.log('agent warn', JSON.stringify(o)) },
     owners: new OwnershipStore({ stateDir: env.LSMNS_STATE_DIR, backend: 'securityfs', bootId: await port.bootId() }),
+    resolvePid: (id) => runtime.initPid(id),
   });
   // unref: once the agent has synced, this timer must not keep the guest script alive for the rest of 60 s.
   await Promise.race([agent.start(), new Promise((_, rej) => setTimeout(() => rej(new Error('the node agent did not sync within 60 s')), 60_000).unref())]);
