@@ -4,6 +4,7 @@
 // runs, never when a module loads.
 
 import { existsSync, readFileSync } from 'node:fs';
+import { BoundedReadError, readFileBounded } from './fsutil.js';
 import { resolve } from 'node:path';
 import { ExitCode, LsmnsError, invalidInput } from './errors.js';
 import { escapeValue } from './schema/names.js';
@@ -96,16 +97,20 @@ export function parseNodeConfig(text: string, path: string): NodeConfig {
  * Reads the node configuration: FILE from --config, else LSMNS_CONFIG, else /etc/lsmns/node.conf. A file
  * named explicitly must exist; the default may be absent (null: a machine that was never installed as a node).
  */
+/** A node configuration is a few hundred bytes; more than this is not one. */
+const MAX_CONFIG_BYTES = 64 * 1024;
+
 export function readNodeConfig(flag: string | undefined, env: NodeJS.ProcessEnv): NodeConfig | null {
   const named = flag ?? (env[CONFIG_ENV] || undefined);
   const path = resolve(named ?? DEFAULT_CONFIG);
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    // Bounded whatever stat says, and only a regular file: a FIFO or an endless file must not stall a front door.
+    text = readFileBounded(path, { maxBytes: MAX_CONFIG_BYTES, regularOnly: true }).toString('utf8');
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
+    const code = e instanceof BoundedReadError ? e.reason : (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' && named === undefined) return null;
-    throw invalidInput('InvalidInput', `node configuration ${path}: ${code ?? (e as Error).message}`, `give an existing file to --config (${CONFIG_ENV}), or write one with lsmns install`);
+    throw invalidInput('InvalidInput', `node configuration ${path}: ${code && /^E[A-Z]+$/.test(code) ? code : e instanceof BoundedReadError ? e.message : (e as Error).message}`, `give an existing file to --config (${CONFIG_ENV}), or write one with lsmns install`);
   }
   return parseNodeConfig(text, path);
 }

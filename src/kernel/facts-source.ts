@@ -1,7 +1,7 @@
 // Where a command's node facts come from (SPEC §3): --node-facts FILE, simulated flags (--lsm, --kernel),
 // or a probe of the backend (the default, which for the sim reads its state without changing it).
 
-import { readFileSync } from 'node:fs';
+import { BoundedReadError, readFileBounded } from '../fsutil.js';
 import * as v from 'valibot';
 import { invalidInput } from '../errors.js';
 import { FACTS_FORMAT_VERSION, simulatedFacts, type DisplayInterface, type NodeFacts } from './facts.js';
@@ -26,9 +26,9 @@ const FactsSchema = v.object({
 export function readFactsFile(path: string): NodeFacts {
   let doc: unknown;
   try {
-    doc = JSON.parse(readFileSync(path, 'utf8'));
+    doc = JSON.parse(readFileBounded(path, { maxBytes: 1024 * 1024 }).toString('utf8'));
   } catch (e) {
-    throw invalidInput('InvalidNodeFacts', `--node-facts ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, 'give a JSON file written by lsmns probe --output json');
+    throw invalidInput('InvalidNodeFacts', `--node-facts ${path}: ${e instanceof BoundedReadError ? e.message : (e as NodeJS.ErrnoException).code ?? (e as Error).message}`, 'give a JSON file written by lsmns probe --output json');
   }
   const r = v.safeParse(FactsSchema, doc);
   if (!r.success) {

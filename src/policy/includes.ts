@@ -2,7 +2,8 @@
 // "include "x"". Only regular files and directories are read, each at most LIMITS.fileBytes, so an include of
 // /dev/zero, a FIFO or a huge file is a clean error, not a hang.
 
-import { readdirSync, readFileSync, statSync, type Stats } from 'node:fs';
+import { readdirSync, statSync, type Stats } from 'node:fs';
+import { readFileBounded } from '../fsutil.js';
 import { dirname, isAbsolute, join } from 'node:path';
 import { LIMITS, type IncludeResolver } from './parser.js';
 
@@ -15,8 +16,8 @@ function statOrNull(path: string): Stats | null {
 
 function readBounded(path: string, st: Stats): string {
   if (!st.isFile()) throw new Error(`${path} is not a regular file or a directory`);
-  if (st.size > LIMITS.fileBytes) throw new Error(`${path} is larger than ${LIMITS.fileBytes} bytes`);
-  return readFileSync(path, 'utf8');
+  // stat's size is not trusted (/proc/self/pagemap says 0 and never ends): the read itself is bounded.
+  return readFileBounded(path, { maxBytes: LIMITS.fileBytes, regularOnly: true }).toString('utf8');
 }
 
 /** Reads a policy file given on a command line, with the same bounds as an include. */
@@ -72,7 +73,7 @@ export function readProfileDir(dir: string): { file: string; text: string }[] {
   for (const n of names.filter(isPolicyName).sort()) {
     const p = join(dir, n);
     const st = statOrNull(p);
-    if (st?.isFile() && st.size <= LIMITS.fileBytes) out.push({ file: p, text: readFileSync(p, 'utf8') });
+    if (st?.isFile() && st.size <= LIMITS.fileBytes) out.push({ file: p, text: readBounded(p, st) });
   }
   return out;
 }

@@ -54,6 +54,34 @@ describe('hostile files and documents (exit 2, bounded time)', function () {
     });
   }
 
+  // The other files a command reads: node facts, the node configuration, and a policy's includes (lsmns plan
+  // lints the pod's policy with them). stat says /proc/self/pagemap is 0 bytes; it never ends.
+  for (const dev of ['/dev/zero', '/proc/self/pagemap']) {
+    it(`plan --node-facts ${dev} and --config ${dev} are exit 2, naming the file`, () => {
+      const pod = join(e.dir, 'facts-pod.json');
+      writeFileSync(pod, podJson({ 'lsmns.io/apparmor-namespace': 'tenant-a' }));
+      const facts = timed(e, ['plan', '--pod', pod, '--node-facts', dev]);
+      assert.equal(facts.code, 2, facts.out.slice(0, 500));
+      assert.match(facts.out, new RegExp(`--node-facts ${dev}`));
+      const conf = timed(e, ['plan', '--pod', pod, '--config', dev]);
+      assert.equal(conf.code, 2, conf.out.slice(0, 500));
+      assert.match(conf.out, new RegExp(`node configuration ${dev}`));
+    });
+  }
+  it('a policy that includes /proc/self/pagemap through a link in the include dir is refused, not read to the end', () => {
+    const hosts = join(e.dir, 'hosts-pagemap');
+    mkdirSync(join(hosts, 'abstractions'), { recursive: true });
+    symlinkSync('/proc/self/pagemap', join(hosts, 'abstractions', 'endless'));
+    mkdirSync(join(e.dir, 'pol-pagemap', 'team-a'), { recursive: true });
+    writeFileSync(join(e.dir, 'pol-pagemap', 'team-a', 'web.aa'), 'profile web {\n  include <abstractions/endless>\n}\n');
+    const pod = join(e.dir, 'pagemap-pod.json');
+    writeFileSync(pod, JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'w', namespace: 'team-a', annotations: { 'lsmns.io/apparmor-namespace': 'tenant-a', 'lsmns.io/apparmor-profile': 'web', 'lsmns.io/apparmor-policy': 'web' } }, spec: { containers: [{ name: 'web' }] } }));
+    const r = timed(e, ['plan', '--pod', pod, '--policy-dir', join(e.dir, 'pol-pagemap'), '--host-profile-dir', hosts]);
+    assert.equal(r.code, 2, r.out.slice(0, 500));
+    assert.match(r.out, /abstractions\/endless/);
+    assert.ok(r.ms < 10_000, `took ${r.ms} ms`);
+  });
+
   for (const dev of ['/dev/zero', '/proc/self/pagemap']) {
     it(`plan --pod ${dev} is refused at the byte bound`, () => {
       const r = timed(e, ['plan', '--pod', dev]);
