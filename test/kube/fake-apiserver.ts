@@ -1,7 +1,8 @@
-// A small in-process fake of the Kubernetes API server, for the kube side's tests and benchmarks (no
-// kube-apiserver can run here). It serves list and watch (JSON lines, resourceVersion, label and field
-// selectors) for pods, configmaps, nodes and namespaces; it can answer a watch with 410 Gone, drop
-// connections or stall them; and it records posted Events, patches and Lease writes.
+// A small in-process fake of the Kubernetes API server, for the kube side's unit tests and benchmarks, which
+// need faults on demand and no root (docs/kubernetes.md lists each, and why; test/cluster/ uses a real one).
+// It serves list and watch (JSON lines, resourceVersion, label and field selectors) for pods, configmaps, nodes
+// and namespaces; it can answer a watch with 410 Gone, drop connections or stall them; and it records posted
+// Events, patches and Lease writes.
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
