@@ -6,35 +6,10 @@ set -uo pipefail
 . "$(dirname "$0")/env.sh"
 quiet=; [ "${1:-}" = --quiet ] && quiet=1
 say() { [ -n "$quiet" ] || log "$@"; }
-stop() { # NAME...: TERM by pid file, all at once; waits up to 10 s for them, then SIGKILL.
-  local n p pids=() names=()
-  for n in "$@"; do
-    [ -f "$PIDS/$n.pid" ] || continue
-    p=$(cat "$PIDS/$n.pid"); rm -f "$PIDS/$n.pid"
-    kill -0 "$p" 2>/dev/null || continue
-    kill -TERM "$p"; pids+=("$p"); names+=("$n($p)")
-  done
-  [ "${#pids[@]}" -gt 0 ] || return 0
-  for _ in $(seq 1 100); do kill -0 "${pids[@]}" 2>/dev/null || break; sleep 0.1; done
-  for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null; done
-  say "stopped ${names[*]}"
-}
 [ -d "$C" ] || exit 0
-stop kubelet kube-proxy
-# Every pod's containers, while containerd still runs (the shims would otherwise keep them).
-if [ -S "$CTRD_SOCK" ] && [ -f "$PIDS/containerd.pid" ]; then
-  ctrc() { timeout 20 ctr --address "$CTRD_SOCK" -n k8s.io "$@"; }
-  for t in $(ctrc tasks ls -q 2>/dev/null); do ctrc tasks kill -s KILL "$t" >/dev/null 2>&1; done
-  sleep 0.5
-  for t in $(ctrc tasks ls -q 2>/dev/null); do ctrc tasks delete -f "$t" >/dev/null 2>&1; done
-fi
-stop containerd
-# Shims of THIS containerd (matched by its socket in their argv), one by one.
-for d in /proc/[0-9]*; do
-  args=$( { tr '\0' ' ' < "$d/cmdline"; } 2>/dev/null) || continue
-  case "$args" in *containerd-shim-runc-v2*"-address $CTRD_SOCK "*) kill -KILL "${d#/proc/}" 2>/dev/null && say "killed shim ${d#/proc/}" ;; esac
-done
-stop node kube-scheduler kube-controller-manager
+stop kube-proxy
+stop_node
+stop kube-scheduler kube-controller-manager
 stop kube-apiserver
 stop etcd
 # Whatever a process of the node left mounted under .cluster in this namespace (normally nothing: they mount in

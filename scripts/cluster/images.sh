@@ -50,7 +50,6 @@ if [ ! -f "$I/lsmns-$key.tar" ]; then
   "${bah[@]}" push -q "$LSMNS_IMAGE" "docker-archive:$I/lsmns-$key.tar:$LSMNS_IMAGE" >&2
   "${bah[@]}" rmi -q "$LSMNS_IMAGE" >/dev/null 2>&1 || true
 fi
-for a in pause busybox "lsmns-$key"; do
-  ctr --address "$CTRD_SOCK" -n k8s.io images import "$I/$a.tar" >/dev/null
-done
+for a in pause busybox "lsmns-$key"; do echo "$I/$a.tar"; done > "$C/node-images"
+while read -r a; do "$CTR" --address "$CTRD_SOCK" -n k8s.io images import "$a" >/dev/null; done < "$C/node-images"
 log "images built and imported in $(( $(date +%s) - t )) s: lsmns.test/pause:1 lsmns.test/busybox:1 $LSMNS_IMAGE"

@@ -18,15 +18,23 @@ for kv in vm/overcommit_memory=1 vm/panic_on_oom=0 kernel/panic=10 kernel/panic_
   echo "$v" > "$f"
   mount --bind "$f" "/proc/sys/$k"
 done
-# A clean environment, as a service manager gives: no LSMNS_* variables, no lsmns on the PATH.
-envc=(env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root)
-"${envc[@]}" containerd --config /etc/containerd/config.toml >> "$LOGS/containerd.log" 2>&1 &
+# A clean environment, as a service manager gives: no LSMNS_* variables, no lsmns on the PATH. A built containerd's
+# directory comes first: containerd finds its shim (containerd-shim-runc-v2) on the PATH, and Debian's 1.6 shim in
+# /usr/bin does not start for containerd 2.x ("start failed: ... type with url ...: not found").
+envc=(env -i "PATH=${CTRD_BIN:+$CTRD_BIN:}/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" HOME=/root)
+echo "--- $("$CONTAINERD" --version)" >> "$LOGS/containerd.log"
+"${envc[@]}" "$CONTAINERD" --config /etc/containerd/config.toml >> "$LOGS/containerd.log" 2>&1 &
 echo $! > "$PIDS/containerd.pid"
 for _ in $(seq 1 300); do
-  [ -S "$CTRD_SOCK" ] && ctr --address "$CTRD_SOCK" plugins ls 2>/dev/null | grep -q 'io.containerd.grpc.v1 *cri .*ok' && break
+  [ -S "$CTRD_SOCK" ] && "$CTR" --address "$CTRD_SOCK" plugins ls 2>/dev/null | grep -q 'io.containerd.grpc.v1 *cri .*ok' && break
   kill -0 "$(cat "$PIDS/containerd.pid")" 2>/dev/null || { echo "containerd died" >&2; exit 1; }
   sleep 0.1
 done
+# A containerd swapped in under a running cluster (swap-containerd.sh) gets the images first, so that the kubelet
+# finds them when it recreates the pods.
+if [ -f "$C/node-images" ]; then
+  while read -r a; do "$CTR" --address "$CTRD_SOCK" -n k8s.io images import "$a" >/dev/null; done < "$C/node-images"
+fi
 "${envc[@]}" "$C/bin/kubelet" --config "$C/kubelet.yaml" --kubeconfig "$C/kubelet.kubeconfig" --root-dir "$C/kubelet" \
   --hostname-override "$NODE_NAME" --node-ip "$NODE_IP" --v=2 >> "$LOGS/kubelet.log" 2>&1 &
 echo $! > "$PIDS/kubelet.pid"

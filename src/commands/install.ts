@@ -7,7 +7,7 @@ import { checkDir, DEFAULT_INSTALL_DIR, under } from '../install/layout.js';
 import { defaultLsmnsBin } from '../oci/shim.js';
 import { runtimeOf } from '../oci/runtime-main.js';
 import { packageFile, shippedHookClient } from '../install/package-files.js';
-import { containerdConfigVersion, renderContainerdHandler, renderCrioHandler, writeContainerdHandler, writeCrioHandler, type WriteResult } from '../install/runtime-handler.js';
+import { containerdConfigVersion, renderContainerdHandler, renderCrioHandler, writeContainerdHandler, writeCrioHandler, type ContainerdConfigVersion, type WriteResult } from '../install/runtime-handler.js';
 
 export default class Install extends LsmnsCommand {
   static override summary = 'Lay out an lsmns node: node.conf, the shim front, the hook client and hooks.d JSON (standalone or served); print or write the runtime handler; --uninstall removes exactly what it wrote.';
@@ -31,7 +31,7 @@ export default class Install extends LsmnsCommand {
     'hook-client': Flags.string({ summary: 'the hook client to install (default: the built static client, else the sh one)' }),
     shim: Flags.string({ summary: 'the shim front path to print in a handler (default: the installed front)' }),
     uninstall: Flags.boolean({ summary: 'remove exactly the files an earlier install wrote' }),
-    containerd: Flags.string({ summary: 'print (or --write) the containerd runtime handler lsmns; 2 (1.6/1.7), 3 (2.x), or without a value: the version containerd\'s config has', options: ['2', '3', 'auto'], helpGroup: 'RUNTIME HANDLER' }),
+    containerd: Flags.string({ summary: 'print (or --write) the containerd runtime handler lsmns; config version 2 (1.6/1.7), 3 (2.x), 4 (2.4 on), or without a value: the version containerd\'s config has', options: ['2', '3', '4', 'auto'], helpGroup: 'RUNTIME HANDLER' }),
     crio: Flags.boolean({ summary: 'print (or --write) the CRI-O runtime handler lsmns', helpGroup: 'RUNTIME HANDLER' }),
     write: Flags.boolean({ summary: 'write the handler: appended to containerd\'s config (after a backup), or a CRI-O drop-in', helpGroup: 'RUNTIME HANDLER' }),
     'containerd-config': Flags.string({ summary: 'containerd\'s main config', default: '/etc/containerd/config.toml', helpGroup: 'RUNTIME HANDLER' }),
@@ -78,11 +78,11 @@ export default class Install extends LsmnsCommand {
   private handler(flags: { containerd?: string; crio?: boolean; write?: boolean; 'containerd-config': string; 'crio-conf-dir': string; output: string }, shimPath: string): void {
     const done: WriteResult[] = [];
     const texts: string[] = [];
-    let version: { version: 2 | 3; from: string } | null = null;
+    let version: { version: ContainerdConfigVersion; from: string } | null = null;
     if (flags.containerd) {
       if (flags.write) done.push(writeContainerdHandler({ shimPath, mainConfig: flags['containerd-config'] }));
       else {
-        version = flags.containerd === 'auto' ? containerdConfigVersion(flags['containerd-config']) : { version: flags.containerd === '3' ? 3 : 2, from: '--containerd' };
+        version = flags.containerd === 'auto' ? containerdConfigVersion(flags['containerd-config']) : { version: Number(flags.containerd) as ContainerdConfigVersion, from: '--containerd' };
         texts.push(`${flags.containerd === 'auto' ? `# containerd config version ${version.version}, from ${version.from}.\n` : ''}${renderContainerdHandler(version.version, { shimPath })}`);
       }
     }

@@ -65,13 +65,19 @@ function programCheck(check: string, path: string, config: string): Check {
   return ok(check, `${path} is executable${baked ? ` and reads ${baked}` : ''}`);
 }
 
-/** The lsmns handler in a runtime's live config, and its BinaryName / runtime_path. */
+/**
+ * The lsmns handler in a runtime's live config, and the binary it runs: a non-empty BinaryName in its options table,
+ * else a non-empty runtime_path. A containerd dump lists `runtime_path = ""` before the options table (1.6 in double
+ * quotes, 2.x in single quotes), so only the handler's own tables are read, and an empty value is no answer.
+ */
 function handlerIn(text: string): { table: string; binary: string | null } | null {
   const m = new RegExp(`^\\s*\\[([^\\]]*runtimes\\.${HANDLER})(\\.options)?\\]`, 'm').exec(text);
   if (!m) return null;
-  const after = text.slice(m.index);
-  const bin = /^\s*(?:BinaryName|runtime_path)\s*=\s*"([^"]*)"/m.exec(after)?.[1] ?? null;
-  return { table: m[1]!, binary: bin };
+  const own = new RegExp(`^\\s*\\[(?![^\\]]*runtimes\\.${HANDLER}(\\.options)?\\])`, 'm');
+  const rest = text.slice(m.index + m[0].length);
+  const tables = text.slice(m.index, m.index + m[0].length + (own.exec(rest)?.index ?? rest.length));
+  const value = (key: string) => new RegExp(`^\\s*${key}\\s*=\\s*(?:"([^"]+)"|'([^']+)')`, 'm').exec(tables)?.slice(1).find((v) => v !== undefined);
+  return { table: m[1]!, binary: value('BinaryName') ?? value('runtime_path') ?? null };
 }
 
 function runtimeCheck(deps: DoctorDeps, front: string, containerdConfig: string): Check {

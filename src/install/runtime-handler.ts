@@ -23,19 +23,25 @@ export interface HandlerOptions {
 
 const q = (s: string) => JSON.stringify(s); // TOML basic strings share JSON's escapes for these values
 
-export function containerdTable(configVersion: 2 | 3, handler = HANDLER): string {
+/** containerd's config versions: 2 (1.6, 1.7), 3 (2.0 on), 4 (2.4 on, which still reads 2 and 3). */
+export type ContainerdConfigVersion = 2 | 3 | 4;
+const CONFIG_VERSIONS: readonly string[] = ['2', '3', '4'];
+const RUNTIMES_OF: Record<ContainerdConfigVersion, string> = { 2: '1.6/1.7', 3: '2.x', 4: '2.4 and later' };
+
+/** Version 4 moved only the server settings (grpc, ttrpc, debug) into plugins: its CRI tables are version 3's. */
+export function containerdTable(configVersion: ContainerdConfigVersion, handler = HANDLER): string {
   return configVersion === 2 ? `plugins."io.containerd.grpc.v1.cri".containerd.runtimes.${handler}` : `plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.${handler}`;
 }
 
 /**
- * The tables to add to containerd's config, version 2 (1.6, 1.7) or 3 (2.x). They go into the main config
- * file, whose `version` line must match.
+ * The tables to add to containerd's config, version 2 (1.6, 1.7), 3 (2.x) or 4 (2.4 on). They go into the main
+ * config file, whose `version` line must match.
  */
-export function renderContainerdHandler(configVersion: 2 | 3, o: HandlerOptions = {}): string {
+export function renderContainerdHandler(configVersion: ContainerdConfigVersion, o: HandlerOptions = {}): string {
   const h = o.handler ?? HANDLER;
   const table = containerdTable(configVersion, h);
   const lines = [
-    `# lsmns runtime handler for containerd ${configVersion === 2 ? '1.6/1.7' : '2.x'} (config version ${configVersion}); RuntimeClass handler "${h}".`,
+    `# lsmns runtime handler for containerd ${RUNTIMES_OF[configVersion]} (config version ${configVersion}); RuntimeClass handler "${h}".`,
     `[${table}]`,
     `  runtime_type = "io.containerd.runc.v2"`,
     `  pod_annotations = [${POD_ANNOTATIONS.map(q).join(', ')}]`,
@@ -68,24 +74,29 @@ export const runProgram: Runner = (cmd, args) => {
 };
 
 const versionLine = (text: string) => /^\s*version\s*=\s*(\d+)/m.exec(text)?.[1];
+const known = (v: string | undefined): v is `${ContainerdConfigVersion}` => v !== undefined && CONFIG_VERSIONS.includes(v);
 
 /**
- * containerd's config version, as containerd itself sees it: `containerd --config FILE config dump` (which
- * merges the imports and fills the defaults, so it answers even without a file), else FILE's `version` line.
- * Returns the version and where it came from, or throws a refusal that names --containerd 2|3.
+ * containerd's config version for the handler that goes into configFile: the file's own `version` line, which is
+ * what containerd reads it as (containerd 2.x migrates an older file whole, in memory: 2.4's `config dump` says 4
+ * for a version 3 file); without a file, what `containerd --config FILE config dump` says (the
+ * version this containerd writes). Returns the version and where it came from, or throws a refusal that names
+ * --containerd 2|3|4.
  */
-export function containerdConfigVersion(configFile: string, run: Runner = runProgram): { version: 2 | 3; from: string } {
-  const dump = run('containerd', ['--config', configFile, 'config', 'dump']);
-  const fromDump = dump.status === 0 ? versionLine(dump.stdout) : undefined;
-  if (fromDump === '2' || fromDump === '3') return { version: Number(fromDump) as 2 | 3, from: `containerd --config ${configFile} config dump` };
+export function containerdConfigVersion(configFile: string, run: Runner = runProgram): { version: ContainerdConfigVersion; from: string } {
   let text = '';
-  try { text = readFileSync(configFile, 'utf8'); } catch { /* absent: refused below */ }
+  try { text = readFileSync(configFile, 'utf8'); } catch { /* absent: containerd's own answer below */ }
   const v = versionLine(text);
-  if (v === '2' || v === '3') return { version: Number(v) as 2 | 3, from: `the version line of ${configFile}` };
+  if (known(v)) return { version: Number(v) as ContainerdConfigVersion, from: `the version line of ${configFile}` };
+  // A file without a version line is version 1, which lsmns does not write; containerd is asked only without a file.
+  const dump = text ? undefined : run('containerd', ['--config', configFile, 'config', 'dump']);
+  const fromDump = dump?.status === 0 ? versionLine(dump.stdout) : undefined;
+  if (known(fromDump)) return { version: Number(fromDump) as ContainerdConfigVersion, from: `containerd --config ${configFile} config dump` };
+  const said = !dump ? '' : `containerd config dump ${dump.status === null ? 'could not run (containerd is not on PATH)' : dump.status === 0 ? `says version ${fromDump ?? '1'}` : 'failed'}, and `;
   throw new LsmnsError({
     code: 'InvalidInput', exitCode: ExitCode.InvalidInput,
-    message: `cannot tell containerd's config version: ${dump.status === null ? 'containerd is not on PATH' : `containerd config dump ${dump.status === 0 ? `says version ${fromDump ?? '1'}` : 'failed'}`}, and ${text ? `${configFile} has version ${v ?? '1 (no version line)'}` : `${configFile} does not exist`}`,
-    remedy: 'name it: --containerd 2 (containerd 1.6/1.7) or --containerd 3 (containerd 2.x)',
+    message: `cannot tell containerd's config version: ${said}${text ? `${configFile} has version ${v ?? '1 (no version line)'}` : `${configFile} does not exist`}`,
+    remedy: 'name it: --containerd 2 (containerd 1.6/1.7), --containerd 3 (containerd 2.x) or --containerd 4 (containerd 2.4 on)',
   });
 }
 
@@ -100,20 +111,20 @@ const writeConfig = (path: string, text: string) => writeFileAtomic(path, text, 
 
 /**
  * Appends the handler to containerd's main config, after a backup, unless the table is there already. The
- * version (2 or 3) comes from the file's own `version` line; a file without one is refused with the remedy.
+ * version (2, 3 or 4) comes from the file's own `version` line; a file without one is refused with the remedy.
  */
 export function writeContainerdHandler(o: HandlerOptions & { mainConfig?: string } = {}): WriteResult {
   const path = o.mainConfig ?? '/etc/containerd/config.toml';
   const cfg = existsSync(path) ? readFileSync(path, 'utf8') : '';
-  const v = /^\s*version\s*=\s*(\d+)/m.exec(cfg)?.[1];
-  if (v !== '2' && v !== '3') {
+  const v = versionLine(cfg);
+  if (!known(v)) {
     throw new LsmnsError({
       code: 'InvalidInput', exitCode: ExitCode.InvalidInput,
-      message: `${path} ${cfg ? `has config version ${v ?? '1 (no version line)'}` : 'does not exist'}; lsmns writes handlers for config version 2 (containerd 1.6/1.7) and 3 (2.x)`,
+      message: `${path} ${cfg ? `has config version ${v ?? '1 (no version line)'}` : 'does not exist'}; lsmns writes handlers for config version 2 (containerd 1.6/1.7), 3 (2.x) and 4 (2.4 on)`,
       remedy: `write the full config first (containerd config default > ${path}), or print the snippet with lsmns install --containerd and merge it by hand`,
     });
   }
-  const version = Number(v) as 2 | 3;
+  const version = Number(v) as ContainerdConfigVersion;
   const table = containerdTable(version, o.handler);
   if (cfg.includes(`[${table}]`)) return { path, changed: false, note: `${path} already has [${table}]; left as it is` };
   writeConfig(`${path}.lsmns-backup`, cfg);

@@ -36,12 +36,13 @@ describe('lsmns agent --node and lsmns install --containerd/--crio (real CLI)', 
     }
   });
 
-  it('install --containerd 2|3 and --crio print the handler for the shim front', () => {
+  it('install --containerd 2|3|4 and --crio print the handler for the shim front', () => {
     const e = cliEnv();
     const v2 = lsmns(e, ['install', '--containerd', '2', '--shim', '/opt/lsmns/bin/lsmns-runtime']);
     assert.equal(v2.code, 0, v2.stderr);
     assert.match(v2.stdout, /\[plugins\."io\.containerd\.grpc\.v1\.cri"\.containerd\.runtimes\.lsmns\.options\]\n {2}BinaryName = "\/opt\/lsmns\/bin\/lsmns-runtime"/);
     assert.match(lsmns(e, ['install', '--containerd', '3']).stdout, /io\.containerd\.cri\.v1\.runtime/);
+    assert.match(lsmns(e, ['install', '--containerd', '4']).stdout, /^# lsmns runtime handler for containerd 2.4 and later \(config version 4\).*\n\[plugins\.'io\.containerd\.cri\.v1\.runtime'/);
     assert.match(lsmns(e, ['install', '--crio', '--shim', '/s']).stdout, /runtime_path = "\/s"/);
   });
 

@@ -10,6 +10,9 @@ import { renderContainerdHandler } from '../../src/install/runtime-handler.js';
 import { tempDir } from '../kernel/sim/helpers.js';
 
 const HOOKS = fileURLToPath(new URL('../../../hooks', import.meta.url));
+// `containerd config dump` of a config with the handler from `lsmns install --containerd N --write --shim
+// /opt/lsmns/bin/lsmns-runtime`, captured from Debian's containerd 1.6 (config version 2) and a built 2.4 (3).
+const DUMPS = ['1.6', '2.4'].map((v) => [v, readFileSync(fileURLToPath(new URL(`../../../test/fixtures/install/containerd-${v}-config-dump.toml`, import.meta.url)), 'utf8')] as const);
 
 /** A node laid out by install under a temp dir (served, sim), with a stand-in agent answering /healthz. */
 async function node() {
@@ -54,11 +57,26 @@ describe('lsmns doctor', () => {
     }
   });
 
+  for (const [v, dump] of DUMPS) {
+    it(`containerd ${v}'s live config: the handler's BinaryName, not the empty runtime_path listed before it`, async () => {
+      const n = await node();
+      try {
+        n.setDump(dump.replaceAll('/opt/lsmns/bin/lsmns-runtime', n.front));
+        const c = (await n.run()).checks.find((x) => x.check === 'runtime handler')!;
+        assert.equal(c.ok, true, c.detail);
+        assert.match(c.detail, new RegExp(`runtimes\\.lsmns\\] running ${n.front}$`));
+      } finally {
+        await n.close();
+      }
+    });
+  }
+
   // Broken one way at a time: exactly one check fails, and its line names the cause.
   const broken: [string, (n: Awaited<ReturnType<typeof node>>) => Promise<void> | void, string, RegExp][] = [
     ['no agent', (n) => n.stopAgent(), 'agent', /agent\.sock: not reachable \(ENOENT\); served containers cannot start/],
     ['no handler', (n) => n.setDump('version = 2\n'), 'runtime handler', /no lsmns handler in the live config of containerd/],
     ['a handler running another binary', (n) => n.setDump(renderContainerdHandler(2, { shimPath: '/usr/bin/runc' })), 'runtime handler', /runs \/usr\/bin\/runc, not this node's front/],
+    ...DUMPS.map(([v, dump]): [string, (n: Awaited<ReturnType<typeof node>>) => void, string, RegExp] => [`containerd ${v}'s live config naming another front`, (n) => n.setDump(dump), 'runtime handler', /runs \/opt\/lsmns\/bin\/lsmns-runtime, not this node's front/]),
     ['a front that is not executable', (n) => chmodSync(n.front, 0o644), 'shim front', /lsmns-runtime is not executable/],
     ['the sim on an AppArmor host', (n) => n.setAppArmor(true), 'backend', /^sim \(from .*node\.conf\) on a host where AppArmor is enabled/],
     ['an edited hooks.d gate', (n) => {

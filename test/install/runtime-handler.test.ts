@@ -36,17 +36,20 @@ describe('install/runtime-handler', () => {
     assert.equal(writeContainerdHandler({ mainConfig: main }).changed, false, 'a second write changes nothing');
   });
 
-  it('containerd 2.x (config v3) uses the io.containerd.cri.v1.runtime plugin table', () => {
-    const t = renderContainerdHandler(3);
-    assert.match(t, /^\[plugins\.'io\.containerd\.cri\.v1\.runtime'\.containerd\.runtimes\.lsmns\]$/m);
-    assert.match(t, /^\[plugins\.'io\.containerd\.cri\.v1\.runtime'\.containerd\.runtimes\.lsmns\.options\]\n {2}BinaryName = "\/opt\/lsmns\/bin\/lsmns-runtime"$/m);
-    const d = tempDir('lsmns-v3-');
-    writeFileSync(join(d, 'config.toml'), 'version = 3\n');
-    writeContainerdHandler({ mainConfig: join(d, 'config.toml') });
-    assert.match(readFileSync(join(d, 'config.toml'), 'utf8'), /io\.containerd\.cri\.v1\.runtime'\.containerd\.runtimes\.lsmns\]/, 'the version comes from the file');
-  });
+  for (const v of [3, 4] as const) {
+    it(`containerd 2.x (config v${v}) uses the io.containerd.cri.v1.runtime plugin table`, () => {
+      const t = renderContainerdHandler(v);
+      assert.match(t, new RegExp(`^# lsmns runtime handler for containerd .*\\(config version ${v}\\)`, 'm'));
+      assert.match(t, /^\[plugins\.'io\.containerd\.cri\.v1\.runtime'\.containerd\.runtimes\.lsmns\]$/m);
+      assert.match(t, /^\[plugins\.'io\.containerd\.cri\.v1\.runtime'\.containerd\.runtimes\.lsmns\.options\]\n {2}BinaryName = "\/opt\/lsmns\/bin\/lsmns-runtime"$/m);
+      const d = tempDir(`lsmns-v${v}-`);
+      writeFileSync(join(d, 'config.toml'), `version = ${v}\n`);
+      writeContainerdHandler({ mainConfig: join(d, 'config.toml') });
+      assert.match(readFileSync(join(d, 'config.toml'), 'utf8'), /io\.containerd\.cri\.v1\.runtime'\.containerd\.runtimes\.lsmns\]/, 'the version comes from the file');
+    });
+  }
 
-  it('refuses a config without a version 2/3 line, changing nothing', () => {
+  it('refuses a config without a version 2/3/4 line, changing nothing', () => {
     const d = tempDir('lsmns-v1-');
     writeFileSync(join(d, 'config.toml'), 'root = "/x"\n');
     assert.throws(() => writeContainerdHandler({ mainConfig: join(d, 'config.toml') }), (e: unknown) => e instanceof LsmnsError && /config version 1/.test(e.message) && /containerd config default/.test(e.remedy));
@@ -77,16 +80,26 @@ describe('install/runtime-handler', () => {
     assert.equal(handlerConfigured({ hostRoot: crio }), true);
   });
 
-  it('containerd\'s config version: containerd config dump first, else the file\'s version line, else a refusal naming 2|3', () => {
+  it('containerd\'s config version: the file\'s version line, else (no file) containerd config dump, else a refusal naming 2|3|4', () => {
     const dir = tempDir('lsmns-ctd-');
-    const file = join(dir, 'config.toml');
-    writeFileSync(file, 'version = 3\n');
+    const file = (name: string, text?: string) => { const f = join(dir, name); if (text !== undefined) writeFileSync(f, text); return f; };
     const calls: string[][] = [];
     const dump = (out: string, status: number | null = 0) => (cmd: string, args: string[]) => { calls.push([cmd, ...args]); return { status, stdout: out }; };
-    assert.deepEqual(containerdConfigVersion(file, dump('root = "/x"\nversion = 2\n')), { version: 2, from: `containerd --config ${file} config dump` });
-    assert.deepEqual(calls[0], ['containerd', '--config', file, 'config', 'dump']);
-    assert.deepEqual(containerdConfigVersion(file, dump('', null)), { version: 3, from: `the version line of ${file}` });
-    assert.deepEqual(containerdConfigVersion(file, dump('version = 1\n', 1)), { version: 3, from: `the version line of ${file}` });
-    assert.throws(() => containerdConfigVersion(join(dir, 'none.toml'), dump('', null)), (e: LsmnsError) => e.exitCode === 2 && /not on PATH/.test(e.message) && /--containerd 2/.test(e.remedy));
+    // containerd 2.4's own dump of a version 3 file (captured): it migrates the file in memory and says 4.
+    const dump24 = dump("version = 4\nroot = '/var/lib/containerd'\nstate = '/run/containerd'\n");
+    const v3 = file('v3.toml', 'version = 3\n');
+    assert.deepEqual(containerdConfigVersion(v3, dump24), { version: 3, from: `the version line of ${v3}` });
+    assert.deepEqual(calls, [], 'a file with a version line is read as it is');
+    const v4 = file('v4.toml', "version = 4\nroot = '/var/lib/containerd'\n");
+    assert.deepEqual(containerdConfigVersion(v4, dump('')), { version: 4, from: `the version line of ${v4}` });
+    const none = file('none.toml');
+    assert.deepEqual(containerdConfigVersion(none, dump24), { version: 4, from: `containerd --config ${none} config dump` });
+    assert.deepEqual(calls[0], ['containerd', '--config', none, 'config', 'dump']);
+    assert.deepEqual(containerdConfigVersion(none, dump('root = "/x"\nversion = 2\n')).version, 2);
+    assert.throws(() => containerdConfigVersion(none, dump('', null)), (e: LsmnsError) => e.exitCode === 2 && /not on PATH/.test(e.message) && /does not exist/.test(e.message) && /--containerd 4/.test(e.remedy));
+    calls.length = 0;
+    const v1 = file('v1.toml', 'root = "/x"\n');
+    assert.throws(() => containerdConfigVersion(v1, dump24), (e: LsmnsError) => e.exitCode === 2 && /has version 1 \(no version line\)/.test(e.message));
+    assert.deepEqual(calls, [], 'a version 1 file is refused without asking containerd');
   });
 });
