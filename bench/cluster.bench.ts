@@ -1,7 +1,8 @@
 // The whole stack on the one-node cluster of `make cluster-up` (issue 15, Scale and Performance): pods created
 // through the real API server (and, in an opted-in namespace, the webhook), the scheduler, the kubelet,
 // containerd 1.6 and, for RuntimeClass lsmns, the served shim front and the agent (sim backend).
-// Not in CI. `make bench BENCH=cluster` starts the cluster when none runs and leaves it running.
+// Not in CI, and not in a plain `make bench`: `make bench BENCH=cluster` starts the cluster when none runs and
+// leaves it running.
 //
 // Create -> Running is timed by a watch: from just before the POST to the first watch event that shows the pod in
 // phase Running, in ms. The pod's own timestamps (creationTimestamp, the Ready condition, startedAt) have one-second
@@ -332,6 +333,7 @@ async function ratio(api: KubeApi, clock: PodClock): Promise<void> {
 
 const bench: BenchModule = {
   title: 'the whole stack on the one-node cluster: 100 pods at once, and create -> Running against the default handler',
+  explicit: true,
   async run() {
     if (!clusterRunning()) {
       if (process.getuid?.() !== 0) { console.log('  skipped (no cluster running, and make cluster-up needs root)'); return; }
