@@ -7,6 +7,8 @@ import { fileURLToPath } from 'node:url';
 
 export interface BenchModule {
   title: string;
+  /** Runs only when named in BENCH= (it starts a Kubernetes cluster, which one machine runs one of at a time). */
+  explicit?: boolean;
   run(): Promise<void>;
 }
 
@@ -17,5 +19,6 @@ const files = readdirSync(dir).filter((f) => f.endsWith('.bench.js')).sort()
 for (const f of files) {
   const m = (await import(join(dir, f))) as { default: BenchModule };
   console.log(`\n== ${m.default.title} (${f.replace('.bench.js', '')})`);
+  if (m.default.explicit && only.length === 0) { console.log(`  skipped (run it by name: make bench BENCH=${f.replace('.bench.js', '')})`); continue; }
   await m.default.run();
 }

@@ -19,6 +19,9 @@ import { LeaderElector } from './leader.js';
 import { KubeMetrics } from './metrics.js';
 import { closeServer, serveHealth } from './serve.js';
 
+/** How long the webhook keeps an idle connection: longer than the API server's 90 s, so that the client closes it. */
+export const WEBHOOK_KEEPALIVE_MS = 120_000;
+
 export interface ControllerOptions {
   api: KubeApi;
   /** lsmns's own namespace: the Lease lives there. */
@@ -207,6 +210,10 @@ export class Controller {
         );
       });
     });
+    // The API server keeps an idle webhook connection for 90 s (client-go's transport, Go's IdleConnTimeout);
+    // Node closes one after 5 s. So, with pods created more than 5 s apart, every admission paid a new TCP and
+    // TLS handshake, and a close racing a new request failed that request. Outlive the client's idle timeout.
+    server.keepAliveTimeout = WEBHOOK_KEEPALIVE_MS;
     await new Promise<void>((resolve, reject) => { server.once('error', reject); server.listen(w.port, w.host ?? '0.0.0.0', () => resolve()); });
     this.https = server;
     this.webhookPort = (server.address() as AddressInfo).port;

@@ -12,6 +12,8 @@ export const CLUSTER = join(REPO, '.cluster');
 export const KUBECTL = join(CLUSTER, 'bin', 'kubectl');
 export const KUBECONFIG = join(CLUSTER, 'admin.kubeconfig');
 export const LSMNS_NS = 'lsmns-system';
+// The agent's hostPath /var/lib/lsmns is .cluster/node/var/lib/lsmns (scripts/cluster/node.sh).
+export const SIM_STATE = join(CLUSTER, 'node', 'var', 'lib', 'lsmns', 'sim-kernel.json');
 
 /** A Kubernetes object as kubectl prints it. */
 export type Obj = Record<string, any>;
@@ -40,6 +42,14 @@ export function requireCluster(): void {
   if (!existsSync(KUBECTL) || !existsSync(KUBECONFIG)) throw new Error(`no test cluster in ${CLUSTER}: run make cluster-up`);
   const r = kubectl(['get', '--raw', '/readyz']);
   if (r.code !== 0) throw new Error(`the test cluster's API server does not answer (${r.stderr.trim()}): run make cluster-down cluster-up`);
+}
+
+/** The AppArmor namespaces the node's simulated kernel holds now. */
+export function simNamespaces(): string[] {
+  const r = spawnSync(process.execPath, [join(REPO, 'bin', 'lsmns.cjs'), 'sim', 'show', '--backend', 'sim', '--sim-state', SIM_STATE, '--output', 'json'], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`lsmns sim show: ${r.stderr}`);
+  const view = JSON.parse(r.stdout) as { namespaces?: { name: string }[] };
+  return (view.namespaces ?? []).map((n) => n.name);
 }
 
 /** A namespace for one test file, deleted afterwards without waiting; opted in when asked. */

@@ -9,14 +9,12 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { CLUSTER, LSMNS_NS, REPO, createPod, deleteNamespace, kubectl, kubectlJson, kubectlOk, makeNamespace, podDoc, requireCluster, until, GiveUp, type Obj } from './cluster.js';
+import { CLUSTER, LSMNS_NS, REPO, createPod, deleteNamespace, kubectl, kubectlJson, kubectlOk, makeNamespace, podDoc, requireCluster, simNamespaces, until, GiveUp, type Obj } from './cluster.js';
 
 const NS = 'lsmns-t-tenant';
 const AA_NS = 'tenant-t1';
 const ANN = { 'lsmns.io/apparmor-namespace': AA_NS, 'lsmns.io/apparmor-profile': 'web', 'lsmns.io/apparmor-policy': 'web' };
 const POLICY = 'profile web flags=(attach_disconnected) {\n  /** mrwlkix,\n  deny /etc/lab-secret r,\n}\n';
-// The agent's hostPath /var/lib/lsmns is .cluster/node/var/lib/lsmns (scripts/cluster/node.sh).
-const SIM_STATE = join(CLUSTER, 'node', 'var', 'lib', 'lsmns', 'sim-kernel.json');
 // containerd's config as the node sees it (/etc/containerd/config.toml there), and the containerd the node runs:
 // the bin directory swap-containerd.sh named, else Debian's on the PATH.
 const CTRD_CONFIG = join(CLUSTER, 'node', 'etc', 'containerd', 'config.toml');
@@ -29,13 +27,6 @@ function pass(): { major: '1' | '2'; configVersion: 2 | 3 } {
   return { major, configVersion: major === '2' ? 3 : 2 };
 }
 
-/** The AppArmor namespaces the node's simulated kernel holds now. */
-function simNamespaces(): string[] {
-  const r = spawnSync(process.execPath, [join(REPO, 'bin', 'lsmns.cjs'), 'sim', 'show', '--backend', 'sim', '--sim-state', SIM_STATE, '--output', 'json'], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`lsmns sim show: ${r.stderr}`);
-  const view = JSON.parse(r.stdout) as { namespaces?: { name: string }[] };
-  return (view.namespaces ?? []).map((n) => n.name);
-}
 
 /** Waits for the pod to run; fails at once on what will not heal by itself (unschedulable, a sandbox or container
  *  the runtime refused), with the pod's conditions and Events. */

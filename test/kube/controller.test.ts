@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { request } from 'node:https';
+import { Agent, request } from 'node:https';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Controller } from '../../src/kube/controller.js';
@@ -21,12 +21,12 @@ function selfSigned(): { cert: string; key: string } {
   return { cert, key };
 }
 
-function post(port: number, body: unknown): Promise<{ status: number; json: unknown }> {
+function post(port: number, body: unknown, agent?: Agent): Promise<{ status: number; json: unknown; reused: boolean }> {
   return new Promise((resolve, reject) => {
-    const r = request({ host: '127.0.0.1', port, path: '/mutate', method: 'POST', rejectUnauthorized: false, headers: { 'content-type': 'application/json' } }, (res) => {
+    const r = request({ host: '127.0.0.1', port, path: '/mutate', method: 'POST', rejectUnauthorized: false, agent, headers: { 'content-type': 'application/json' } }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, json: JSON.parse(Buffer.concat(chunks).toString('utf8')) }));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, json: JSON.parse(Buffer.concat(chunks).toString('utf8')), reused: r.reusedSocket }));
     });
     r.on('error', reject);
     r.end(JSON.stringify(body));
@@ -117,5 +117,23 @@ describe('kube/controller (fake API server)', () => {
     const m = await c.metrics.registry.getSingleMetricAsString('lsmns_admission_reviews_total');
     assert.match(m, /mode="shim",result="patched"/);
     assert.match(m, /mode="field",result="patched"/);
+  });
+
+  it('keeps an idle webhook connection past Node\'s default (5 s, closed about 6 s in), as the API server (90 s idle) expects', async function () {
+    this.timeout(20_000);
+    const tls = selfSigned();
+    const c = make('a', { webhook: { port: 0, certFile: tls.cert, keyFile: tls.key, host: '127.0.0.1' } });
+    await c.start();
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      const first = await post(c.webhookPort, { hello: 1 }, agent);
+      assert.equal(first.reused, false);
+      await new Promise((r) => setTimeout(r, 7_500));
+      const second = await post(c.webhookPort, { hello: 1 }, agent);
+      assert.equal(second.status, 200);
+      assert.equal(second.reused, true, 'the webhook closed the idle connection, so the next admission pays a new TLS handshake');
+    } finally {
+      agent.destroy();
+    }
   });
 });

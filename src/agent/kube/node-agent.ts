@@ -123,7 +123,9 @@ export class NodeAgent {
   }
 
   private kick(): void {
-    if (this.stopped) return;
+    // Informers call back while they list, in any order: a pass before the namespaces have listed sees no pod opted
+    // in and would remove the policies running pods use. start() kicks once all three have listed.
+    if (this.stopped || this.notReady()) return;
     if (this.pending) { this.again = true; return; }
     this.pending = (async () => {
       do {

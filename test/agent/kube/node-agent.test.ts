@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { collectOrphans } from '../../../src/apply/gc.js';
 import { SimKernel } from '../../../src/kernel/sim/port.js';
+import type { KubeApi } from '../../../src/kube/client.js';
 import { podObj } from '../../kube/helpers.js';
 import { waitFor } from '../../support/wait.js';
 import { nodeHarness } from './helpers.js';
@@ -42,5 +44,23 @@ describe('agent/kube/node-agent (fake API server, sim kernel)', () => {
     assert.equal(ev[0]!.reason, 'NotPossibleOnNode');
     assert.equal(ev[0]!.type, 'Warning');
     assert.match(ev[0]!.message, /AppArmorNotActive: AppArmor is not among the active LSMs/);
+  });
+
+  it('a restarted agent does nothing before all its informers have listed: its policies stay while namespaces list late', async () => {
+    h.srv.put('configmaps', { metadata: { name: 'policies', namespace: 'team-a', labels: { 'lsmns.io/policy': 'true' } }, data: { 'web.aa': 'profile web {}\n' } });
+    h.srv.put('pods', podObj('team-a', 'web', { annotations: { 'lsmns.io/apparmor-namespace': 't-web', 'lsmns.io/apparmor-profile': 'web', 'lsmns.io/apparmor-policy': 'web' } }));
+    await h.startAgent();
+    const file = join(h.dir, 'policies', 'team-a', 'web.aa');
+    assert.ok(existsSync(file));
+    await h.stopAgent();
+    h.logged.length = 0;
+    // As on a busy API server: the pods list answers first, the namespaces list (which opts pods in) much later.
+    const api = h.srv.api();
+    const late: KubeApi = { ...api, watch: api.watch.bind(api), get: api.get.bind(api), create: api.create.bind(api), replace: api.replace.bind(api), patch: api.patch.bind(api),
+      list: async (path, o) => { if (path === '/api/v1/namespaces') await new Promise((r) => setTimeout(r, 300)); return api.list(path, o); } };
+    await h.startAgent({ api: late });
+    const removed = h.logged.filter((l) => l.msg?.startsWith('removed a synced policy'));
+    assert.deepEqual(removed, [], 'a pass before the namespaces listed saw no opted-in pod and removed the policy its pod still uses');
+    assert.ok(existsSync(file));
   });
 });
