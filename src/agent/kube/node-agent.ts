@@ -4,6 +4,7 @@
 // RestartRequired, checks lsmns.io/Confined and syncs the policies the pods reference. Its jobs live beside it
 // (pods, confined, policy-sync, node-facts); GC is the agent's, which asks `liveness()` here.
 
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { OwnershipStore, OwnerRecord } from '../../apply/ownership.js';
 import { livenessFromMarker, type Liveness } from '../../apply/gc.js';
 import type { KernelPort } from '../../kernel/port.js';
@@ -23,6 +24,10 @@ import { ConfinedCheck } from './confined.js';
 import { publishNodeFacts } from './node-facts.js';
 import { podInformer, podLiveness, type NodePod } from './pods.js';
 import { PolicySync, policyMapInformer, wantedPolicy, type PolicyMap, type WantedPolicy } from './policy-sync.js';
+
+/** The rest after a pass before the next may start: as long as the pass took, within these bounds. */
+const MIN_REST_MS = 20;
+const MAX_REST_MS = 1000;
 
 export interface NodeAgentOptions {
   api: KubeApi;
@@ -59,6 +64,8 @@ export class NodeAgent {
   private timer: NodeJS.Timeout | null = null;
   private pending: Promise<void> | null = null;
   private again = false;
+  /** When the next pass may start (performance.now()): the rest after the last. */
+  private restUntil = 0;
   private stopped = true;
   /** Once-only bookkeeping, keyed by pod uid; cleared when the pod goes. */
   private readonly said = new Map<string, Set<string>>();
@@ -129,6 +136,12 @@ export class NodeAgent {
     if (this.pending) { this.again = true; return; }
     this.pending = (async () => {
       do {
+        // In a burst every informer event asks for another pass; run back to back, the passes would take the whole
+        // process and starve the served hooks, which must answer within the client's 8 s. A pass starts only after
+        // a rest as long as the last one took (within bounds), so passes never take more than half of the agent's time.
+        const rest = this.restUntil - performance.now();
+        if (rest > 0) await sleep(rest);
+        if (this.stopped) break;
         this.again = false;
         const end = this.metrics.reconcileSeconds.startTimer();
         try {
@@ -138,7 +151,7 @@ export class NodeAgent {
           this.metrics.reconciles.inc({ result: 'error' });
           this.o.logger.warn({ err: (e as Error).message }, 'node agent pass failed');
         }
-        end();
+        this.restUntil = performance.now() + Math.min(MAX_REST_MS, Math.max(MIN_REST_MS, end() * 1000));
       } while (this.again && !this.stopped);
     })().finally(() => { this.pending = null; });
   }

@@ -63,4 +63,26 @@ describe('agent/kube/node-agent (fake API server, sim kernel)', () => {
     assert.deepEqual(removed, [], 'a pass before the namespaces listed saw no opted-in pod and removed the policy its pod still uses');
     assert.ok(existsSync(file));
   });
+
+  it('in a burst of informer events, rests between passes at least as long as a pass took, so the served hooks get the rest', async () => {
+    const owners = h.owners;
+    const passes: { start: number; end: number }[] = [];
+    // A pass made slow on purpose (its marker read busy-waits 40 ms), as 100 pods make it on a real node.
+    const slow = Object.assign(Object.create(Object.getPrototypeOf(owners)), owners, {
+      list: () => {
+        const start = performance.now();
+        while (performance.now() - start < 40);
+        passes.push({ start, end: performance.now() });
+        return owners.list();
+      },
+    });
+    const a = await h.startAgent({ owners: slow });
+    passes.length = 0;
+    const until = performance.now() + 800;
+    while (performance.now() < until) { void a.syncNow(); await new Promise((r) => setTimeout(r, 5)); }
+    await a.syncNow();
+    assert.ok(passes.length >= 4, `passes went on during the burst (${passes.length})`);
+    const rests = passes.slice(1).map((p, i) => p.start - passes[i].end);
+    assert.ok(rests.every((r) => r >= 38), `rests between passes (ms): ${rests.map((r) => r.toFixed(0)).join(', ')}`);
+  });
 });
