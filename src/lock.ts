@@ -6,7 +6,7 @@
 // the lock's mtime is in the future. Every wait is bounded by `waitMs`, well inside the hooks' timeouts.
 
 import { linkSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { holderAlive, ownPidNamespace, procStartTime, type Holder } from './apply/liveness.js';
+import { holderAlive, ownHolder, ownPidNamespace, type Holder } from './apply/liveness.js';
 
 export interface LockOptions {
   /** A lock whose holder cannot be judged is taken over once it is this old (ms). */
@@ -84,8 +84,7 @@ export function lockLeftByDead(file: string, staleMs = 10_000): boolean {
 
 export async function acquireLock(path: string, o: LockOptions): Promise<() => Promise<void>> {
   const file = `${path}.lock`;
-  const me: Holder = { pid: process.pid, start: procStartTime(process.pid) ?? '0', pidns: ownPidNamespace() };
-  const text = JSON.stringify(me);
+  const text = JSON.stringify(ownHolder());
   const tmp = `${file}.${process.pid}-${seq++}.tmp`;
   writeFileSync(tmp, text, { mode: 0o600 });
   const deadline = Date.now() + o.waitMs;

@@ -28,12 +28,30 @@ export function procStartTime(pid: number, proc = '/proc'): string | null {
   return start !== undefined && /^\d+$/.test(start) ? start : null;
 }
 
+/** This process's pid namespace never changes (setns and unshare move only its children): read it once. */
+let ownPidns: { value: string | null } | null = null;
+
 export function ownPidNamespace(proc = '/proc'): string | null {
+  if (proc === '/proc' && ownPidns) return ownPidns.value;
+  let value: string | null;
   try {
-    return readlinkSync(`${proc}/self/ns/pid`);
+    value = readlinkSync(`${proc}/self/ns/pid`);
   } catch {
-    return null;
+    value = null;
   }
+  if (proc === '/proc') ownPidns = { value };
+  return value;
+}
+
+let own: Holder | null = null;
+
+/**
+ * This process as a lock holder, read once: the agent takes two file locks per served call (the pod's, the sim's),
+ * and its pid, start time and pid namespace stay what they were.
+ */
+export function ownHolder(): Holder {
+  own ??= { pid: process.pid, start: procStartTime(process.pid) ?? '0', pidns: ownPidNamespace() };
+  return own;
 }
 
 /** The holder record for a pid, or null when this process cannot see it (then nothing is recorded). */

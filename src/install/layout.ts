@@ -61,7 +61,6 @@ export function renderNodeConf(o: NodeConfOptions): string {
   const lines: [string, string][] = [
     [ENV.backend, l.options.backend],
     [NODE_KEYS.shimMode, o.served ? 'served' : 'standalone'],
-    [NODE_KEYS.runtime, o.runtime],
     [ENV.socket, l.options.socket],
     [NODE_KEYS.hookClient, l.client],
     ...(o.served ? [] : [[NODE_KEYS.bin, l.lsmns] as [string, string]]),
@@ -72,6 +71,8 @@ export function renderNodeConf(o: NodeConfOptions): string {
     [ENV.securityfs, l.options.securityfs],
   ];
   return [
+    // First: the shim front reads no further for the runtime's pass-through verbs (a dozen per pod).
+    `${NODE_KEYS.runtime}=${o.runtime}`,
     '# lsmns node configuration, written by lsmns install (lsmns install --uninstall removes it).',
     '# Read by the shim front, the hook client, lsmns hook/runtime, the agent and the CLI: KEY=value lines,',
     '# never sourced; an LSMNS_* variable or a flag overrides a line. lsmns doctor checks this node.',

@@ -48,7 +48,9 @@ describe('install', () => {
     const rel = r.files.map((f) => f.path.slice(dir.length)).sort();
     assert.deepEqual(rel, ['/etc/containers/oci/hooks.d/50-lsmns-createRuntime.json', '/etc/containers/oci/hooks.d/50-lsmns-poststop.json', '/etc/lsmns/node.conf', '/opt/lsmns/bin/lsmns', '/opt/lsmns/bin/lsmns-hook-client', '/opt/lsmns/bin/lsmns-runtime']);
     for (const d of ['/var/lib/lsmns', '/etc/lsmns/policies']) assert.ok(statSync(join(dir, d)).isDirectory(), d);
-    const conf = parseNodeConfig(readFileSync(join(dir, 'etc/lsmns/node.conf'), 'utf8'), 'node.conf').values;
+    const confText = readFileSync(join(dir, 'etc/lsmns/node.conf'), 'utf8');
+    assert.equal(confText.split('\n')[0], 'LSMNS_RUNTIME=runc', 'first: the shim front reads no further for its pass-through verbs');
+    const conf = parseNodeConfig(confText, 'node.conf').values;
     assert.equal(conf.LSMNS_BACKEND, 'sim');
     assert.equal(conf.LSMNS_SHIM_MODE, 'standalone');
     assert.equal(conf.LSMNS_SOCKET, join(dir, 'run/lsmns/agent.sock'));

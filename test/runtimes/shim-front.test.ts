@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { closeSync, copyFileSync, mkdirSync, openSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { closeSync, copyFileSync, mkdirSync, openSync, readFileSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tempDir } from '../kernel/sim/helpers.js';
@@ -99,4 +99,34 @@ describe('the shim front passes every other verb through (real runc and crun)', 
       });
     });
   }
+});
+
+describe('the shim front reads only what a pass-through verb needs', () => {
+  // sh reads a file one byte per read(2), and a pod makes a dozen pass-through calls: they read the node
+  // configuration no further than its LSMNS_RUNTIME line. A FIFO whose writer never closes proves it: a front
+  // that read on to the end of the file would wait for ever.
+  it('stops at the LSMNS_RUNTIME line (which lsmns install writes first); create and run still read it all', async function () {
+    this.timeout(20_000);
+    const dir = tempDir('lsmns-front-fifo-');
+    const rt = join(dir, 'rt');
+    writeFileSync(rt, '#!/bin/sh\necho "ran $*"\n', { mode: 0o755 });
+    const fifo = join(dir, 'node.conf');
+    assert.equal(spawnSync('mkfifo', [fifo]).status, 0);
+    const env = { ...process.env, LSMNS_CONFIG: fifo, LSMNS_RUNTIME: '' };
+    const child = spawn('sh', [FRONT, '--root', join(dir, 'root'), 'state', 'c1'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (c) => (out += c));
+    const fd = openSync(fifo, 'w');
+    try {
+      writeSync(fd, `LSMNS_RUNTIME=${rt}\nLSMNS_SOCKET=/run/x.sock\n`);
+      const code = await new Promise<number | null>((resolve) => {
+        const t = setTimeout(() => { child.kill('SIGKILL'); resolve(null); }, 10_000);
+        child.once('exit', (c) => { clearTimeout(t); resolve(c); });
+      });
+      assert.equal(code, 0, 'the front waited for the rest of the file');
+      assert.equal(out, `ran --root ${join(dir, 'root')} state c1\n`);
+    } finally {
+      closeSync(fd);
+    }
+  });
 });
