@@ -109,15 +109,20 @@ export async function runAgent(o: RunAgentOptions): Promise<void> {
     liveness: () => (o.kube ? kube?.node.liveness() ?? null : livenessFromMarker),
     onRemoved: () => kube?.node.metrics.reconciles.inc({ result: 'gc' }),
   });
+  // A signal can come while the Kubernetes side is still loading or listing: whatever starts after it must not run.
+  let stopping = false;
   const failed = (async () => {
     if (o.kube) {
-      kube = await kubeSide(o, o.kube, agent.logger);
-      await kube.start();
+      const k = await kubeSide(o, o.kube, agent.logger);
+      if (stopping) return new Promise<never>(() => {});
+      kube = k;
+      await k.start();
     }
-    await collector.start();
+    if (!stopping) await collector.start();
     return new Promise<never>(() => {});
   })().catch((e: Error) => e);
   const end = await Promise.race([stopped, failed]);
+  stopping = true;
   if (end instanceof Error) agent.logger.error({ event: 'kubernetes-failed', err: end.message });
   else agent.logger.info({ event: 'signal', signal: end, inFlight: agent.server.requestsInFlight });
   await collector.stop();
@@ -161,15 +166,19 @@ async function kubeSide(o: RunAgentOptions, k: KubeSide, logger: Logger): Promis
     resolvePid: (id: string) => backend.runtime.initPid(id),
   });
   let health: Server | null = null;
+  let stopped = false;
   return {
     node,
+    // stop() may come while start() waits (for the health port or the informers' first lists): start then stops short.
     async start() {
       const h = await serveHealth({ port: k.healthPort, registry: node.metrics.registry, notReady: () => node.notReady() });
       health = h.server;
+      if (stopped) { await closeServer(health); return; }
       await node.start();
-      logger.info({ event: 'kubernetes', node: k.nodeName, health: h.port });
+      if (!stopped) logger.info({ event: 'kubernetes', node: k.nodeName, health: h.port });
     },
     async stop() {
+      stopped = true;
       await node.stop();
       await closeServer(health);
     },

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FakeApiServer } from '../kube/fake-apiserver.js';
 import { podObj } from '../kube/helpers.js';
@@ -31,6 +31,34 @@ describe('lsmns agent --node and lsmns install --containerd/--crio (real CLI)', 
       const exit = new Promise<number | null>((r) => p.on('exit', (c) => r(c)));
       p.kill('SIGTERM');
       assert.equal(await exit, 0);
+    } finally {
+      await srv.stop();
+    }
+  });
+
+  it('agent --node: a SIGTERM while the Kubernetes side is still starting stops it too, and the agent exits 0', async () => {
+    const e = cliEnv();
+    const srv = await new FakeApiServer().start();
+    try {
+      srv.put('nodes', { metadata: { name: 'node-a' } });
+      const kc = srv.writeKubeConfig(join(e.dir, 'kubeconfig'));
+      for (let i = 0; i < 3; i++) {
+        const socket = join(e.dir, `agent-${i}.sock`);
+        const p = spawn(process.execPath, [BIN, 'agent', '--node', 'node-a', '--kubeconfig', kc, '--socket', socket, '--health-port', '0'], { env: e.env, stdio: ['ignore', 'ignore', 'pipe'] });
+        let err = '';
+        p.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
+        const exit = new Promise<number | null>((r) => p.on('exit', (c) => r(c)));
+        // As soon as the socket serves: the Kubernetes side (its modules, the backend, the informers) is still starting.
+        await waitFor(() => existsSync(socket), 'the socket', { timeoutMs: 20_000 });
+        p.kill('SIGTERM');
+        const code = await Promise.race([exit, new Promise<string>((r) => setTimeout(() => r('still running 10 s after SIGTERM'), 10_000))]);
+        if (code !== 0) p.kill('SIGKILL');
+        assert.equal(code, 0, err);
+        const events = err.trim().split('\n').map((l) => (JSON.parse(l) as { event?: string }).event);
+        const signal = events.indexOf('signal');
+        assert.ok(signal >= 0, err);
+        assert.deepEqual(events.slice(signal + 1).filter((x) => x === 'kubernetes'), [], 'nothing starts after the signal');
+      }
     } finally {
       await srv.stop();
     }

@@ -93,11 +93,15 @@ export class NodeAgent {
   async start(): Promise<void> {
     this.stopped = false;
     this.facts = await this.o.port.probe();
+    // stop() may be called while start() waits: nothing may start after it.
+    if (this.stopped) return;
     this.pods.start();
     this.namespaces.start();
     this.configMaps.start();
     await Promise.all([this.pods.waitForSync(), this.namespaces.waitForSync(), this.configMaps.waitForSync()]);
+    if (this.stopped) return;
     await this.publishNodeFacts();
+    if (this.stopped) return;
     this.timer = setInterval(() => this.kick(), this.o.resyncMs);
     this.kick();
   }
