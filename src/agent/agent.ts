@@ -89,7 +89,7 @@ export interface KubeSide {
 export interface RunAgentOptions extends AgentOptions {
   gc: { graceMs: number; intervalMs: number };
   kube?: KubeSide;
-  /** Resolves when the agent is asked to stop (SIGTERM, SIGINT), with what asked; called once the socket serves. */
+  /** Resolves when the agent is asked to stop (SIGTERM, SIGINT), with what asked; called before the socket serves. */
   until: () => Promise<string>;
 }
 
@@ -100,8 +100,9 @@ export interface RunAgentOptions extends AgentOptions {
  */
 export async function runAgent(o: RunAgentOptions): Promise<void> {
   const agent = new Agent(o);
-  await agent.start();
+  // Listen for the signal before the socket serves: one sent as soon as the socket appears must stop, not kill.
   const stopped = o.until();
+  await agent.start();
   let kube: KubeRunning | null = null;
   const collector = new OrphanCollector({
     common: o.common, graceMs: o.gc.graceMs, intervalMs: o.gc.intervalMs, logger: agent.logger,
