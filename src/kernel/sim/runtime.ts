@@ -4,6 +4,7 @@
 // task that applies the label to itself once the namespace and its policy exist, and poststop ends it. The
 // intents and the tasks `lsmns apply` plays live here, and nowhere else.
 
+import { rmSync } from 'node:fs';
 import { PlayedTasks, RecordBook, type ConfigDoc, type LabelIntent, type RuntimeDescription, type RuntimePort } from '../runtime.js';
 import type { KernelPort, SpawnedTask } from '../port.js';
 
@@ -12,6 +13,8 @@ interface Intent extends LabelIntent {
   containerId: string | null;
   /** Set by createRuntime: the sim task that runs the container. */
   pid?: number;
+  /** When the shim recorded it (ms): GC drops a record no createRuntime took up after the grace. */
+  preparedAt?: number;
 }
 
 const keyOf = (b: { dir: string; containerId: string | null }) => `${b.dir.replace(/\/+$/, '')}\0${b.containerId ?? ''}`;
@@ -37,7 +40,7 @@ export class SimRuntime implements RuntimePort {
     const have = this.intents.get(key);
     // A running container's record is never replaced: a duplicate create is refused by the runtime.
     if (have?.pid !== undefined) return false;
-    if (intent) this.intents.put(key, { ...intent, bundle: b.dir, containerId: b.containerId });
+    if (intent) this.intents.put(key, { ...intent, bundle: b.dir, containerId: b.containerId, preparedAt: Date.now() });
     else this.intents.delete(key);
     return false;
   }
@@ -63,6 +66,24 @@ export class SimRuntime implements RuntimePort {
     if (!i) return;
     if (i.pid !== undefined) await this.kernel.endTask(i.pid).catch(() => {});
     this.intents.delete(key);
+  }
+
+  async sweep(o: { now: number; graceMs: number; dryRun: boolean }): Promise<string[]> {
+    const gone: string[] = [];
+    for (const { file, record: i, mtimeMs } of this.intents.entries()) {
+      const who = `sim runtime record of container ${i.containerId ?? '(no id)'} (bundle ${i.bundle})`;
+      let why: string | null = null;
+      if (i.pid === undefined) {
+        // A create takes at most its hooks' timeouts: a record no createRuntime took up after the grace never will.
+        if (o.now - (i.preparedAt ?? mtimeMs) >= o.graceMs) why = 'its container never started (the shim or its runtime was killed, or the create was refused)';
+      } else if ((await this.kernel.readTaskLabel(i.pid).then(() => true, () => false)) === false) {
+        why = `its init (sim task ${i.pid}) is gone`;
+      }
+      if (why === null) continue;
+      if (!o.dryRun) rmSync(file, { force: true });
+      gone.push(`${who}: ${why}`);
+    }
+    return gone;
   }
 
   /** The sim task that plays the container's init (the real process, if any, runs unconfined). */
