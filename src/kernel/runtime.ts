@@ -37,8 +37,11 @@ export interface RuntimePort {
   readonly shimSetsDisplay: boolean;
   /** The shim, after the runtime failed a create: what prepare recorded for a container that never started goes. */
   abandoned(bundle: { dir: string; containerId: string | null }): void;
-  /** createRuntime, once the namespace and its policy exist: the container's init applies its label. */
-  starting(bundle: { dir: string; containerId: string }): Promise<SpawnedTask | null>;
+  /**
+   * createRuntime, once the namespace and its policy exist: the container's init applies its label. initPid is
+   * the real init's pid from the OCI state, when the runtime gave one (what GC judges the container's life by).
+   */
+  starting(bundle: { dir: string; containerId: string; initPid?: number }): Promise<SpawnedTask | null>;
   /** poststop: the container's init is gone. */
   stopped(bundle: { dir: string; containerId: string }): Promise<void>;
   /** The pid of a running container's init, for reading the label it runs under (the Confined check), or null. */
@@ -49,7 +52,8 @@ export interface RuntimePort {
   unplay(key: string): Promise<void>;
   /**
    * GC: what prepare recorded for containers that will never start (a shim killed before its runtime ran, or
-   * before it dropped a refused create's record), once older than graceMs, and records whose init is gone.
+   * before it dropped a refused create's record), once older than graceMs, and the records (and played inits) of
+   * containers whose real init is gone without a poststop (a runtime killed mid-create).
    * Returns one line per record removed (or that would be, with dryRun).
    */
   sweep(o: { now: number; graceMs: number; dryRun: boolean }): Promise<string[]>;

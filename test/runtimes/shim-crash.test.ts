@@ -3,7 +3,10 @@ import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SHIM_CRASH_POINTS } from '../../src/apply/crash.js';
-import { ANNOTATIONS, LSMNS, RUNTIMES, busyboxBundle, runToFile, runtimeWrapper, shimRunner, simEnv, type SimEnv } from './harness.js';
+import { isLsmnsHook } from '../../src/oci/shim.js';
+import type { OciHook } from '../../src/oci/spec.js';
+import { ANNOTATIONS, LSMNS, RUNTIMES, SHIM_FRONT, busyboxBundle, runToFile, runtimeWrapper, shimRunner, simEnv, type SimEnv } from './harness.js';
+import { killLeftoverAgents, startAgent, type RunningAgent } from '../agent/helpers.js';
 import { waitFor } from '../support/wait.js';
 
 // Issue 16: SIGKILL of the runtime shim (`lsmns runtime` in front of real runc) at each of its crash points
@@ -12,9 +15,7 @@ import { waitFor } from '../support/wait.js';
 // refused cleanly); once the container is deleted, or `lsmns gc` ran, no namespace, marker, lock or runtime
 // record is left; and a running bystander container in another namespace keeps everything it had.
 
-type Hook = { path: string; args?: string[] };
-type Cfg = Record<string, unknown> & { hooks?: Record<string, Hook[]> };
-const isLsmns = (h: Hook) => (h.args ?? []).some((a) => a.endsWith('lsmns.cjs'));
+type Cfg = Record<string, unknown> & { hooks?: Record<string, OciHook[]> };
 
 /** "original", "prepared" (the original plus lsmns's two hooks, nothing else), or why it is neither. */
 function configState(text: string, original: string): string {
@@ -25,10 +26,10 @@ function configState(text: string, original: string): string {
   } catch (e) {
     return `half-written: ${(e as Error).message}`;
   }
-  const ours = ['createRuntime', 'poststop'].filter((s) => (cfg.hooks?.[s] ?? []).some(isLsmns));
+  const ours = ['createRuntime', 'poststop'].filter((s) => (cfg.hooks?.[s] ?? []).some((h) => isLsmnsHook(h, s)));
   if (ours.length !== 2) return `lsmns hooks only for ${ours.join(',') || 'no stage'}`;
   for (const s of Object.keys(cfg.hooks!)) {
-    cfg.hooks![s] = cfg.hooks![s]!.filter((h) => !isLsmns(h));
+    cfg.hooks![s] = cfg.hooks![s]!.filter((h) => !isLsmnsHook(h, s));
     if (cfg.hooks![s]!.length === 0) delete cfg.hooks![s];
   }
   if (Object.keys(cfg.hooks!).length === 0) delete cfg.hooks;
@@ -202,4 +203,120 @@ describe('the runtime shim SIGKILLed during create and delete, with real runc (i
     }
     console.log(`      random kills: ${JSON.stringify(tally)}`);
   });
+});
+
+// Served mode: the sh front asks the agent to prepare the bundle (POST /v1/shim/prepare), so the shim's crash
+// points before the runtime are the agent's. A killed agent fails the create closed; after its restart the
+// retried create works, or `lsmns gc` sweeps what it left.
+describe('the agent SIGKILLed while it prepares a bundle for the served sh front, with real runc (issue 16)', function () {
+  this.timeout(300_000);
+  const rt = RUNTIMES.find((r) => r.name === 'runc')!;
+  let e: SimEnv;
+  let root: string;
+  let wrapper: string;
+  let agent: RunningAgent;
+  const { direct, status } = shimRunner(() => ({ e, root, wrapper }));
+  const env = (extra: NodeJS.ProcessEnv = {}) => ({ ...process.env, ...e.env, LSMNS_POLICY_WAIT: '0', ...extra });
+  const front = (args: string[]) => runToFile('sh', [SHIM_FRONT, '--root', root, ...args], { dir: e.dir, env: env({ LSMNS_SHIM_MODE: 'served', LSMNS_RUNTIME: wrapper }) });
+  const start = async (extra: NodeJS.ProcessEnv = {}) => (agent = await startAgent({ dir: e.dir, env: env(extra) }, e.options.socket));
+  const nothingLeft = (what: string) => {
+    assert.deepEqual(e.namespaces(), [], `${what}: namespaces`);
+    assert.deepEqual(e.tasks(), [], `${what}: sim tasks`);
+    const owners = join(e.options.stateDir, 'owners');
+    assert.deepEqual(existsSync(owners) ? readdirSync(owners).flatMap((d) => readdirSync(join(owners, d))) : [], [], `${what}: markers`);
+    const records = join(e.options.stateDir, 'sim-runtime');
+    assert.deepEqual(existsSync(records) ? readdirSync(records).filter((f) => f.endsWith('.json')) : [], [], `${what}: runtime records`);
+  };
+  before(async () => {
+    e = await simEnv('lsmns-servedcrash-');
+    root = join(e.dir, 'root');
+    wrapper = runtimeWrapper(e.dir, rt);
+    await start();
+  });
+  after(async () => {
+    await agent.stop();
+    killLeftoverAgents();
+  });
+
+  it('the sh front killed at random moments (the front, the thin client mid-call, or runc it exec\'d into): delete, then lsmns gc, converges to nothing left', async () => {
+    const frontArgs = (id: string, b: string) => [SHIM_FRONT, '--root', root, 'create', '--bundle', b, id];
+    const frontEnv = env({ LSMNS_SHIM_MODE: 'served', LSMNS_RUNTIME: wrapper });
+    const ns = (id: string) => ({ ...ANNOTATIONS, 'lsmns.io/apparmor-namespace': `ns-${id}` });
+    // How long an unkilled create takes here: the second of two (the agent's first call warms it up).
+    let createMs = 0;
+    for (const id of ['rnd-warm1', 'rnd-warm2']) {
+      const warm = busyboxBundle(e.dir, { name: id, annotations: ns(id) });
+      const t0 = Date.now();
+      assert.equal(front(['create', '--bundle', warm, id]).status, 0);
+      createMs = Date.now() - t0;
+      direct(['delete', '--force', id]);
+    }
+    const tally = { createMs, killed: 0, survived: 0, prepared: 0, created: 0, gcRuns: 0 };
+    const n = 12;
+    for (let i = 0; i < n; i++) {
+      const id = `rnd-${i}`;
+      const b = busyboxBundle(e.dir, { name: id, annotations: ns(id) });
+      const original = readFileSync(join(b, 'config.json'), 'utf8');
+      const out = openSync(join(e.dir, `${id}.out`), 'w');
+      const p = spawn('sh', frontArgs(id, b), { cwd: e.dir, env: frontEnv, stdio: ['ignore', out, out] });
+      closeSync(out);
+      const t = setTimeout(() => p.kill('SIGKILL'), Math.floor(((i + Math.random()) / n) * 1.5 * createMs));
+      const sig = await new Promise<NodeJS.Signals | null>((res) => p.once('exit', (_c, sg) => { clearTimeout(t); res(sg); }));
+      if (sig === 'SIGKILL') tally.killed++;
+      else tally.survived++;
+      await waitFor(() => spawnSync('pgrep', ['-f', '--', `--root ${root} .*${id}$`]).status === 1, `runc for ${id} gone`, { timeoutMs: 60_000, intervalMs: 50 });
+      const config = configState(readFileSync(join(b, 'config.json'), 'utf8'), original);
+      assert.ok(config === 'original' || config === 'prepared', `${id}: config.json is ${config}`);
+      if (config === 'prepared') tally.prepared++;
+      if (status(id) !== null) tally.created++;
+      direct(['delete', '--force', id]);
+      assert.equal(status(id), null);
+      // A hook that runc started may still be finishing, orphaned: GC converges once it has.
+      await waitFor(() => {
+        tally.gcRuns++;
+        const r = runToFile(process.execPath, [LSMNS, 'gc', '--grace', '0', '--output', 'json'], { dir: e.dir, env: env() });
+        assert.equal(r.status, 0, r.out);
+        assert.deepEqual((JSON.parse(r.out) as { unproven: unknown[] }).unproven, [], 'no hook was killed, so nothing is unproven');
+        try {
+          nothingLeft(id);
+          return true;
+        } catch {
+          return false;
+        }
+      }, `${id}: nothing left after gc`, { timeoutMs: 30_000, intervalMs: 500 });
+    }
+    console.log(`      served random kills: ${JSON.stringify(tally)}`);
+  });
+
+  for (const point of ['shim-intent', 'shim-config-tmp', 'shim-config'] as const) {
+    for (const then of ['retry', 'gc'] as const) {
+      it(`agent killed at ${point}: the create fails closed; after a restart, ${then === 'retry' ? 'the retried create works and delete leaves nothing' : 'lsmns gc leaves nothing'}`, async () => {
+        await agent.stop();
+        await start({ LSMNS_TEST_CRASH_AT: point });
+        const id = `srv-${point.replace('shim-', '')}-${then}`;
+        const b = busyboxBundle(e.dir, { name: id, annotations: { ...ANNOTATIONS, 'lsmns.io/apparmor-namespace': `ns-${id}` } });
+        const original = readFileSync(join(b, 'config.json'), 'utf8');
+        const c = front(['create', '--bundle', b, id]);
+        assert.notEqual(c.status, 0, c.out);
+        assert.equal(await agent.exited, null, 'the agent died of its signal');
+        assert.equal(configState(readFileSync(join(b, 'config.json'), 'utf8'), original), point === 'shim-config' ? 'prepared' : 'original');
+        assert.equal(status(id), null, 'the runtime was never run');
+        await start();
+        if (then === 'retry') {
+          const again = front(['create', '--bundle', b, id]);
+          assert.equal(again.status, 0, again.out);
+          assert.deepEqual(readdirSync(b).filter((f) => f.startsWith('config.json.')), [], 'no temporary config.json left');
+          direct(['kill', id, 'KILL']);
+          await waitFor(() => status(id) === 'stopped', `${id} stopped`, { intervalMs: 50 });
+          assert.equal(direct(['delete', id]).status, 0);
+          nothingLeft(`${id}: retried and deleted`);
+        } else {
+          const r = runToFile(process.execPath, [LSMNS, 'gc', '--grace', '0'], { dir: e.dir, env: env() });
+          assert.equal(r.status, 0, r.out);
+          assert.match(r.out, /dropped sim runtime record of container srv-/, 'the record the killed agent wrote');
+          nothingLeft(`${id}: gc`);
+        }
+      });
+    }
+  }
 });

@@ -7,6 +7,7 @@
 import { rmSync } from 'node:fs';
 import { PlayedTasks, RecordBook, type ConfigDoc, type LabelIntent, type RuntimeDescription, type RuntimePort } from '../runtime.js';
 import type { KernelPort, SpawnedTask } from '../port.js';
+import { holderAlive, holderOf, type Holder } from '../../apply/liveness.js';
 
 interface Intent extends LabelIntent {
   bundle: string;
@@ -15,6 +16,8 @@ interface Intent extends LabelIntent {
   pid?: number;
   /** When the shim recorded it (ms): GC drops a record no createRuntime took up after the grace. */
   preparedAt?: number;
+  /** The real container init (from the OCI state at createRuntime): once it is gone, so is the container. */
+  holder?: Holder;
 }
 
 const keyOf = (b: { dir: string; containerId: string | null }) => `${b.dir.replace(/\/+$/, '')}\0${b.containerId ?? ''}`;
@@ -50,13 +53,14 @@ export class SimRuntime implements RuntimePort {
     if (i && i.pid === undefined) this.intents.delete(keyOf(b));
   }
 
-  async starting(b: { dir: string; containerId: string }): Promise<SpawnedTask | null> {
+  async starting(b: { dir: string; containerId: string; initPid?: number }): Promise<SpawnedTask | null> {
     const key = keyOf(b);
     const i = this.intents.get(key);
     if (!i) return null;
     if (i.pid !== undefined) return { pid: i.pid, label: await this.kernel.readTaskLabel(i.pid) };
     const t = await this.kernel.spawnTask({ comm: i.container, execLabel: i.label, ...(i.display ? { display: i.display } : {}), container: b.containerId });
-    this.intents.put(key, { ...i, pid: t.pid });
+    const holder = holderOf(b.initPid);
+    this.intents.put(key, { ...i, pid: t.pid, ...(holder ? { holder } : {}) });
     return t;
   }
 
@@ -78,6 +82,10 @@ export class SimRuntime implements RuntimePort {
         if (o.now - (i.preparedAt ?? mtimeMs) >= o.graceMs) why = 'its container never started (the shim or its runtime was killed, or the create was refused)';
       } else if ((await this.kernel.readTaskLabel(i.pid).then(() => true, () => false)) === false) {
         why = `its init (sim task ${i.pid}) is gone`;
+      } else if (i.holder && !holderAlive(i.holder)) {
+        // The real container died without a poststop (its runtime was killed mid-create): end its played init.
+        if (!o.dryRun) await this.kernel.endTask(i.pid).catch(() => {});
+        why = `its container's init (pid ${i.holder.pid}) is gone and no poststop ran; sim task ${i.pid} ended`;
       }
       if (why === null) continue;
       if (!o.dryRun) rmSync(file, { force: true });
