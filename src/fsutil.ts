@@ -14,6 +14,8 @@ export interface AtomicWriteOptions {
   mode?: number;
   /** Create the parent directory with this mode first. */
   dirMode?: number;
+  /** Called with the temporary file written and not yet renamed (a test's crash point). */
+  beforeRename?: () => void;
 }
 
 export function writeFileAtomic(path: string, data: string | Uint8Array, o: AtomicWriteOptions = {}): void {
@@ -22,6 +24,7 @@ export function writeFileAtomic(path: string, data: string | Uint8Array, o: Atom
   const tmp = `${path}.lsmns-${process.pid}-${seq++}.tmp`;
   try {
     writeFileSync(tmp, data, { mode: o.mode ?? 0o600 });
+    o.beforeRename?.();
     renameSync(tmp, path);
   } catch (e) {
     rmSync(tmp, { force: true });

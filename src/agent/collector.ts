@@ -57,6 +57,7 @@ export class OrphanCollector {
         this.o.onRemoved?.(c);
       }
       for (const c of r.unproven) this.o.logger.warn({ event: 'gc-unproven', namespace: c.namespace, podKey: c.podKey, why: c.why }, 'a crash left a namespace that nothing proves lsmns made: it stays');
+      for (const x of r.runtimeRecords ?? []) this.o.logger.info({ event: 'gc-runtime-record', record: x }, 'dropped a runtime record a killed shim left');
       for (const c of r.failed) this.o.logger.warn({ event: 'gc-failed', namespace: c.namespace, podKey: c.podKey, why: c.why, err: c.error }, 'could not remove a namespace whose holders are gone; trying again on the next run');
       return r;
     } catch (e) {

@@ -7,7 +7,7 @@ import { basename } from 'node:path';
 import { rmSync } from 'node:fs';
 import type { CommonOptions } from '../config.js';
 import { invalidInput, toLsmnsError } from '../errors.js';
-import { openKernel } from '../kernel/factory.js';
+import { openBackend } from '../kernel/factory.js';
 import type { KernelPort } from '../kernel/port.js';
 import { OwnershipStore, liveRefs, removeOwned, type OwnerRecord } from './ownership.js';
 
@@ -55,6 +55,8 @@ export interface CollectReport {
   corrupt?: string[];
   /** Lock and temporary files that killed processes left in the marker directory, swept. */
   leftovers?: string[];
+  /** The runtime port's records of containers that never started or whose init is gone (a killed shim's). */
+  runtimeRecords?: string[];
 }
 
 /**
@@ -147,9 +149,10 @@ export interface GcRunOptions extends Omit<CollectOptions, 'owners' | 'port'> {
 /** One GC run on the node the options name: what `lsmns gc` and the agent's loop both call. */
 export async function collectOnNode(o: GcRunOptions): Promise<CollectReport & { backend: string; dryRun: boolean }> {
   const { common, ...rest } = o;
-  const port = await openKernel(common);
+  const { kernel: port, runtime } = await openBackend(common);
   const owners = new OwnershipStore({ stateDir: common.stateDir, backend: port.describe().backend, bootId: await port.bootId() });
   const r = await collectOrphans({ ...rest, owners, port });
+  r.runtimeRecords = await runtime.sweep({ now: rest.now(), graceMs: rest.graceMs, dryRun: rest.dryRun ?? false });
   return { ...r, backend: port.describe().backend, dryRun: o.dryRun ?? false };
 }
 

@@ -4,7 +4,7 @@
 // which: on a real node the shim writes config.json and runc or crun apply it; on the sim the port plays the
 // runtime's init in the simulated kernel. `lsmns apply`, which has no runtime at all, plays it on either.
 
-import { readFileSync, rmSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { writeFileAtomic } from '../fsutil.js';
 import { sha256Hex } from '../hash.js';
 import type { KernelPort, SpawnedTask } from './port.js';
@@ -37,8 +37,11 @@ export interface RuntimePort {
   readonly shimSetsDisplay: boolean;
   /** The shim, after the runtime failed a create: what prepare recorded for a container that never started goes. */
   abandoned(bundle: { dir: string; containerId: string | null }): void;
-  /** createRuntime, once the namespace and its policy exist: the container's init applies its label. */
-  starting(bundle: { dir: string; containerId: string }): Promise<SpawnedTask | null>;
+  /**
+   * createRuntime, once the namespace and its policy exist: the container's init applies its label. initPid is
+   * the real init's pid from the OCI state, when the runtime gave one (what GC judges the container's life by).
+   */
+  starting(bundle: { dir: string; containerId: string; initPid?: number }): Promise<SpawnedTask | null>;
   /** poststop: the container's init is gone. */
   stopped(bundle: { dir: string; containerId: string }): Promise<void>;
   /** The pid of a running container's init, for reading the label it runs under (the Confined check), or null. */
@@ -47,6 +50,13 @@ export interface RuntimePort {
   play(key: string, intent: LabelIntent): Promise<{ task: SpawnedTask; fresh: boolean }>;
   /** Ends the task that play started for the key, if any. */
   unplay(key: string): Promise<void>;
+  /**
+   * GC: what prepare recorded for containers that will never start (a shim killed before its runtime ran, or
+   * before it dropped a refused create's record), once older than graceMs, and the records (and played inits) of
+   * containers whose real init is gone without a poststop (a runtime killed mid-create).
+   * Returns one line per record removed (or that would be, with dryRun).
+   */
+  sweep(o: { now: number; graceMs: number; dryRun: boolean }): Promise<string[]>;
 }
 
 /** Small JSON records in the state dir, one file per key (hashed: keys carry ids and paths). */
@@ -72,6 +82,25 @@ export class RecordBook<T extends object> {
 
   delete(key: string): void {
     rmSync(this.file(key), { force: true });
+  }
+
+  /** Every record with its file and the file's mtime (ms); unreadable ones are skipped. */
+  entries(): { file: string; record: T; mtimeMs: number }[] {
+    let names: string[];
+    try {
+      names = readdirSync(this.dir).filter((n) => /^[0-9a-f]{32}\.json$/.test(n));
+    } catch {
+      return [];
+    }
+    return names.flatMap((n) => {
+      const file = `${this.dir}/${n}`;
+      try {
+        const record = JSON.parse(readFileSync(file, 'utf8')) as unknown;
+        return record && typeof record === 'object' ? [{ file, record: record as T, mtimeMs: statSync(file).mtimeMs }] : [];
+      } catch {
+        return [];
+      }
+    });
   }
 }
 

@@ -15,6 +15,7 @@ export class KubeMetrics {
   readonly admissions: Counter<'mode' | 'result'>;
   readonly admissionSeconds: Histogram;
   readonly leader: Gauge;
+  readonly podCheckErrors: Counter<'check'>;
 
   constructor(readonly component: 'controller' | 'agent', o: { defaultMetrics?: boolean } = {}) {
     this.registry.setDefaultLabels({ component });
@@ -28,6 +29,7 @@ export class KubeMetrics {
     this.admissions = new Counter({ name: 'lsmns_admission_reviews_total', help: 'Admission reviews by delivery mode and result (allowed, patched, denied, error)', labelNames: ['mode', 'result'], registers: r });
     this.admissionSeconds = new Histogram({ name: 'lsmns_admission_duration_seconds', help: 'Time to answer one AdmissionReview', buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25], registers: r });
     this.leader = new Gauge({ name: 'lsmns_leader', help: '1 while this replica holds the Lease', registers: r });
+    this.podCheckErrors = new Counter({ name: 'lsmns_agent_pod_check_errors_total', help: 'Pods the node agent\'s pass skipped, by check (label-read: a container\'s label could not be read; pod: any other failure); each is judged again on the next pass', labelNames: ['check'], registers: r });
     if (o.defaultMetrics) collectDefaultMetrics({ register: this.registry });
   }
 

@@ -117,7 +117,7 @@ export async function runHook(stage: HookStage, state: OciState, deps: HookDeps)
     if (stage !== 'poststop') {
       let task;
       try {
-        task = await runtime.starting(container);
+        task = await runtime.starting({ ...container, ...(state.pid ? { initPid: state.pid } : {}) });
       } catch (e) {
         // The container never started: give back the reference this run took, as a failed start would.
         await applyPlan(p, { ...ctx, stage: 'poststop', policyWaitMs: 0, log: undefined }).catch(() => {});

@@ -16,6 +16,7 @@ import { parseRuntimeArgs, runtimeLogLine } from './runtime-args.js';
 import { fileLog, policyWaitOf } from './hook.js';
 import { defaultLsmnsBin, prepareBundle, type PrepareResult } from './shim.js';
 import { openNodeBackend } from './node-guard.js';
+import { crashPoint } from '../apply/crash.js';
 
 export const RUNTIME_USAGE = 'usage: lsmns runtime [--runtime runc|crun|PATH] [--backend sim|securityfs] [--sim-state PATH] [--state-dir PATH] [--policy-dir PATH] [--config FILE] -- <runtime arguments>';
 
@@ -62,6 +63,7 @@ export function runRuntime(rt: string, args: string[], cwd: string, preserveFds:
     const stdio: ('inherit' | number)[] = ['inherit', 'inherit', 'inherit'];
     for (let fd = 3; fd < 3 + preserveFds; fd++) stdio.push(fd);
     const child = spawn(rt, args, { stdio, cwd });
+    crashPoint('shim-runtime-started');
     const forward = (sig: NodeJS.Signals) => { child.kill(sig); };
     for (const s of FORWARDED) process.on(s, forward);
     const done = (code: number, sig: NodeJS.Signals | null) => {
@@ -150,6 +152,7 @@ export async function runtimeMain(args: string[], io: RuntimeIo): Promise<number
     return err.exitCode === ExitCode.Ok ? ExitCode.Internal : err.exitCode;
   }
   const code = await runRuntime(runtime, rt, io.cwd, ra.verb === 'create' || ra.verb === 'run' ? ra.preserveFds : 0);
+  crashPoint('shim-runtime-exited');
   // A create the runtime refused: what the shim recorded for a container that never started goes.
   if (code !== 0 && prepared?.labelTo) prepared.backend.runtime.abandoned({ dir: prepared.bundle, containerId: prepared.containerId });
   return code;

@@ -3,7 +3,7 @@
 // say whether the display LSM must be set on the runtime process. Shared by `lsmns runtime` (standalone) and
 // the agent's /v1/shim/prepare (served). Hostile input is refused before anything is written.
 
-import { accessSync, constants, statSync } from 'node:fs';
+import { accessSync, constants, readdirSync, rmSync, statSync } from 'node:fs';
 import { writeFileAtomic } from '../fsutil.js';
 import { basename, dirname, resolve } from 'node:path';
 import { ENV, type CommonOptions } from '../config.js';
@@ -12,6 +12,8 @@ import type { Backend } from '../kernel/factory.js';
 import type { DisplayInterface } from '../kernel/facts.js';
 import type { ConfigDoc, RuntimeDescription } from '../kernel/runtime.js';
 import { assertApplicable } from '../apply/executor.js';
+import { crashPoint } from '../apply/crash.js';
+import { procStartTime } from '../apply/liveness.js';
 import { plan } from '../plan/planner.js';
 import { displayInterfaceOf, type Plan, type TransitionRootTaskStep } from '../plan/types.js';
 import { hasLsmnsAnnotations } from '../schema/keys.js';
@@ -119,6 +121,28 @@ export function defaultLsmnsBin(env: NodeJS.ProcessEnv = process.env, argv1: str
   throw invalidInput('InvalidInput', 'cannot find the lsmns CLI for the hooks the shim adds', 'set LSMNS_BIN to the absolute path of lsmns');
 }
 
+/**
+ * The temporary files of config.json rewrites by a shim that was killed before its rename (writeFileAtomic
+ * names them <file>.lsmns-<pid>-<n>.tmp): removed once their writer is gone, so that retried creates do not pile
+ * them up in the bundle. A live writer's file is its own. Returns the names removed.
+ */
+export function sweepDeadWrites(file: string): string[] {
+  const dir = dirname(file);
+  const prefix = `${basename(file)}.lsmns-`;
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  const dead = names.filter((n) => {
+    const m = n.startsWith(prefix) ? /^(\d+)-\d+\.tmp$/.exec(n.slice(prefix.length)) : null;
+    return m !== null && Number(m[1]) !== process.pid && procStartTime(Number(m[1])) === null;
+  });
+  for (const n of dead) rmSync(`${dir}/${n}`, { force: true });
+  return dead;
+}
+
 export async function prepareBundle(bundleDir: string, o: PrepareOptions): Promise<PrepareResult> {
   const bundle = checkBundleDir(bundleDir);
   const { path, config, text } = readBundleConfig(bundle);
@@ -160,11 +184,14 @@ export async function prepareBundle(bundleDir: string, o: PrepareOptions): Promi
     result.hooksAdded.push(stage);
   }
   const relabel = runtime.prepare(target, app ? { label: app.label, display: display ? 'apparmor' : null, container: app.container } : null);
+  crashPoint('shim-intent');
   if (app) result.labelTo = runtime.describe().labelTo;
   if (display && runtime.shimSetsDisplay) result.displayLsm = { lsm: 'apparmor', interface: display };
   if (result.hooksAdded.length > 0 || relabel) {
     // The runtime reads the old or the new config.json whole, with the mode it had.
-    writeFileAtomic(path, `${JSON.stringify(doc, null, 2)}\n`, { mode: statSync(path).mode & 0o7777 });
+    sweepDeadWrites(path);
+    writeFileAtomic(path, `${JSON.stringify(doc, null, 2)}\n`, { mode: statSync(path).mode & 0o7777, beforeRename: () => crashPoint('shim-config-tmp') });
+    crashPoint('shim-config');
     result.changed = true;
   }
   result.outcome = 'prepared';

@@ -10,6 +10,7 @@ export function renderGcText(r: CollectReport & { dryRun: boolean }): string {
     ...r.removed.map((c) => `${verb} ${c.namespace} (${who(c)}): ${c.why}`),
     ...r.unproven.map((c) => `left ${c.namespace} (${who(c)}): ${c.why}`),
     ...r.waiting.map((c) => `waiting ${c.namespace} (${who(c)}): ${c.why}; inside the grace period`),
+    ...(r.runtimeRecords ?? []).map((x) => `${r.dryRun ? 'would drop' : 'dropped'} ${x}`),
     ...(r.corrupt ?? []).map((m) => `CORRUPT ${m}`),
     ...r.failed.map((c) => `FAILED ${c.namespace} (${who(c)}): ${c.why}; ${c.error}`),
   ];

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CRASH_POINTS } from '../../src/apply/crash.js';
+import { JOURNAL_CRASH_POINTS } from '../../src/apply/crash.js';
 import { SimKernel } from '../../src/kernel/sim/port.js';
 import { BIN, cliEnv, type CliEnv } from '../commands/cli.js';
 
@@ -65,7 +65,7 @@ const POSTSTOP_POINTS = ['refs', 'marker-removing', 'rmdir', 'marker-deleted'] a
 describe('apply/crash: SIGKILL at every journal point, then convergence', function () {
   this.timeout(120_000);
   it('every crash point is exercised below', () => {
-    assert.deepEqual([...new Set([...CREATE_POINTS, ...POSTSTOP_POINTS])].sort(), [...CRASH_POINTS].sort());
+    assert.deepEqual([...new Set([...CREATE_POINTS, ...POSTSTOP_POINTS])].sort(), [...JOURNAL_CRASH_POINTS].sort());
   });
 
   for (const point of CREATE_POINTS) {

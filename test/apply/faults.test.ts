@@ -3,7 +3,8 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { applyPlan, type ApplyContext, type ApplyStage } from '../../src/apply/executor.js';
 import { LsmnsError } from '../../src/errors.js';
-import { kernelError, type KernelPort } from '../../src/kernel/port.js';
+import type { KernelPort } from '../../src/kernel/port.js';
+import { faultyPort, type Fault } from './fault-port.js';
 import { SimKernel } from '../../src/kernel/sim/port.js';
 import { SimRuntime } from '../../src/kernel/sim/runtime.js';
 import { DEFAULT_SIM_KERNEL, DEFAULT_SIM_LSM } from '../../src/kernel/facts.js';
@@ -25,28 +26,6 @@ export const ERRNOS = ['EIO', 'EACCES', 'ENOSPC', 'EEXIST', 'ENOENT', 'EBUSY'] a
 const OP_OF: Partial<Record<Step['kind'], keyof KernelPort>> = {
   checkNode: 'probe', createNamespace: 'createNamespace', loadPolicy: 'loadPolicy', transitionRootTask: 'spawnTask', removeNamespace: 'removeNamespace',
 };
-
-export interface Fault {
-  op: keyof KernelPort;
-  /** Which call of op fails (1 = the first). */
-  nth: number;
-  errno: string;
-  /** before: nothing happened; after: the kernel did it, then the call failed (a write cut after K bytes). */
-  when: 'before' | 'after';
-}
-
-/** A port that fails one call as the fault says, and otherwise is the port it wraps. */
-export function faultyPort(port: KernelPort, f: Fault): KernelPort {
-  let calls = 0;
-  const wrapped = Object.create(port) as KernelPort;
-  const real = (port[f.op] as (...a: unknown[]) => Promise<unknown>).bind(port);
-  (wrapped as unknown as Record<string, unknown>)[f.op] = async (...a: unknown[]) => {
-    if (++calls !== f.nth) return real(...a);
-    if (f.when === 'after') await real(...a);
-    throw kernelError(String(f.op), String(a[0] ?? ''), f.errno);
-  };
-  return wrapped;
-}
 
 /** Counters that only go up, in a kernel as in the sim: ids, load order, and the sim file's revision. */
 export const COUNTERS = ['nextNsId', 'nextPid', 'nextSeq', 'revision'];

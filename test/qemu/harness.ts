@@ -64,7 +64,9 @@ export async function bootGuest(kver: string, o: BootOptions = {}, timeoutS = 90
     // -nic none leaves only loopback, for the fake API server; the guest's init leaves it down.
     kube = `ip link set lo up\n${process.execPath} ${REPO}/dist/test/qemu/kube/guest.js > /mnt/kube.out 2>&1\n`;
   }
-  writeFileSync(join(share, 'guest.sh'), `#!/bin/sh\n${process.execPath} ${REPO}/dist/test/qemu/guest/run.js /mnt/results.json || exit $?\n${kube}`, { mode: 0o755 });
+  // LSMNS_GUEST_ONLY=name,... runs only those guest checks (the fidelity scenarios always run): for working on one.
+  const only = process.env.LSMNS_GUEST_ONLY && /^[a-z,-]+$/.test(process.env.LSMNS_GUEST_ONLY) ? `LSMNS_GUEST_ONLY=${process.env.LSMNS_GUEST_ONLY} ` : '';
+  writeFileSync(join(share, 'guest.sh'), `#!/bin/sh\n${only}${process.execPath} ${REPO}/dist/test/qemu/guest/run.js /mnt/results.json || exit $?\n${kube}`, { mode: 0o755 });
   const t0 = performance.now();
   await new Promise<void>((resolve, reject) => {
     const p = spawn(`${REPO}/scripts/qemu/boot.sh`, [kver, share, 'guest.sh'], { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, QEMU_TIMEOUT: String(timeoutS) } });

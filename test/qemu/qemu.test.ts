@@ -13,6 +13,7 @@ import type { ContainerResult } from './guest/containers.js';
 import { criAvailable } from '../cri/lab.js';
 import { mediationCases, medLabel, simMediation } from '../kernel/sim/mediation-cases.js';
 import { bootOnce, installedKernel, KUBE_KERNEL, type GuestDoc, type GuestRun } from './harness.js';
+import { AFTER_MKDIR_FAULTS, AFTER_MKDIR_KILLS } from './guest/reliability.js';
 
 const pick = (r: ContainerResult) => ({ status: r.status, label: r.label, secret: r.secret, outerSecret: r.outerSecret, public: r.public, namespacesDuring: r.namespacesDuring, labelsDuring: r.labelsDuring, namespacesAfter: r.namespacesAfter });
 
@@ -31,7 +32,8 @@ for (const k of KERNELS) {
       this.timeout(1_000_000);
       const kver = installedKernel(k.match);
       assert.ok(kver, `no installed kernel matches ${k.match} (scripts/deps.sh installs it)`);
-      run = await bootOnce(kver, { kube: KUBE_KERNEL.test(kver) && criAvailable() === null });
+      const only = process.env.LSMNS_GUEST_ONLY?.split(',');
+      run = await bootOnce(kver, { kube: KUBE_KERNEL.test(kver) && criAvailable() === null && (!only || only.includes('kube')) });
       assert.equal(run.rc, '0', `guest run failed (rc ${run.rc || 'none'}):\n${run.output}\n${run.console.slice(-2000)}`);
       doc = run.doc!;
       sim = await simRunFor(doc.facts);
@@ -143,6 +145,37 @@ for (const k of KERNELS) {
       assert.equal(r.installStatus, 0, String(r.installOutput));
       assert.match(String(r.conf), /^LSMNS_BACKEND=securityfs$/m);
       assert.deepEqual([r.status, r.label, r.secret, r.namespacesDuring, r.labelsDuring, r.namespacesAfter], [0, 'p (enforce)', 'denied', ['tenant-a'], ['unconfined//&:tenant-a:p (enforce)'], []], String(r.output));
+    });
+
+    it('reliability: a fault after the real mkdir (a policy load refused or cut short, the listing failed) leaves no namespace and no marker; the same container then works', () => {
+      const c = doc.checks.reliability as { error?: string; faults: { name: string; seenDuring: boolean; error: { exitCode: number; message: string } | null; before: unknown; after: unknown; retry: string; markersEnd: string[] }[] };
+      assert.equal(c.error, undefined, c.error);
+      assert.deepEqual(c.faults.map((f) => f.name), AFTER_MKDIR_FAULTS.map((f) => f.name));
+      for (const f of c.faults) {
+        assert.equal(f.seenDuring, true, `${f.name}: the namespace was in securityfs when the fault hit`);
+        assert.equal(f.error?.exitCode, 4, `${f.name}: ${JSON.stringify(f.error)}`);
+        assert.match(f.error!.message, /^step \d+ loadPolicy\b/, f.name);
+        assert.deepEqual(f.after, f.before, `${f.name}: policy/namespaces and the markers are as before`);
+        assert.deepEqual([f.retry, f.markersEnd], ['ok', []], f.name);
+      }
+    });
+
+    it('reliability: hooks SIGKILLed after the mkdir, then lsmns gc removes exactly the namespaces the journal proves lsmns made', () => {
+      type Report = { removed: { namespace: string }[]; unproven: { namespace: string }[]; failed: unknown[] };
+      const c = doc.checks.reliability as { error?: string; kills: { point: string; ns: string; signal: string | null; left: boolean }[]; beforeGc: string[]; afterGc: { namespaces: string[]; markers: string[] }; live: { status: number; stderr: string; stopStatus: number }; gc: { status: number; report: Report; stderr: string }; secondGc: { report: Report }; end: { namespaces: string[]; markers: string[] } };
+      assert.equal(c.error, undefined, c.error);
+      assert.equal(c.live.status, 0, c.live.stderr);
+      assert.deepEqual(c.kills.map((x) => [x.point, x.signal, x.left]), AFTER_MKDIR_KILLS.map((p) => [p, 'SIGKILL', true]), 'each hook died after its mkdir');
+      assert.equal(c.gc.status, 0, c.gc.stderr);
+      const proven = ['rel-k-marker-ready', 'rel-k-policy-load', 'rel-k-policy-marker'];
+      assert.deepEqual(c.gc.report.removed.map((x) => x.namespace).sort(), proven);
+      assert.deepEqual([c.gc.report.unproven.map((x) => x.namespace), c.gc.report.failed], [['rel-k-mkdir'], []], 'killed right after the mkdir: reported, left');
+      assert.deepEqual(c.afterGc.namespaces, c.beforeGc.filter((n) => !proven.includes(n)), 'only those went');
+      assert.ok(['rel-foreign', 'rel-live', 'rel-k-mkdir'].every((n) => c.afterGc.namespaces.includes(n)), 'the unmarked, the held and the unproven namespaces stay');
+      assert.deepEqual(c.afterGc.markers, ['rel-live.json'], 'only the live container\'s marker is left');
+      assert.deepEqual([c.secondGc.report.removed, c.secondGc.report.unproven], [[], []], 'a second GC changes nothing');
+      assert.equal(c.live.stopStatus, 0);
+      assert.deepEqual([c.end.namespaces.filter((n) => n.startsWith('rel-')), c.end.markers], [[], []]);
     });
 
     it('leaves no task behind', () => {

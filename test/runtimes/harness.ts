@@ -202,6 +202,32 @@ export async function startContainerd(dir: string): Promise<Containerd> {
   };
 }
 
+/** What a shim test runs against: its sim env, the runtime's --root, and the runtime program (runtimeWrapper). */
+export interface ShimTarget {
+  e: SimEnv;
+  root: string;
+  wrapper: string;
+}
+
+/**
+ * The runners of a test that drives a real runtime through `lsmns runtime`: shim (the Node shim, extra env on
+ * top of the sim's), direct (the runtime itself), status, and stop (kill, wait, delete through the shim). The
+ * target is read at each call: tests set it up in before/beforeEach.
+ */
+export function shimRunner(at: () => ShimTarget) {
+  const env = (extra: NodeJS.ProcessEnv = {}) => ({ ...process.env, ...at().e.env, ...extra });
+  const shim = (args: string[], extra: NodeJS.ProcessEnv = {}) => {
+    const { e, root, wrapper } = at();
+    return runToFile(process.execPath, [LSMNS, 'runtime', '--runtime', wrapper, '--', '--root', root, ...args], { dir: e.dir, env: env(extra), cwd: e.dir });
+  };
+  return {
+    env, shim,
+    direct: (args: string[]) => spawnSync(at().wrapper, ['--root', at().root, ...args], { encoding: 'utf8' }),
+    status: (id: string) => containerStatus([at().wrapper], at().root, id),
+    stop: (id: string) => killAndDelete(shim, [at().wrapper], at().root, id),
+  };
+}
+
 /** A runtime program (for ctr --runc-binary, podman --runtime) that runs the lsmns shim front over runc in env e. */
 export function shimWrapper(e: SimEnv): string {
   const wrapper = join(e.dir, 'lsmns-runc');

@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { existsSync, readdirSync } from 'node:fs';
-import { ANNOTATIONS, LSMNS, busyboxBundle, containerStatus, killAndDelete, runToFile, runtimeWrapper, simEnv, RUNTIMES, type SimEnv } from './harness.js';
+import { ANNOTATIONS, LSMNS, busyboxBundle, runToFile, runtimeWrapper, shimRunner, simEnv, RUNTIMES, type SimEnv } from './harness.js';
 
 // Issue 16's real-runtime cases: a bundle's own failing poststop hook, a duplicate create, hooks killed at
 // random points followed by `lsmns gc`.
@@ -13,10 +12,7 @@ describe('reliability with a real runtime (issue 16)', function () {
   let e: SimEnv;
   let root: string;
   let wrapper: string;
-  const env = () => ({ ...process.env, ...e.env });
-  const shim = (args: string[]) => runToFile(process.execPath, [LSMNS, 'runtime', '--runtime', wrapper, '--', '--root', root, ...args], { dir: e.dir, env: env(), cwd: e.dir });
-  const direct = (args: string[]) => spawnSync(wrapper, ['--root', root, ...args], { encoding: 'utf8' });
-  const status = (id: string) => containerStatus([wrapper], root, id);
+  const { env, shim, direct, status, stop } = shimRunner(() => ({ e, root, wrapper }));
   beforeEach(async () => {
     e = await simEnv('lsmns-rel-');
     root = join(e.dir, 'root');
@@ -29,14 +25,14 @@ describe('reliability with a real runtime (issue 16)', function () {
     assert.equal(shim(['create', '--bundle', b1, 'fp1']).status, 0);
     assert.equal(shim(['start', 'fp1']).status, 0);
     assert.deepEqual(e.namespaces(), [{ name: 'tenant-a', profiles: ['p'] }]);
-    await killAndDelete(shim, [wrapper], root, 'fp1');
+    await stop('fp1');
     direct(['delete', '--force', 'fp1']);
     assert.equal(status('fp1'), null);
     assert.deepEqual(e.namespaces(), [], 'lsmns\'s poststop ran before the failing one');
     const b2 = busyboxBundle(e.dir, { name: 'f2', annotations: ANNOTATIONS });
     const c2 = shim(['create', '--bundle', b2, 'fp2']);
     assert.equal(c2.status, 0, c2.out);
-    assert.equal((await killAndDelete(shim, [wrapper], root, 'fp2')).status, 0);
+    assert.equal((await stop('fp2')).status, 0);
     assert.deepEqual(e.namespaces(), []);
   });
 
@@ -50,7 +46,7 @@ describe('reliability with a real runtime (issue 16)', function () {
     assert.notEqual(again.status, 0, 'the runtime refuses a second container of that id');
     assert.equal(status('dup1'), 'running');
     assert.deepEqual(e.tasks(), tasks);
-    assert.equal((await killAndDelete(shim, [wrapper], root, 'dup1')).status, 0);
+    assert.equal((await stop('dup1')).status, 0);
     assert.deepEqual(e.tasks(), [], 'the first container\'s poststop found its record and ended its task');
     assert.deepEqual(e.namespaces(), []);
   });

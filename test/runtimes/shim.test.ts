@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ANNOTATIONS, LSMNS, RUNTIMES, SHIM_FRONT, busyboxBundle, containerStatus, killAndDelete, runToFile, runtimeWrapper, simEnv, type SimEnv } from './harness.js';
+import { ANNOTATIONS, LSMNS, RUNTIMES, SHIM_FRONT, busyboxBundle, runToFile, runtimeWrapper, shimRunner, simEnv, type SimEnv } from './harness.js';
 import { waitFor } from '../support/wait.js';
 
 // `lsmns runtime` in front of real runc and crun, on bundles that carry only annotations: the shim adds the
@@ -15,11 +15,7 @@ describe('lsmns runtime (the shim) with real runtimes', function () {
       let e: SimEnv;
       let root: string;
       let wrapper: string;
-      const env = () => ({ ...process.env, ...e.env });
-      const shim = (args: string[]) => runToFile(process.execPath, [LSMNS, 'runtime', '--runtime', wrapper, '--', '--root', root, ...args], { dir: e.dir, env: env(), cwd: e.dir });
-      const direct = (args: string[]) => spawnSync(wrapper, ['--root', root, ...args], { encoding: 'utf8' });
-      const status = (id: string) => containerStatus([wrapper], root, id);
-      const stop = (id: string) => killAndDelete(shim, [wrapper], root, id);
+      const { env, shim, direct, status, stop } = shimRunner(() => ({ e, root, wrapper }));
       before(async () => {
         e = await simEnv(`lsmns-shim-${rt.name}-`);
         root = join(e.dir, 'root');

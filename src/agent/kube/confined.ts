@@ -18,6 +18,8 @@ export interface ConfinedCheckOptions {
   now: () => number;
   /** Records an Event once per key and pod. */
   event: (p: NodePod, reason: EventReason, message: string, onceKey: string) => Promise<void>;
+  /** A container whose label could not be read (it exited meanwhile, or /proc refused): the pod is skipped. */
+  readFailed?: (p: NodePod, container: string, pid: number, err: Error) => void;
 }
 
 export class ConfinedCheck {
@@ -44,7 +46,15 @@ export class ConfinedCheck {
     for (const { c, s } of runningApps) {
       const pid = await resolve(s!.id!);
       if (pid === null) return; // not visible yet: try again on the next pass
-      const label = stripMode(await this.o.port.readTaskLabel(pid));
+      let raw: string;
+      try {
+        raw = await this.o.port.readTaskLabel(pid);
+      } catch (e) {
+        // One unreadable container must not stop the pass for every other pod: report it, judge it next pass.
+        this.o.readFailed?.(p, c.name, pid, e as Error);
+        return;
+      }
+      const label = stripMode(raw);
       if (!labelMatches(c.label!, label)) {
         await this.setCondition(p, 'False', 'LabelMismatch', `container ${c.name} (pid ${pid}) runs as ${label}, not the planned ${c.label}`);
         this.confirmed.set(p.uid, ids);

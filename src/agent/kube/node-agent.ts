@@ -86,7 +86,13 @@ export class NodeAgent {
     // Only which policies a ConfigMap offers is kept; the text is fetched when a local pod needs it.
     this.configMaps = policyMapInformer({ api: o.api, hooks, logger: o.logger, watchdogMs: o.watchdogMs, kick });
     this.events = new EventRecorder({ api: o.api, component: 'lsmns-agent', host: o.nodeName, logger: o.logger, onRecorded: (reason, type) => this.metrics.events.inc({ reason, type }) });
-    this.confined = new ConfinedCheck({ api: o.api, port: o.port, resolvePid: o.resolvePid, now: this.o.now, event: (p, reason, message, key) => this.event(p, reason, message, key) });
+    this.confined = new ConfinedCheck({
+      api: o.api, port: o.port, resolvePid: o.resolvePid, now: this.o.now, event: (p, reason, message, key) => this.event(p, reason, message, key),
+      readFailed: (p, container, pid, err) => {
+        this.metrics.podCheckErrors.inc({ check: 'label-read' });
+        this.o.logger.warn({ event: 'confined-read-failed', pod: `${p.namespace}/${p.name}`, container, pid, err: err.message }, 'could not read a container\'s label: the pod is skipped in this pass and judged again on the next');
+      },
+    });
     this.policies = new PolicySync({ api: o.api, policyDir: o.policyDir, nodeName: o.nodeName, logger: o.logger, configMaps: this.configMaps, precompile: o.precompile });
   }
 
@@ -197,23 +203,33 @@ export class NodeAgent {
     const wanted = new Map<string, WantedPolicy>();
     const markers = new Map(this.o.owners.list().map((r) => [r.podKey, r]));
     for (const p of local) {
-      if (!this.enabled(p) || readSpec(p.pod.metadata?.annotations).status !== 'ok') continue;
-      if (p.containers.some((c) => c.running) && !this.runningDigest.has(p.uid)) this.runningDigest.set(p.uid, p.digest);
-      const pl = this.planOf(p);
-      if (!pl || pl.outcome === 'invalid') continue;
-      if (pl.outcome === 'infeasible') {
-        await this.event(p, 'NotPossibleOnNode', `not possible on node ${this.o.nodeName}: ${pl.blockers.map((b) => `${b.code}: ${b.message} (remedy: ${b.remedy})`).join('; ')}`);
-        continue;
+      try {
+        await this.passPod(p, wanted, markers);
+      } catch (e) {
+        // One pod's failure (an API call, a label read) skips that pod only; the others and the policy sync go on.
+        this.metrics.podCheckErrors.inc({ check: 'pod' });
+        this.o.logger.warn({ event: 'pod-check-failed', pod: `${p.namespace}/${p.name}`, err: (e as Error).message }, 'node agent pass: pod skipped, judged again on the next pass');
       }
-      const pol = pl.input.spec?.policy;
-      if (pol) wanted.set(...wantedPolicy(pol.ref, pol.scope, p.namespace, this.o.lsmnsNamespace));
-      const rec = markers.get(pl.input.podKey);
-      if (rec && rec.state === 'ready') {
-        await this.event(p, 'NamespaceCreated', `AppArmor policy namespace ${rec.namespace} created for the pod on node ${this.o.nodeName}`);
-        if (rec.policy) await this.event(p, 'PolicyLoaded', `policy ${rec.policy.ref} (${rec.policy.digest.slice(0, 19)}) loaded into :${rec.namespace}: with profiles ${rec.policy.profiles.join(', ') || '(none)'}`);
-      }
-      await this.confined.check(p, pl);
     }
     await this.policies.sync(wanted);
+  }
+
+  private async passPod(p: NodePod, wanted: Map<string, WantedPolicy>, markers: Map<string, OwnerRecord>): Promise<void> {
+    if (!this.enabled(p) || readSpec(p.pod.metadata?.annotations).status !== 'ok') return;
+    if (p.containers.some((c) => c.running) && !this.runningDigest.has(p.uid)) this.runningDigest.set(p.uid, p.digest);
+    const pl = this.planOf(p);
+    if (!pl || pl.outcome === 'invalid') return;
+    if (pl.outcome === 'infeasible') {
+      await this.event(p, 'NotPossibleOnNode', `not possible on node ${this.o.nodeName}: ${pl.blockers.map((b) => `${b.code}: ${b.message} (remedy: ${b.remedy})`).join('; ')}`);
+      return;
+    }
+    const pol = pl.input.spec?.policy;
+    if (pol) wanted.set(...wantedPolicy(pol.ref, pol.scope, p.namespace, this.o.lsmnsNamespace));
+    const rec = markers.get(pl.input.podKey);
+    if (rec && rec.state === 'ready') {
+      await this.event(p, 'NamespaceCreated', `AppArmor policy namespace ${rec.namespace} created for the pod on node ${this.o.nodeName}`);
+      if (rec.policy) await this.event(p, 'PolicyLoaded', `policy ${rec.policy.ref} (${rec.policy.digest.slice(0, 19)}) loaded into :${rec.namespace}: with profiles ${rec.policy.profiles.join(', ') || '(none)'}`);
+    }
+    await this.confined.check(p, pl);
   }
 }

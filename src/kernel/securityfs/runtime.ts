@@ -29,6 +29,11 @@ export class OciRuntime implements RuntimePort {
 
   abandoned(): void {}
 
+  /** The label lives in config.json, which goes with the bundle: nothing of the shim's is left to sweep. */
+  async sweep(): Promise<string[]> {
+    return [];
+  }
+
   async starting(): Promise<SpawnedTask | null> {
     return null;
   }

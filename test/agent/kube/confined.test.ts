@@ -50,6 +50,34 @@ describe('agent/kube/confined', () => {
     assert.ok(!h.srv.events.some((e) => (e.body as { reason: string }).reason === 'Confined'));
   });
 
+  it('a container whose label cannot be read is skipped and reported (log, metric); the pass goes on with the other pods, and judges it again next time', async () => {
+    const ann = { 'lsmns.io/apparmor-namespace': 'tenant-web', 'lsmns.io/apparmor-profile': 'p', 'lsmns.io/apparmor-policy': 'web' };
+    const gone = podObj('team-a', 'gone', { uid: 'a1b2c3d4-0000-4000-8000-000000000004', runtimeClassName: 'lsmns', annotations: { ...ann, 'lsmns.io/apparmor-namespace': 'tenant-gone' } });
+    const web = podObj('team-b', 'web', { uid: 'a1b2c3d4-0000-4000-8000-000000000005', runtimeClassName: 'lsmns', annotations: ann });
+    const task = (await h.runPodOnNode(web, PROFILE_P)).tasks.find((t) => t.container === 'app')!;
+    const other = 'containerd://fedcba9876543210fedcba9876543210';
+    h.pids.set(other, 99_999); // no such task: the read fails (the container exited between the lookup and the read)
+    h.pids.set(CID, task.pid);
+    const running = (pod: typeof web, id: string) => ({ ...pod, status: { containerStatuses: [{ name: 'app', containerID: id, state: { running: {} } }] } });
+    h.srv.put('pods', running(gone, other)); // listed first: before, its failure ended the pass here
+    h.srv.put('pods', running(web, CID));
+    const agent = await h.startAgent();
+    const conditions = () => h.srv.patches.filter((p) => p.path.endsWith('/status')).map((p) => p.path.split('/')[6]);
+    assert.deepEqual(conditions(), ['web'], 'the readable pod got its condition');
+    const warned = h.logged.filter((l) => l.o.event === 'confined-read-failed');
+    // Once per pass (the agent has made one or more by now), each naming the pod, the container and the pid.
+    assert.ok(warned.length >= 1);
+    assert.deepEqual(new Set(warned.map((l) => JSON.stringify([l.level, l.o.pod, l.o.container, l.o.pid]))), new Set([JSON.stringify(['warn', 'team-a/gone', 'app', 99_999])]));
+    assert.match(String(warned[0]!.o.err), /99999|ESRCH|no such/i);
+    const metrics = await agent.metrics.registry.metrics();
+    assert.match(metrics, new RegExp(`lsmns_agent_pod_check_errors_total\\{check="label-read",component="agent"\\} ${warned.length}\n`));
+    assert.doesNotMatch(metrics, /lsmns_reconcile_total\{result="error"/, 'no pass failed as a whole');
+    // Readable on a later pass: judged then (the skip was not remembered as a verdict).
+    h.pids.set(other, task.pid);
+    await agent.syncNow();
+    assert.deepEqual(conditions(), ['web', 'gone']);
+  });
+
   it('finds a container\'s init from /proc/<pid>/cgroup: the process whose parent is outside the container', async () => {
     const proc = join(tempDir('lsmns-proc-'), 'proc');
     const id = '0123456789abcdef0123456789abcdef';

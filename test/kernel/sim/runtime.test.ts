@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { SimRuntime } from '../../../src/kernel/sim/runtime.js';
 import { simView } from '../../../src/kernel/sim/view.js';
@@ -23,6 +24,37 @@ describe('kernel/sim/runtime', () => {
     assert.equal((await rt.starting(b))!.pid, t.pid, 'a second createRuntime starts nothing new');
     await rt.stopped(b);
     assert.deepEqual(tasks(), []);
+  });
+
+  it('GC sweeps what a killed shim or runtime left: a record never taken up (after the grace), and a played init whose real init is gone', async () => {
+    const { rt, tasks } = env();
+    const now = Date.now();
+    rt.prepare({ dir: '/never', containerId: 'n1', doc: {} }, intent);
+    const real = spawn('sleep', ['60'], { stdio: 'ignore' });
+    const live = spawn('sleep', ['60'], { stdio: 'ignore' });
+    try {
+      for (const [id, child] of [['d1', real], ['l1', live]] as const) {
+        rt.prepare({ dir: `/${id}`, containerId: id, doc: {} }, intent);
+        await rt.starting({ dir: `/${id}`, containerId: id, initPid: child.pid });
+      }
+      assert.deepEqual(await rt.sweep({ now, graceMs: 60_000, dryRun: false }), [], 'inside the grace, and every init alive: nothing goes');
+      const exited = new Promise((res) => real.once('exit', res));
+      real.kill('SIGKILL');
+      await exited;
+      const dry = await rt.sweep({ now: now + 60_000, graceMs: 60_000, dryRun: true });
+      assert.equal(dry.length, 2);
+      assert.equal(tasks().length, 2, 'a dry run ends nothing');
+      const swept = await rt.sweep({ now: now + 60_000, graceMs: 60_000, dryRun: false });
+      assert.deepEqual(swept, dry);
+      assert.match(swept.join('\n'), /container n1 .*never started/);
+      assert.match(swept.join('\n'), new RegExp(`container d1 .*init \\(pid ${real.pid}\\) is gone`));
+      assert.deepEqual(tasks().map((t) => t[1]), ['l1'], 'the live container keeps its played init');
+      assert.deepEqual(await rt.sweep({ now: now + 60_000, graceMs: 60_000, dryRun: false }), [], 'a second sweep finds nothing');
+      await rt.stopped({ dir: '/l1', containerId: 'l1' });
+      assert.deepEqual(tasks(), []);
+    } finally {
+      live.kill('SIGKILL');
+    }
   });
 
   it('a duplicate create of a running container keeps its record, and the refused create drops nothing', async () => {

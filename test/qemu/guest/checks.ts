@@ -9,6 +9,7 @@ import { SecurityfsKernel } from '../../../src/kernel/securityfs/port.js';
 import { TENANT } from '../../kernel/fidelity/scenarios.js';
 import { containerChecks } from './containers.js';
 import { mediationCheck } from './mediation.js';
+import { reliabilityCheck } from './reliability.js';
 
 export const REPO = fileURLToPath(new URL('../../../../', import.meta.url)).replace(/\/$/, '');
 
@@ -63,5 +64,9 @@ export const GUEST_CHECKS: GuestCheck[] = [
       const r = spawnSync(process.execPath, [`${REPO}/bin/lsmns.cjs`, 'probe', '--backend', 'securityfs', '--output', 'json'], { encoding: 'utf8', timeout: 120_000 });
       return { status: r.status, output: JSON.parse(r.stdout || 'null') as unknown, stderr: r.stderr.trim() };
     },
+  },
+  {
+    name: 'reliability',
+    run: (k) => reliabilityCheck(k, REPO),
   },
 ];
