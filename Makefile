@@ -77,9 +77,10 @@ test-cri: build
 # critest (sigs.k8s.io/cri-tools' CRI validation suite, built from the Go module proxy into
 # /var/cache/lsmns-cluster/cri-tools-<version>/) against a private containerd 1.6, with the default handler and with
 # handler lsmns from `lsmns install --containerd 2` (served, sim). Fails when a spec passes only on the default
-# handler; the comparison is in .work/critest/comparison.txt. Needs root, Go on a first run, docker-registry.
+# handler; the comparison is in .work/critest/<containerd>/comparison.txt. Needs root, Go on a first run,
+# docker-registry. CRITEST_CONTAINERD=DIR runs the containerd (and its shim) in DIR instead of Debian's.
 test-critest: build
-	$(MOCHA) --timeout 1200000 'dist/test/critest/**/*.test.js'
+	LSMNS_CRITEST_CONTAINERD=$(CRITEST_CONTAINERD) $(MOCHA) --timeout 1200000 'dist/test/critest/**/*.test.js'
 
 # Only the Kubernetes path's tests on Debian's 6.1 AppArmor kernel (test-qemu runs them too, in the same 6.1 boot
 # as the port-level scenarios): CRI handler lsmns with the securityfs backend, the node agent setting Confined.

@@ -79,6 +79,8 @@ export interface LabOptions {
    * -t PID -m -n` (see pid).
    */
   isolated?: boolean;
+  /** containerd's sandbox_image (default: lsmns.test/pause:1, imported at start). */
+  sandboxImage?: string;
   /** TOML appended to containerd's config (before the handler), e.g. registry mirrors. */
   extraConfig?: string;
   /** The CNI conflist for pods that are not hostNetwork, given the lab's directory; Debian's plugins run it. */
@@ -112,7 +114,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
 [plugins."io.containerd.internal.v1.opt"]
   path = "${B}/opt"
 [plugins."io.containerd.grpc.v1.cri"]
-  sandbox_image = "lsmns.test/pause:1"
+  sandbox_image = "${this.o.sandboxImage ?? 'lsmns.test/pause:1'}"
   disable_tcp_service = true
   restrict_oom_score_adj = ${restrict}
   stream_server_address = "127.0.0.1"

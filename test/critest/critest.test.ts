@@ -14,7 +14,6 @@ import { fileURLToPath } from 'node:url';
 import { CriLab, criAvailable, installedNode, type InstalledNode } from '../cri/lab.js';
 
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
-const OUT = join(REPO, '.work', 'critest');
 const REGISTRY = '127.0.0.1:5000'; // in containerd's own network namespace
 /** The registries critest's image names point at. */
 const UPSTREAMS = ['registry.k8s.io', 'gcr.io', 'k8s.gcr.io'];
@@ -66,6 +65,8 @@ describe('critest (cri-tools CRI validation) with the default handler and with l
   let lab: CriLab;
   let node: InstalledNode;
   let bin: string;
+  /** Where the reports go: .work/critest/<containerd's version>/. */
+  let OUT: string;
   let registry: ReturnType<typeof spawn> | null = null;
   const runs: Run[] = [];
 
@@ -81,8 +82,14 @@ describe('critest (cri-tools CRI validation) with the default handler and with l
     assert.equal(build.status, 0, 'scripts/cluster/build-critest.sh failed');
     bin = build.stdout.trim();
     node = await installedNode('lsmns-critest-', 'served');
+    // Another containerd (a directory with containerd and containerd-shim-runc-v2, e.g. the cluster's 2.x build)
+    // instead of Debian's 1.6: make test-critest CRITEST_CONTAINERD=DIR. It reads the same version 2 config.
+    const other = process.env.LSMNS_CRITEST_CONTAINERD;
     lab = new CriLab({
-      handler: node.handler, nodeEnv: true, isolated: true,
+      handler: node.handler, nodeEnv: true, isolated: true, pathFirst: other ? [other] : [],
+      // A pause that starts nothing, as Kubernetes' (the lab's own runs a `sleep` loop, seen in the pod's PID
+      // namespace by the execSync-timeout spec), pulled through the mirror below.
+      sandboxImage: 'registry.k8s.io/pause:3.10',
       // Every registry critest names is mirrored by the loopback one, so the images keep their names and tags.
       // (critest's --registry-prefix would drop the tags: framework.PrepareImageName keeps only the path.)
       extraConfig: UPSTREAMS.map((u) => `[plugins."io.containerd.grpc.v1.cri".registry.mirrors."${u}"]\n  endpoint = ["http://${REGISTRY}"]`).join('\n'),
@@ -96,6 +103,9 @@ describe('critest (cri-tools CRI validation) with the default handler and with l
       }),
     });
     await lab.start();
+    const version = /msg="starting containerd".* version="?([^"\s]+)/.exec(readFileSync(join(lab.dir, 'containerd.log'), 'utf8'))?.[1] ?? 'unknown';
+    console.log(`    containerd ${version}`);
+    OUT = join(REPO, '.work', 'critest', `containerd-${version.replace(/[^\w.-]+/g, '_')}`);
     // The registry serves a store that outlives the run (.work/critest-registry), so images are pushed once.
     const store = join(REPO, '.work', 'critest-registry');
     mkdirSync(store, { recursive: true });
@@ -149,7 +159,7 @@ describe('critest (cri-tools CRI validation) with the default handler and with l
     const [d, l] = runs as [Run, Run];
     const names = [...new Set([...d.specs.keys(), ...l.specs.keys()])].sort();
     const count = (r: Run, s: State) => [...r.specs.values()].filter((v) => v === s).length;
-    const lines = [`# critest ${bin}: spec | default | lsmns`];
+    const lines = [`# critest ${bin}, ${OUT}: spec | default | lsmns`];
     for (const n of names) lines.push(`${n} | ${d.specs.get(n) ?? '-'} | ${l.specs.get(n) ?? '-'}`);
     const diff = names.filter((n) => d.specs.get(n) !== l.specs.get(n));
     lines.push('', ...runs.map((r) => `${r.handler}: ${r.seconds} s, passed ${count(r, 'passed')}, failed ${count(r, 'failed') + count(r, 'other')}, skipped ${count(r, 'skipped')}; passed on a second attempt: ${r.retried.length ? r.retried.join('; ') : 'none'}`));

@@ -14,12 +14,14 @@
 #                                        cri-tools' images/build does (1002, www-data, 1003:1004, www-data:1004,
 #                                        and 1000 in group 50000 for test-image-predefined-group)
 #   pause:3.9                            what registry.k8s.io/pause:3.9 and k8s.gcr.io/pause:3.9 both become
+#   pause:3.10                           the pods' sandbox image (containerd's sandbox_image): pause.c, which starts
+#                                        nothing; not 3.9, which an image spec removes
 # The digest-pinned test-image-digest cannot be rebuilt (its digest is upstream's bytes); make test-critest skips
 # the spec that pulls it. The images are pushed only when STORE has no stamp for this script's inputs.
 set -euo pipefail
 reg=$1 store=$2
 here=$(cd "$(dirname "$0")" && pwd)
-key=$(cat "$here/images.sh" "$here/nonewprivs.c" /bin/busybox | sha256sum | cut -c1-16)
+key=$(cat "$here/images.sh" "$here/nonewprivs.c" "$here/pause.c" /bin/busybox | sha256sum | cut -c1-16)
 [ -f "$store/lsmns-critest-images-$key" ] && { echo "critest images: cached in $store ($key)" >&2; exit 0; }
 t=$(date +%s)
 w=$(mktemp -d /tmp/lsmns-critest-images.XXXXXX)
@@ -82,6 +84,9 @@ gcc -static -O2 -o "$w/extra/usr/local/bin/nonewprivs" "$here/nonewprivs.c"
 chmod 4755 "$w/extra/usr/local/bin/nonewprivs"
 push e2e-test-images/nonewprivs:1.3 --entrypoint '["/usr/local/bin/nonewprivs"]' --cmd '[]'
 push pause:3.9 --entrypoint '["/bin/sh","-c","trap \"exit 0\" TERM INT; while :; do sleep 3600 & wait $!; done"]' --cmd '[]'
+mkdir -p "$w/extra"
+gcc -static -O2 -o "$w/extra/pause" "$here/pause.c"
+push pause:3.10 --entrypoint '["/pause"]' --cmd '[]'
 for u in test-image-user-uid=1002 test-image-user-username=www-data test-image-user-uid-group=1003:1004 test-image-user-username-group=www-data:1004; do
   push "k8s-staging-cri-tools/${u%%=*}:latest" --user "${u#*=}"
 done
