@@ -15,8 +15,10 @@ APT_PACKAGES=(
   systemd                                   # systemd-socket-activate: the agent's socket activation test
   apparmor-profiles apparmor-profiles-extra # test-policy-corpus: the profiles the policy parser is checked on
   buildah containernetworking-plugins nftables iproute2  # cluster-up: the lsmns image, the pod bridge, kube-proxy
+  docker-registry                           # test-critest: critest's images, served on loopback (built with buildah)
 )
-# cluster-up also needs Go (1.26, not from apt: the machine has it) to build Kubernetes and etcd from the module proxy.
+# cluster-up and test-critest also need Go (1.26, not from apt: the machine has it) to build Kubernetes, etcd and
+# critest from the module proxy.
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done

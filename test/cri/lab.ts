@@ -17,8 +17,11 @@ import { LSMNS, simEnv, withoutLsmns, type SimEnv } from '../runtimes/harness.js
 const HERE = fileURLToPath(new URL('../../../test/cri/', import.meta.url));
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 
-/** What a node without lsmns or Node on its PATH still has: containerd, its shims, runc, sh and socat. */
-const NODE_TOOLS = ['containerd', 'containerd-shim', 'containerd-shim-runc-v1', 'containerd-shim-runc-v2', 'runc', 'sh', 'socat'];
+/**
+ * What a node without lsmns or Node on its PATH still has: containerd, its shims, runc, sh and socat, and what
+ * CNI's portmap plugin runs (iptables).
+ */
+const NODE_TOOLS = ['containerd', 'containerd-shim', 'containerd-shim-runc-v1', 'containerd-shim-runc-v2', 'runc', 'sh', 'socat', 'iptables', 'ip6tables', 'iptables-restore', 'ip6tables-restore'];
 
 /** A directory of links to NODE_TOOLS only, for containerd's PATH. */
 function nodeBin(dir: string): string {
@@ -70,6 +73,18 @@ export interface LabOptions {
   mountSetup?: string[];
   /** Directories put in front of a node's PATH (nodeEnv), e.g. one with an `lsmns` as an npm install has. */
   pathFirst?: string[];
+  /**
+   * A network and a mount namespace of containerd's own: pods' bridge, routes and host ports stay off the host's,
+   * and / is rshared inside as on a systemd host (this host's / is private), for clients entered with `nsenter
+   * -t PID -m -n` (see pid).
+   */
+  isolated?: boolean;
+  /** containerd's sandbox_image (default: lsmns.test/pause:1, imported at start). */
+  sandboxImage?: string;
+  /** TOML appended to containerd's config (before the handler), e.g. registry mirrors. */
+  extraConfig?: string;
+  /** The CNI conflist for pods that are not hostNetwork, given the lab's directory; Debian's plugins run it. */
+  cni?: (dir: string) => string;
 }
 
 export class CriLab {
@@ -99,13 +114,13 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
 [plugins."io.containerd.internal.v1.opt"]
   path = "${B}/opt"
 [plugins."io.containerd.grpc.v1.cri"]
-  sandbox_image = "lsmns.test/pause:1"
+  sandbox_image = "${this.o.sandboxImage ?? 'lsmns.test/pause:1'}"
   disable_tcp_service = true
   restrict_oom_score_adj = ${restrict}
   stream_server_address = "127.0.0.1"
   stream_server_port = "0"
 [plugins."io.containerd.grpc.v1.cri".cni]
-  bin_dir = "${B}/cni/bin"
+  bin_dir = "${this.o.cni ? '/usr/lib/cni' : `${B}/cni/bin`}"
   conf_dir = "${B}/cni/net.d"
 [plugins."io.containerd.grpc.v1.cri".containerd]
   snapshotter = "native"
@@ -114,8 +129,9 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
   runtime_type = "io.containerd.runc.v2"
 [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
   Root = "${B}/runc-root"
-
+${this.o.extraConfig ?? ''}
 ${this.o.handler ?? renderContainerdHandler(2, { shimPath: this.o.shimPath ?? join(REPO, 'hooks', 'lsmns-runtime') })}`);
+    if (this.o.cni) writeFileSync(join(B, 'cni/net.d/10-lab.conflist'), this.o.cni(B));
     const base = this.o.nodeEnv ? Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('LSMNS_'))) : process.env;
     const env = { ...base, PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', ...(this.o.env ?? {}) };
     const log = join(B, 'containerd.log');
@@ -131,9 +147,9 @@ ${this.o.handler ?? renderContainerdHandler(2, { shimPath: this.o.shimPath ?? jo
       'mkdir -p /sys/module/apparmor/parameters',
       'echo Y >/sys/module/apparmor/parameters/enabled',
     ].join('; ');
-    const setup = [...(this.o.fakeAppArmor ? [fake] : []), ...(this.o.mountSetup ?? [])];
+    const setup = [...(this.o.isolated ? ['ip link set lo up', 'mount --make-rshared /'] : []), ...(this.o.fakeAppArmor ? [fake] : []), ...(this.o.mountSetup ?? [])];
     this.proc = setup.length > 0
-      ? spawn('unshare', ['-m', '--propagation', 'private', 'sh', '-c', `set -e; ${setup.join('; ')}; ${run}`], { env, stdio: 'ignore' })
+      ? spawn('unshare', ['-m', ...(this.o.isolated ? ['-n'] : []), '--propagation', 'private', 'sh', '-c', `set -e; ${setup.join('; ')}; ${run}`], { env, stdio: 'ignore' })
       : spawn('sh', ['-c', run], { env, stdio: 'ignore' });
     for (let i = 0; i < 600; i++) {
       if (existsSync(this.sock) && spawnSync('ctr', ['--address', this.sock, 'plugins', 'ls'], { encoding: 'utf8' }).stdout.match(/io\.containerd\.grpc\.v1\s+cri\s+\S+\s+ok/)) break;
@@ -149,6 +165,9 @@ ${this.o.handler ?? renderContainerdHandler(2, { shimPath: this.o.shimPath ?? jo
     const v1 = (grpc.loadPackageDefinition(def) as any).runtime.v1;
     this.rt = new v1.RuntimeService(`unix://${this.sock}`, grpc.credentials.createInsecure()) as Client;
   }
+
+  /** containerd's pid (unshare and sh exec it): `nsenter -t PID -m -n` runs a command in its namespaces (isolated). */
+  get pid(): number { return this.proc!.pid!; }
 
   private readonly sandboxes = new Set<string>();
 
