@@ -1,0 +1,109 @@
+// Issue 16's fault table (test/apply/fault-table.ts) on a real AppArmor kernel: every step with a kernel call, of
+// every golden plan that is ready to apply, × every errno, through faultyPort around the SecurityfsKernel in
+// process. Each run records how it failed, securityfs's listing before and after it (the namespaces under
+// policy/namespaces, recursively, with their profiles, and the kernel's profiles file), the ownership markers,
+// and whether an unmarked namespace that someone else made survived. Then the same run without the fault (and
+// its poststop) must work and leave securityfs as it was at the start. Returns data; qemu.test.ts judges it.
+// LSMNS_FAULTS=all runs the whole table; otherwise a subset (faultSubset) keeps the check inside CI's time.
+
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { applyPlan, type ApplyContext } from '../../../src/apply/executor.js';
+import { OciRuntime } from '../../../src/kernel/securityfs/runtime.js';
+import type { SecurityfsKernel } from '../../../src/kernel/securityfs/port.js';
+import type { KernelPort } from '../../../src/kernel/port.js';
+import { FilePolicyStore } from '../../../src/policy/store.js';
+import type { Plan } from '../../../src/plan/types.js';
+import { faultyPort } from '../../apply/fault-port.js';
+import { ACTORS, PROFILE, failureOf, faultRuns, hostProfilesOf, writePolicies, type FaultRun } from '../../apply/fault-table.js';
+
+/** An unmarked namespace made before the runs: lsmns must never remove it. */
+export const FOREIGN = 'faults-foreign';
+
+/** Namespaces recursively, each with its profiles, then the kernel's own profiles file (which names them all). */
+async function listing(k: KernelPort & { profilesListing(): Promise<string[]> }): Promise<string> {
+  const walk = async (parent: string): Promise<unknown[]> => {
+    const out: unknown[] = [];
+    for (const n of await k.listNamespaces(parent)) {
+      const ns = parent ? `${parent}//${n}` : n;
+      out.push({ ns, profiles: await k.listProfiles(ns), children: await walk(ns) });
+    }
+    return out;
+  };
+  return JSON.stringify({ namespaces: await walk(''), profiles: await k.profilesListing() });
+}
+
+/** The ownership markers of a state dir, each with its content. */
+function markers(stateDir: string): Record<string, string> {
+  const root = join(stateDir, 'owners');
+  const out: Record<string, string> = {};
+  if (!existsSync(root)) return out;
+  for (const d of readdirSync(root)) for (const f of readdirSync(join(root, d))) out[`${d}/${f}`] = readFileSync(join(root, d, f), 'utf8');
+  return out;
+}
+
+/**
+ * The CI subset: for each errno, the first run of each step kind and stage in the table's order (a policy load
+ * both before and after the kernel took it). LSMNS_FAULTS=all runs every run.
+ */
+export function faultSubset(runs: FaultRun[]): FaultRun[] {
+  const seen = new Set<string>();
+  return runs.filter((r) => {
+    const key = `${r.step.kind}/${r.stage}/${r.fault.errno}/${r.fault.when}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+export async function faultsCheck(k: SecurityfsKernel, env: NodeJS.ProcessEnv = process.env): Promise<Record<string, unknown>> {
+  const all = await faultRuns();
+  const full = env.LSMNS_FAULTS === 'all';
+  const runs = full ? all : faultSubset(all);
+  const dir = mkdtempSync('/tmp/lsmns-faults-');
+  // The host profiles the plans' labels name, in the root namespace, with apparmor_parser as a node loads them.
+  const hosts = [...new Set(runs.flatMap((r) => hostProfilesOf(r.plan)))];
+  const hostFile = join(dir, 'host-profiles');
+  writeFileSync(hostFile, hosts.map(PROFILE).join(''));
+  const hostLoad = hosts.length ? spawnSync('apparmor_parser', ['-r', '-K', hostFile], { encoding: 'utf8' }) : null;
+  await k.createNamespace(FOREIGN);
+  const start = await listing(k);
+  const policyDirs = new Map<Plan, string>();
+  const results: Record<string, unknown>[] = [];
+  let n = 0;
+  for (const run of runs) {
+    let policyDir = policyDirs.get(run.plan);
+    if (!policyDir) {
+      policyDir = join(dir, `policies-${policyDirs.size}`);
+      writePolicies(run.plan, policyDir);
+      policyDirs.set(run.plan, policyDir);
+    }
+    const stateDir = join(dir, `state-${n++}`);
+    const ctx: Omit<ApplyContext, 'stage'> = { port: k, runtime: new OciRuntime(k, stateDir), policies: new FilePolicyStore(policyDir), stateDir, actors: ACTORS, refs: ['ctr-1'] };
+    const t0 = performance.now();
+    const setup = run.stage === 'poststop' ? await failureOf(applyPlan(run.plan, { ...ctx, stage: 'create' })) : null;
+    const before = { listing: await listing(k), markers: markers(stateDir) };
+    const port = faultyPort(k, run.fault);
+    const failure = await failureOf(applyPlan(run.plan, { ...ctx, port, runtime: new OciRuntime(port, stateDir), stage: run.stage }));
+    const after = { listing: await listing(k), markers: markers(stateDir) };
+    const foreign = (await k.listNamespaces()).includes(FOREIGN);
+    // The node works afterwards: the same run without the fault, then (for a create) its poststop.
+    const retry = await failureOf((async () => {
+      await applyPlan(run.plan, { ...ctx, stage: run.stage });
+      if (run.stage === 'create') await applyPlan(run.plan, { ...ctx, stage: 'poststop' });
+    })());
+    const end = await listing(k);
+    results.push({
+      what: run.what, setup, failure, foreign, retry,
+      unchanged: before.listing === after.listing, markersUnchanged: JSON.stringify(before.markers) === JSON.stringify(after.markers),
+      markersAfter: Object.keys(after.markers), clean: end === start, ms: Math.round(performance.now() - t0),
+      ...(before.listing === after.listing ? {} : { before: before.listing, after: after.listing }),
+      ...(end === start ? {} : { end }),
+    });
+  }
+  await k.removeNamespace(FOREIGN);
+  if (hosts.length) spawnSync('apparmor_parser', ['-R', hostFile]);
+  const sites = new Set(runs.map((r) => `${r.name}/${r.plan.input.podKey}/${r.step.id}`)).size;
+  return { full, tableRuns: all.length, tableSites: new Set(all.map((r) => `${r.name}/${r.plan.input.podKey}/${r.step.id}`)).size, sites, hostLoad: hostLoad && { status: hostLoad.status, stderr: hostLoad.stderr.trim() }, results };
+}
