@@ -3,7 +3,7 @@
 // call, of every golden plan that is ready to apply, fails with every errno; a policy load also fails after the
 // kernel took the write, as a write cut short would.
 
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { ApplyStage } from '../../src/apply/executor.js';
 import type { KernelPort } from '../../src/kernel/port.js';
@@ -24,8 +24,12 @@ export const OP_OF: Partial<Record<Step['kind'], keyof KernelPort>> = {
 /** A run acts for every realizer (as `lsmns apply` does), so that every step's kernel call is made. */
 export const ACTORS: Realizer[] = ['hook', 'shim', 'webhook', 'kernel'];
 
-/** The profile every policy and host profile of the table holds: it compiles with apparmor_parser and allows all. */
-export const PROFILE = (name: string) => `profile ${name} flags=(attach_disconnected) {\n  /** mrwlkix,\n}\n`;
+/**
+ * The profile every policy and host profile of the table holds: it compiles with apparmor_parser and allows all
+ * files, and it lets an unconfined caller's SIGKILL in (AppArmor mediates signal receipt), so that a task the run
+ * started can be ended and its namespace removed on a real kernel.
+ */
+export const PROFILE = (name: string) => `profile ${name} flags=(attach_disconnected) {\n  /** mrwlkix,\n  signal (receive) peer=unconfined,\n}\n`;
 
 export async function readyPlans(name: string): Promise<Plan[]> {
   const plans = await planInputs({ pod: join(PLANS_DIR, name, 'pod.yaml'), readStdin: async () => '' }, caseFacts(name), { delivery: caseArgs(name).delivery ?? 'shim' });
@@ -105,3 +109,12 @@ export async function failureOf(run: Promise<unknown>): Promise<Failure | null> 
 }
 
 export interface Failure { lsmnsError: boolean; exitCode?: number; code?: string; message: string }
+
+/** The ownership markers of a state dir, each with its content: a faulty run leaves them as they were. */
+export function markers(stateDir: string): Record<string, string> {
+  const root = join(stateDir, 'owners');
+  const out: Record<string, string> = {};
+  if (!existsSync(root)) return out;
+  for (const d of readdirSync(root)) for (const f of readdirSync(join(root, d))) out[`${d}/${f}`] = readFileSync(join(root, d, f), 'utf8');
+  return out;
+}

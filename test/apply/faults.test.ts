@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { applyPlan, type ApplyContext } from '../../src/apply/executor.js';
 import type { LsmnsError } from '../../src/errors.js';
 import { faultyPort } from './fault-port.js';
-import { ACTORS, PROFILE, failureOf, failureProblems, faultRuns, hostProfilesOf, readyPlans, writePolicies, type FaultRun } from './fault-table.js';
+import { ACTORS, PROFILE, failureOf, failureProblems, faultRuns, hostProfilesOf, markers, readyPlans, writePolicies, type FaultRun } from './fault-table.js';
 import { SimKernel } from '../../src/kernel/sim/port.js';
 import { SimRuntime } from '../../src/kernel/sim/runtime.js';
 import { DEFAULT_SIM_KERNEL, DEFAULT_SIM_LSM } from '../../src/kernel/facts.js';
@@ -16,7 +16,8 @@ import { tempDir } from '../kernel/sim/helpers.js';
 // Fault injection through the kernel port (issue 16), the table of fault-table.ts on the sim: the run must fail
 // with exit 4 naming the step, and the sim must be as it was before the run: byte for byte but for the counters
 // that only go up (COUNTERS), which a kernel never winds back either. A namespace that someone else made before
-// the run is never removed. test/qemu/guest/faults.ts runs the same table on securityfs.
+// the run is never removed, and the ownership markers are as they were. test/qemu/guest/faults.ts runs the same
+// table on securityfs.
 
 /** Counters that only go up, in a kernel as in the sim: ids, load order, and the sim file's revision. */
 export const COUNTERS = ['nextNsId', 'nextPid', 'nextSeq', 'revision'];
@@ -62,10 +63,12 @@ describe('apply/faults: every step of every golden plan, every errno', function 
       const refs = ['ctr-1'];
       if (run.stage === 'poststop') await applyPlan(run.plan, { ...e.ctx, port: e.sim, stage: 'create', refs });
       const before = readFileSync(join(e.dir, 'sim.json'), 'utf8');
+      const marked = markers(e.ctx.stateDir);
       const port = faultyPort(e.sim, run.fault);
       const failure = await failureOf(applyPlan(run.plan, { ...e.ctx, port, runtime: new SimRuntime(port, e.ctx.stateDir), stage: run.stage, refs }));
       assert.deepEqual(failureProblems(run, failure), [], `${run.what}: ${failure?.message}`);
       assert.equal(normal(readFileSync(join(e.dir, 'sim.json'), 'utf8')), normal(before), `${run.what}: the sim is as it was`);
+      assert.deepEqual(markers(e.ctx.stateDir), marked, `${run.what}: the ownership markers are as they were`);
       assert.ok((await e.sim.listNamespaces()).includes('foreign'), run.what);
       // And the node works afterwards: the same run without a fault succeeds.
       await applyPlan(run.plan, { ...e.ctx, port: e.sim, stage: run.stage, refs });
