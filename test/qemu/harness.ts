@@ -66,9 +66,7 @@ export async function bootGuest(kver: string, o: BootOptions = {}, timeoutS = 90
   }
   // LSMNS_GUEST_ONLY=name,... runs only those guest checks (the fidelity scenarios always run): for working on one.
   const only = process.env.LSMNS_GUEST_ONLY && /^[a-z,-]+$/.test(process.env.LSMNS_GUEST_ONLY) ? `LSMNS_GUEST_ONLY=${process.env.LSMNS_GUEST_ONLY} ` : '';
-  // LSMNS_FAULTS=all runs the whole fault table in the faults check (CI runs a subset: guest/faults.ts).
-  const faults = process.env.LSMNS_FAULTS === 'all' ? 'LSMNS_FAULTS=all ' : '';
-  writeFileSync(join(share, 'guest.sh'), `#!/bin/sh\n${only}${faults}${process.execPath} ${REPO}/dist/test/qemu/guest/run.js /mnt/results.json || exit $?\n${kube}`, { mode: 0o755 });
+  writeFileSync(join(share, 'guest.sh'), `#!/bin/sh\n${only}${process.execPath} ${REPO}/dist/test/qemu/guest/run.js /mnt/results.json || exit $?\n${kube}`, { mode: 0o755 });
   const t0 = performance.now();
   await new Promise<void>((resolve, reject) => {
     const p = spawn(`${REPO}/scripts/qemu/boot.sh`, [kver, share, 'guest.sh'], { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, QEMU_TIMEOUT: String(timeoutS) } });

@@ -4,7 +4,7 @@
 // policy/namespaces, recursively, with their profiles, and the kernel's profiles file), the ownership markers,
 // and whether an unmarked namespace that someone else made survived. Then the same run without the fault (and
 // its poststop) must work and leave securityfs as it was at the start. Returns data; qemu.test.ts judges it.
-// LSMNS_FAULTS=all runs the whole table; otherwise a subset (faultSubset) keeps the check inside CI's time.
+// The whole table runs in CI: 294 runs take about 64 s in the guest under TCG, on 6.1 as on 6.12.
 
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -16,7 +16,7 @@ import type { KernelPort } from '../../../src/kernel/port.js';
 import { FilePolicyStore } from '../../../src/policy/store.js';
 import type { Plan } from '../../../src/plan/types.js';
 import { faultyPort } from '../../apply/fault-port.js';
-import { ACTORS, ERRNOS, PROFILE, failureOf, markers, faultRuns, hostProfilesOf, writePolicies, type FaultRun } from '../../apply/fault-table.js';
+import { ACTORS, PROFILE, failureOf, markers, faultRuns, hostProfilesOf, writePolicies } from '../../apply/fault-table.js';
 
 /** An unmarked namespace made before the runs: lsmns must never remove it. */
 export const FOREIGN = 'faults-foreign';
@@ -34,29 +34,8 @@ async function listing(k: KernelPort & { profilesListing(): Promise<string[]> })
   return JSON.stringify({ namespaces: await walk(''), profiles: await k.profilesListing() });
 }
 
-/**
- * The CI subset, when the whole table does not fit: for each errno, the first run of each step kind and stage (a
- * policy load both before and after the kernel took it); and every step once, its errno taken in turn from
- * ERRNOS. LSMNS_FAULTS=all runs every run.
- */
-export function faultSubset(runs: FaultRun[]): FaultRun[] {
-  const kinds = new Set<string>();
-  const sites = new Map<string, number>();
-  return runs.filter((r) => {
-    const kind = `${r.step.kind}/${r.stage}/${r.fault.errno}/${r.fault.when}`;
-    const site = `${r.name}/${r.plan.input.podKey}/${r.step.id}`;
-    if (!sites.has(site)) sites.set(site, sites.size);
-    const turn = ERRNOS[sites.get(site)! % ERRNOS.length] === r.fault.errno && r.fault.when === 'before';
-    if (kinds.has(kind) && !turn) return false;
-    kinds.add(kind);
-    return true;
-  });
-}
-
-export async function faultsCheck(k: SecurityfsKernel, env: NodeJS.ProcessEnv = process.env): Promise<Record<string, unknown>> {
-  const all = await faultRuns();
-  const full = env.LSMNS_FAULTS === 'all';
-  const runs = full ? all : faultSubset(all);
+export async function faultsCheck(k: SecurityfsKernel): Promise<Record<string, unknown>> {
+  const runs = await faultRuns();
   const dir = mkdtempSync('/tmp/lsmns-faults-');
   // The host profiles the plans' labels name, in the root namespace, with apparmor_parser as a node loads them.
   const hosts = [...new Set(runs.flatMap((r) => hostProfilesOf(r.plan)))];
@@ -81,6 +60,14 @@ export async function faultsCheck(k: SecurityfsKernel, env: NodeJS.ProcessEnv = 
     const setup = run.stage === 'poststop' ? await failureOf(applyPlan(run.plan, { ...ctx, stage: 'create' })) : null;
     const before = { listing: await listing(k), markers: markers(stateDir) };
     const port = faultyPort(k, run.fault);
+    // Whether the plan's namespace was in securityfs when the faulty call was made (null: it was never made).
+    let nsAtFault: boolean | null = null;
+    let calls = 0;
+    const faulty = (port[run.fault.op] as (...a: unknown[]) => Promise<unknown>).bind(port);
+    (port as unknown as Record<string, unknown>)[run.fault.op] = async (...a: unknown[]) => {
+      if (++calls === run.fault.nth) nsAtFault = await k.namespaceExists(run.plan.namespace!.name);
+      return faulty(...a);
+    };
     const failure = await failureOf(applyPlan(run.plan, { ...ctx, port, runtime: new OciRuntime(port, stateDir), stage: run.stage }));
     const after = { listing: await listing(k), markers: markers(stateDir) };
     const foreign = (await k.listNamespaces()).includes(FOREIGN);
@@ -91,7 +78,7 @@ export async function faultsCheck(k: SecurityfsKernel, env: NodeJS.ProcessEnv = 
     })());
     const end = await listing(k);
     results.push({
-      what: run.what, setup, failure, foreign, retry,
+      what: run.what, setup, failure, nsAtFault, foreign, retry,
       unchanged: before.listing === after.listing, markersUnchanged: JSON.stringify(before.markers) === JSON.stringify(after.markers),
       markersAfter: Object.keys(after.markers), clean: end === start, ms: Math.round(performance.now() - t0),
       ...(before.listing === after.listing ? {} : { before: before.listing, after: after.listing }),
@@ -101,5 +88,5 @@ export async function faultsCheck(k: SecurityfsKernel, env: NodeJS.ProcessEnv = 
   await k.removeNamespace(FOREIGN);
   if (hosts.length) spawnSync('apparmor_parser', ['-R', hostFile]);
   const sites = new Set(runs.map((r) => `${r.name}/${r.plan.input.podKey}/${r.step.id}`)).size;
-  return { full, tableRuns: all.length, tableSites: new Set(all.map((r) => `${r.name}/${r.plan.input.podKey}/${r.step.id}`)).size, sites, hostLoad: hostLoad && { status: hostLoad.status, stderr: hostLoad.stderr.trim() }, results };
+  return { sites, hostLoad: hostLoad && { status: hostLoad.status, stderr: hostLoad.stderr.trim() }, results };
 }
