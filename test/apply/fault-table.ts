@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { dirname, join } from 'node:path';
 import type { ApplyStage } from '../../src/apply/executor.js';
 import type { KernelPort } from '../../src/kernel/port.js';
+import type { RuntimePort } from '../../src/kernel/runtime.js';
 import { planInputs } from '../../src/run/plan.js';
 import { policyPath } from '../../src/policy/store.js';
 import type { Plan, Realizer, Step } from '../../src/plan/types.js';
@@ -117,4 +118,12 @@ export function markers(stateDir: string): Record<string, string> {
   if (!existsSync(root)) return out;
   for (const d of readdirSync(root)) for (const f of readdirSync(join(root, d))) out[`${d}/${f}`] = readFileSync(join(root, d, f), 'utf8');
   return out;
+}
+
+/**
+ * Before a poststop, the pod's containers have exited, as they have when a runtime runs its poststop hooks: the
+ * tasks the create played for them end here, so that the snapshot a faulty poststop is held to has none of them.
+ */
+export async function containersExit(plan: Plan, runtime: RuntimePort, refs: string[]): Promise<void> {
+  for (const r of refs) await runtime.unplay(`${plan.input.podKey}/${r}`);
 }

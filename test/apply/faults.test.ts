@@ -4,12 +4,13 @@ import { join } from 'node:path';
 import { applyPlan, type ApplyContext } from '../../src/apply/executor.js';
 import type { LsmnsError } from '../../src/errors.js';
 import { faultyPort } from './fault-port.js';
-import { ACTORS, PROFILE, failureOf, failureProblems, faultRuns, hostProfilesOf, markers, readyPlans, writePolicies, type FaultRun } from './fault-table.js';
+import { ACTORS, PROFILE, containersExit, failureOf, failureProblems, faultRuns, hostProfilesOf, markers, readyPlans, writePolicies, type FaultRun } from './fault-table.js';
 import { SimKernel } from '../../src/kernel/sim/port.js';
 import { SimRuntime } from '../../src/kernel/sim/runtime.js';
 import { DEFAULT_SIM_KERNEL, DEFAULT_SIM_LSM } from '../../src/kernel/facts.js';
 import { FilePolicyStore, type PolicySource } from '../../src/policy/store.js';
 import type { Plan } from '../../src/plan/types.js';
+import { refsOf } from '../../src/run/apply.js';
 import { caseArgs, caseNames } from '../plan/golden-cases.js';
 import { tempDir } from '../kernel/sim/helpers.js';
 
@@ -60,8 +61,11 @@ describe('apply/faults: every step of every golden plan, every errno', function 
       const e = env(run.name, run.plan);
       await e.sim.createNamespace('foreign');
       await loadHostProfiles(e, run.plan);
-      const refs = ['ctr-1'];
-      if (run.stage === 'poststop') await applyPlan(run.plan, { ...e.ctx, port: e.sim, stage: 'create', refs });
+      const refs = refsOf(run.plan);
+      if (run.stage === 'poststop') {
+        await applyPlan(run.plan, { ...e.ctx, port: e.sim, stage: 'create', refs });
+        await containersExit(run.plan, e.ctx.runtime, refs);
+      }
       const before = readFileSync(join(e.dir, 'sim.json'), 'utf8');
       const marked = markers(e.ctx.stateDir);
       const port = faultyPort(e.sim, run.fault);

@@ -15,8 +15,9 @@ import type { SecurityfsKernel } from '../../../src/kernel/securityfs/port.js';
 import type { KernelPort } from '../../../src/kernel/port.js';
 import { FilePolicyStore } from '../../../src/policy/store.js';
 import type { Plan } from '../../../src/plan/types.js';
+import { refsOf } from '../../../src/run/apply.js';
 import { faultyPort } from '../../apply/fault-port.js';
-import { ACTORS, PROFILE, failureOf, markers, faultRuns, hostProfilesOf, writePolicies } from '../../apply/fault-table.js';
+import { ACTORS, PROFILE, containersExit, failureOf, markers, faultRuns, hostProfilesOf, writePolicies } from '../../apply/fault-table.js';
 
 /** An unmarked namespace made before the runs: lsmns must never remove it. */
 export const FOREIGN = 'faults-foreign';
@@ -55,9 +56,9 @@ export async function faultsCheck(k: SecurityfsKernel): Promise<Record<string, u
       policyDirs.set(run.plan, policyDir);
     }
     const stateDir = join(dir, `state-${n++}`);
-    const ctx: Omit<ApplyContext, 'stage'> = { port: k, runtime: new OciRuntime(k, stateDir), policies: new FilePolicyStore(policyDir), stateDir, actors: ACTORS, refs: ['ctr-1'] };
+    const ctx: Omit<ApplyContext, 'stage'> = { port: k, runtime: new OciRuntime(k, stateDir), policies: new FilePolicyStore(policyDir), stateDir, actors: ACTORS, refs: refsOf(run.plan) };
     const t0 = performance.now();
-    const setup = run.stage === 'poststop' ? await failureOf(applyPlan(run.plan, { ...ctx, stage: 'create' })) : null;
+    const setup = run.stage === 'poststop' ? await failureOf(applyPlan(run.plan, { ...ctx, stage: 'create' }).then(() => containersExit(run.plan, ctx.runtime, ctx.refs))) : null;
     const before = { listing: await listing(k), markers: markers(stateDir) };
     const port = faultyPort(k, run.fault);
     // Whether the plan's namespace was in securityfs when the faulty call was made (null: it was never made).
