@@ -26,7 +26,7 @@ export interface ApplyRunOptions extends RequestOptions {
 }
 
 /** The references `lsmns apply` holds: one per app container of the pod (a runtime would use container ids). */
-function refsOf(p: Plan): string[] {
+export function refsOf(p: Plan): string[] {
   if (p.input.containerId) return [p.input.containerId];
   return p.containers.map((c) => c.name);
 }

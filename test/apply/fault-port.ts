@@ -20,7 +20,9 @@ export function faultyPort(port: KernelPort, f: Fault): KernelPort {
   (wrapped as unknown as Record<string, unknown>)[f.op] = async (...a: unknown[]) => {
     if (++calls !== f.nth) return real(...a);
     if (f.when === 'after') await real(...a);
-    throw kernelError(String(f.op), String(a[0] ?? ''), f.errno);
+    // What the call was about: a namespace, a pid, or for spawnTask the label it starts the task under.
+    const what = typeof a[0] === 'object' && a[0] !== null ? String((a[0] as { execLabel?: string }).execLabel ?? '') : String(a[0] ?? '');
+    throw kernelError(String(f.op), what, f.errno);
   };
   return wrapped;
 }

@@ -14,6 +14,8 @@ import { criAvailable } from '../cri/lab.js';
 import { mediationCases, medLabel, simMediation } from '../kernel/sim/mediation-cases.js';
 import { bootOnce, installedKernel, KUBE_KERNEL, type GuestDoc, type GuestRun } from './harness.js';
 import { AFTER_MKDIR_FAULTS, AFTER_MKDIR_KILLS } from './guest/reliability.js';
+import { FOREIGN } from './guest/faults.js';
+import { ERRNOS, failureProblems, faultRuns, type Failure } from '../apply/fault-table.js';
 
 const pick = (r: ContainerResult) => ({ status: r.status, label: r.label, secret: r.secret, outerSecret: r.outerSecret, public: r.public, namespacesDuring: r.namespacesDuring, labelsDuring: r.labelsDuring, namespacesAfter: r.namespacesAfter });
 
@@ -176,6 +178,30 @@ for (const k of KERNELS) {
       assert.deepEqual([c.secondGc.report.removed, c.secondGc.report.unproven], [[], []], 'a second GC changes nothing');
       assert.equal(c.live.stopStatus, 0);
       assert.deepEqual([c.end.namespaces.filter((n) => n.startsWith('rel-')), c.end.markers], [[], []]);
+    });
+
+    it('faults: every step of every golden plan × every errno on securityfs exits 4 naming the step, and leaves the listing and the markers as they were', async () => {
+      const c = doc.checks.faults as { error?: string; sites: number; hostLoad: { status: number; stderr: string } | null; ms: number; results: { what: string; setup: Failure | null; failure: Failure | null; nsAtFault: boolean | null; foreign: boolean; retry: Failure | null; unchanged: boolean; markersUnchanged: boolean; clean: boolean }[] };
+      assert.equal(c.error, undefined, c.error);
+      assert.equal(c.hostLoad?.status ?? 0, 0, c.hostLoad?.stderr);
+      const runs = await faultRuns();
+      assert.deepEqual(c.results.map((r) => r.what), runs.map((r) => r.what), 'the guest ran the table the host knows');
+      process.stdout.write(`\n    [${run.kver}] faults: ${c.results.length} runs, ${c.sites} steps × ${ERRNOS.length} errnos (and each policy load also after the kernel took it), ${c.ms} ms in the guest\n`);
+      const bad = c.results.flatMap((r, i) => {
+        const p = [...failureProblems(runs[i]!, r.failure)];
+        if (r.setup) p.push(`its create failed first: ${r.setup.message}`);
+        // From the policy load on, the fault comes after the real mkdir: the namespace is there when it hits.
+        const afterMkdir = !['checkNode', 'createNamespace'].includes(runs[i]!.step.kind);
+        if (r.nsAtFault !== afterMkdir) p.push(`the namespace was ${r.nsAtFault === null ? 'never faulted' : r.nsAtFault ? 'there' : 'not there'} at the faulty call`);
+        if (!r.unchanged) p.push('securityfs listing changed');
+        if (!r.markersUnchanged) p.push('ownership markers changed');
+        if (!r.foreign) p.push(`${FOREIGN} was removed`);
+        if (r.retry) p.push(`the run without the fault failed: ${r.retry.message}`);
+        if (!r.clean) p.push('securityfs not as at the start after the run and its poststop');
+        return p.length ? [`${r.what}: ${p.join('; ')}${r.failure ? ` (${r.failure.message})` : ''}`] : [];
+      });
+      assert.deepEqual(bad, []);
+      assert.ok(c.results.length >= 200, `${c.results.length} runs`);
     });
 
     it('leaves no task behind', () => {

@@ -9,6 +9,7 @@ import { SecurityfsKernel } from '../../../src/kernel/securityfs/port.js';
 import { TENANT } from '../../kernel/fidelity/scenarios.js';
 import { containerChecks } from './containers.js';
 import { mediationCheck } from './mediation.js';
+import { faultsCheck } from './faults.js';
 import { reliabilityCheck } from './reliability.js';
 
 export const REPO = fileURLToPath(new URL('../../../../', import.meta.url)).replace(/\/$/, '');
@@ -68,5 +69,9 @@ export const GUEST_CHECKS: GuestCheck[] = [
   {
     name: 'reliability',
     run: (k) => reliabilityCheck(k, REPO),
+  },
+  {
+    name: 'faults',
+    run: (k) => faultsCheck(k),
   },
 ];
