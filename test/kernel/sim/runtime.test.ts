@@ -41,15 +41,17 @@ describe('kernel/sim/runtime', () => {
       const exited = new Promise((res) => real.once('exit', res));
       real.kill('SIGKILL');
       await exited;
-      const dry = await rt.sweep({ now: now + 60_000, graceMs: 60_000, dryRun: true });
+      // Past the grace by a margin: prepare stamped its records a millisecond or more after `now`.
+      const later = now + 61_000;
+      const dry = await rt.sweep({ now: later, graceMs: 60_000, dryRun: true });
       assert.equal(dry.length, 2);
       assert.equal(tasks().length, 2, 'a dry run ends nothing');
-      const swept = await rt.sweep({ now: now + 60_000, graceMs: 60_000, dryRun: false });
+      const swept = await rt.sweep({ now: later, graceMs: 60_000, dryRun: false });
       assert.deepEqual(swept, dry);
       assert.match(swept.join('\n'), /container n1 .*never started/);
       assert.match(swept.join('\n'), new RegExp(`container d1 .*init \\(pid ${real.pid}\\) is gone`));
       assert.deepEqual(tasks().map((t) => t[1]), ['l1'], 'the live container keeps its played init');
-      assert.deepEqual(await rt.sweep({ now: now + 60_000, graceMs: 60_000, dryRun: false }), [], 'a second sweep finds nothing');
+      assert.deepEqual(await rt.sweep({ now: later, graceMs: 60_000, dryRun: false }), [], 'a second sweep finds nothing');
       await rt.stopped({ dir: '/l1', containerId: 'l1' });
       assert.deepEqual(tasks(), []);
     } finally {
