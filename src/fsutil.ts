@@ -20,7 +20,7 @@ export interface AtomicWriteOptions {
 
 export function writeFileAtomic(path: string, data: string | Uint8Array, o: AtomicWriteOptions = {}): void {
   if (o.dirMode !== undefined) makeDirs(dirname(path), o.dirMode);
-  // pid and a counter: unique across processes, and across concurrent writes of one agent process.
+  // pid and a counter: unique across processes, and across concurrent writes of one agent process (atomicTempWriter reads it back).
   const tmp = `${path}.lsmns-${process.pid}-${seq++}.tmp`;
   try {
     writeFileSync(tmp, data, { mode: o.mode ?? 0o600 });
@@ -30,6 +30,15 @@ export function writeFileAtomic(path: string, data: string | Uint8Array, o: Atom
     rmSync(tmp, { force: true });
     throw e;
   }
+}
+
+/**
+ * The pid that wrote a temporary file of writeFileAtomic (`<target>.lsmns-<pid>-<n>.tmp`), or null for any other
+ * name (or another target's, when `target` is given): what a sweep of a killed writer's leftovers judges by.
+ */
+export function atomicTempWriter(name: string, target?: string): number | null {
+  const m = /^(.*)\.lsmns-(\d+)-\d+\.tmp$/.exec(name);
+  return m && (target === undefined || m[1] === target) ? Number(m[2]) : null;
 }
 
 /**

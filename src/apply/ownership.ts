@@ -6,7 +6,7 @@
 // survive a reboot, so older boots' markers are stale (and so an fsync would protect nothing a crash keeps).
 
 import { accessSync, constants, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
-import { makeDirs, writeFileAtomic } from '../fsutil.js';
+import { atomicTempWriter, makeDirs, writeFileAtomic } from '../fsutil.js';
 import { acquireLock, lockLeftByDead } from '../lock.js';
 import { ExitCode, LsmnsError, toLsmnsError } from '../errors.js';
 import { FORMAT_VERSION, formatVersionOf, type FormatVersion } from '../format.js';
@@ -153,8 +153,10 @@ export class OwnershipStore {
     }
     const gone = names.filter((n) => {
       if (n.endsWith('.lock')) return lockLeftByDead(`${this.dir}/${n}`);
-      const tmp = /\.lsmns-(\d+)-\d+\.tmp$|\.lock\.(\d+)-\d+\.tmp$|\.lock\.stale-(\d+)-\d+$/.exec(n);
-      return tmp !== null && procStartTime(Number(tmp[1] ?? tmp[2] ?? tmp[3])) === null;
+      // The lock's own temporary and stale names (src/lock.ts), else an atomic write's.
+      const lockTmp = /\.lock\.(\d+)-\d+\.tmp$|\.lock\.stale-(\d+)-\d+$/.exec(n);
+      const pid = lockTmp ? Number(lockTmp[1] ?? lockTmp[2]) : atomicTempWriter(n);
+      return pid !== null && procStartTime(pid) === null;
     });
     for (const n of gone) rmSync(`${this.dir}/${n}`, { recursive: true, force: true });
     return gone;

@@ -4,7 +4,7 @@
 // the agent's /v1/shim/prepare (served). Hostile input is refused before anything is written.
 
 import { accessSync, constants, readdirSync, rmSync, statSync } from 'node:fs';
-import { writeFileAtomic } from '../fsutil.js';
+import { atomicTempWriter, writeFileAtomic } from '../fsutil.js';
 import { basename, dirname, resolve } from 'node:path';
 import { ENV, type CommonOptions } from '../config.js';
 import { invalidInput } from '../errors.js';
@@ -128,7 +128,6 @@ export function defaultLsmnsBin(env: NodeJS.ProcessEnv = process.env, argv1: str
  */
 export function sweepDeadWrites(file: string): string[] {
   const dir = dirname(file);
-  const prefix = `${basename(file)}.lsmns-`;
   let names: string[];
   try {
     names = readdirSync(dir);
@@ -136,8 +135,8 @@ export function sweepDeadWrites(file: string): string[] {
     return [];
   }
   const dead = names.filter((n) => {
-    const m = n.startsWith(prefix) ? /^(\d+)-\d+\.tmp$/.exec(n.slice(prefix.length)) : null;
-    return m !== null && Number(m[1]) !== process.pid && procStartTime(Number(m[1])) === null;
+    const pid = atomicTempWriter(n, basename(file));
+    return pid !== null && pid !== process.pid && procStartTime(pid) === null;
   });
   for (const n of dead) rmSync(`${dir}/${n}`, { force: true });
   return dead;
