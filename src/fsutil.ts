@@ -136,13 +136,19 @@ export function readFileBounded(path: string, o: BoundedReadOptions): Buffer {
   }
 }
 
+/**
+ * One read buffer for every bounded read: the reads are synchronous, so none overlaps another, and a fresh
+ * 64 KiB per read (two per file, with the read that finds the end) made most of a served call's garbage.
+ */
+const scratch = Buffer.allocUnsafe(64 * 1024);
+
 /** Reads an open descriptor (a file, a pipe on stdin) to its end, refusing more than maxBytes. */
 export function readFdBounded(fd: number, maxBytes: number, path = `fd ${fd}`): Buffer {
   const chunks: Buffer[] = [];
   let total = 0;
   for (;;) {
     // Whole 64 KiB reads (pagemap takes only multiples of 8 bytes), so up to 64 KiB past the bound is read.
-    const buf = Buffer.allocUnsafe(64 * 1024);
+    const buf = scratch;
     let n: number;
     try {
       n = readSync(fd, buf, 0, buf.length, null);
@@ -153,11 +159,11 @@ export function readFdBounded(fd: number, maxBytes: number, path = `fd ${fd}`): 
       return refuse(path, code, `cannot be read (${code})`);
     }
     if (n === 0) break;
-    chunks.push(buf.subarray(0, n));
+    chunks.push(Buffer.from(buf.subarray(0, n)));
     total += n;
     if (total > maxBytes) refuse(path, 'TOO_LARGE', `holds more than ${maxBytes} bytes`);
   }
-  return Buffer.concat(chunks, total);
+  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total);
 }
 
 /** Reads a stream (stdin, a FIFO given as a pod file) with the same bound, asynchronously, so signals still work. */
@@ -173,5 +179,5 @@ export async function readStreamBounded(stream: AsyncIterable<Buffer | string>, 
     }
     chunks.push(b);
   }
-  return Buffer.concat(chunks, total);
+  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total);
 }
