@@ -6,7 +6,7 @@
 // the lock's mtime is in the future. Every wait is bounded by `waitMs`, well inside the hooks' timeouts.
 
 import { linkSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { holderAlive, ownHolder, ownPidNamespace, type Holder } from './apply/liveness.js';
+import { holderAlive, ownHolder, ownPidNamespace, type Holder } from './liveness.js';
 
 export interface LockOptions {
   /** A lock whose holder cannot be judged is taken over once it is this old (ms). */

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ownPidNamespace, procStartTime } from '../src/apply/liveness.js';
+import { ownPidNamespace, procStartTime } from '../src/liveness.js';
 import { LockTimeout, acquireLock } from '../src/lock.js';
 import { tempDir } from './kernel/sim/helpers.js';
 

@@ -13,7 +13,7 @@ import { lintedProfiles } from '../policy/lint-cache.js';
 import type { PolicySource, PolicyStore } from '../policy/store.js';
 import { OwnershipStore, liveRefs, provesOwnership, removeOwned, type OwnerRecord } from './ownership.js';
 import { crashPoint } from './crash.js';
-import { holderOf, type Holder } from './liveness.js';
+import { holderOf, type Holder } from '../liveness.js';
 
 export type ApplyStage = 'create' | 'poststop';
 

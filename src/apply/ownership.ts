@@ -12,7 +12,7 @@ import { ExitCode, LsmnsError, toLsmnsError } from '../errors.js';
 import { FORMAT_VERSION, formatVersionOf, type FormatVersion } from '../format.js';
 import type { BackendName, KernelPort } from '../kernel/port.js';
 import { crashPoint } from './crash.js';
-import { holderAlive, procStartTime, type Holder } from './liveness.js';
+import { holderAlive, procStartTime, type Holder } from '../liveness.js';
 
 export const OWNER_FORMAT_VERSION = FORMAT_VERSION;
 

@@ -13,7 +13,7 @@ import type { DisplayInterface } from '../kernel/facts.js';
 import type { ConfigDoc, RuntimeDescription } from '../kernel/runtime.js';
 import { assertApplicable } from '../apply/executor.js';
 import { crashPoint } from '../apply/crash.js';
-import { procStartTime } from '../apply/liveness.js';
+import { procStartTime } from '../liveness.js';
 import { plan } from '../plan/planner.js';
 import { displayInterfaceOf, type Plan, type TransitionRootTaskStep } from '../plan/types.js';
 import { hasLsmnsAnnotations } from '../schema/keys.js';

@@ -5,7 +5,7 @@ import { collectOrphans, livenessFromMarker, type Liveness } from '../../src/app
 import { OWNER_FORMAT_VERSION, OwnershipStore, type OwnerRecord } from '../../src/apply/ownership.js';
 import { kernelError } from '../../src/kernel/port.js';
 import { SimKernel } from '../../src/kernel/sim/port.js';
-import { ownPidNamespace, procStartTime } from '../../src/apply/liveness.js';
+import { ownPidNamespace, procStartTime } from '../../src/liveness.js';
 import { tempDir } from '../kernel/sim/helpers.js';
 
 const T0 = Date.parse('2026-01-01T00:00:00Z');

@@ -7,7 +7,7 @@
 import { rmSync } from 'node:fs';
 import { PlayedTasks, RecordBook, type ConfigDoc, type LabelIntent, type RuntimeDescription, type RuntimePort } from '../runtime.js';
 import type { KernelPort, SpawnedTask } from '../port.js';
-import { holderAlive, holderOf, type Holder } from '../../apply/liveness.js';
+import { holderAlive, holderOf, type Holder } from '../../liveness.js';
 
 interface Intent extends LabelIntent {
   bundle: string;
