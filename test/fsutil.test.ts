@@ -39,6 +39,19 @@ describe('fsutil bounded reads', () => {
     it(`${name}: ${want}`, () => assert.equal(reason(() => readFileBounded(file.startsWith('/') ? file : join(d, file), o)), want));
   }
 
+  it('each read returns its own bytes: results of earlier reads stay intact, files past one 64 KiB read come whole', () => {
+    const big = Buffer.alloc(200_000);
+    for (let i = 0; i < big.length; i++) big[i] = (i * 7) % 251;
+    writeFileSync(join(d, 'big'), big);
+    writeFileSync(join(d, 'small'), 'abc');
+    const first = readFileBounded(join(d, 'small'), { maxBytes: 10 });
+    const whole = readFileBounded(join(d, 'big'), { maxBytes: 300_000 });
+    const again = readFileBounded(join(d, 'ten'), { maxBytes: 10 });
+    assert.equal(first.toString(), 'abc');
+    assert.ok(whole.equals(big));
+    assert.equal(again.toString(), '0123456789');
+  });
+
   it('a stream over the bound is refused and destroyed; one within it is read whole', async () => {
     const s = createReadStream('/dev/zero');
     await assert.rejects(readStreamBounded(s, 100_000, '/dev/zero'), (e: unknown) => e instanceof BoundedReadError && e.reason === 'TOO_LARGE');
