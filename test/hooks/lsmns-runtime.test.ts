@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { join } from 'node:path';
 import { bakeConfigPath } from '../../src/install/layout.js';
 import { tempDir } from '../kernel/sim/helpers.js';
-import { FRONTS, SH_FRONT, NATIVE_FRONT, type Front } from '../support/fronts.js';
+import { FRONTS, NATIVE_FRONT, type Front } from '../support/fronts.js';
 
 interface Case {
   name: string;
@@ -44,8 +44,7 @@ describe('the shim front: sh and static alike', function () {
     for (const f of FRONTS) {
       const home = join(dir, f.name);
       mkdirSync(home);
-      const src = f.name === 'sh' ? SH_FRONT : NATIVE_FRONT;
-      writeFileSync(join(home, 'lsmns-runtime'), bakeConfigPath(readFileSync(src), conf), { mode: 0o755 });
+      writeFileSync(join(home, 'lsmns-runtime'), bakeConfigPath(readFileSync(f.path), conf), { mode: 0o755 });
       writeFileSync(join(home, 'lsmns-hook-client'), printer('client'), { mode: 0o755 });
       homes.set(f, home);
     }

@@ -6,9 +6,9 @@ import { fileURLToPath } from 'node:url';
 export const SH_FRONT = fileURLToPath(new URL('../../../hooks/lsmns-runtime', import.meta.url));
 export const NATIVE_FRONT = fileURLToPath(new URL('../../native/lsmns-runtime', import.meta.url));
 
-/** How to run each front: cmd and the arguments before the runtime's own. */
+/** Each front: its file (what a handler names), and how to run it here (cmd, then args before the runtime's own). */
 export const FRONTS = [
-  { name: 'sh', cmd: 'sh', args: [SH_FRONT] },
-  { name: 'static', cmd: NATIVE_FRONT, args: [] as string[] },
+  { name: 'sh', path: SH_FRONT, cmd: 'sh', args: [SH_FRONT] },
+  { name: 'static', path: NATIVE_FRONT, cmd: NATIVE_FRONT, args: [] as string[] },
 ] as const;
 export type Front = (typeof FRONTS)[number];
