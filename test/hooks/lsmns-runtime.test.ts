@@ -95,6 +95,9 @@ describe('the shim front: sh and static alike', function () {
     { name: 'create, served: a missing client is exit 3 with a log line', args: ['--log', log, 'create', 'c1'], conf: `${served}LSMNS_HOOK_CLIENT=${join(dir, 'none')}\n`, code: 3, err: /^lsmns: the hook client \S+\/none is missing or not executable\. Remedy: run lsmns install \(or set LSMNS_HOOK_CLIENT in \S+node\.conf\)\n$/, log: /^\{"level":"error","msg":"lsmns: the hook client \S+\/none is missing or not executable"\}\n$/ },
     { name: 'create, served: a client that is not executable', args: ['create', 'c1'], conf: `${served}LSMNS_HOOK_CLIENT=${join(bin, 'not-executable')}\n`, code: 3, err: /not-executable is missing or not executable/ },
     { name: 'create: a bad mode from the environment', args: ['create', 'c1'], conf: null, env: { LSMNS_SHIM_MODE: 'x"y' }, code: 2, err: /^lsmns: LSMNS_SHIM_MODE=x"y: must be served or standalone\. Remedy: fix it in \S+node\.conf\n$/, log: /^$/ },
+    { name: 'create, served: 20,000 arguments reach the client', args: ['create', '--bundle', '/b', ...Array<string>(20_000).fill('a')], conf: served, code: 0, out: /^client lsmns-hook-client: shim \S+ 8 runc \/b  -- create --bundle \/b (a ){19999}a \| / },
+    { name: 'a runtime name over PATH_MAX: 127, as execve says', args: ['state'], conf: null, env: { LSMNS_RUNTIME: 'r'.repeat(9000) }, code: 127, err: /exec: r{9000}: File name too long\n$/ },
+    { name: 'create: an LSMNS_CONFIG over PATH_MAX cannot be read', args: ['create', 'c1'], conf: null, env: { LSMNS_CONFIG: `/${'c'.repeat(5000)}` }, code: 2, err: /^lsmns: cannot read the node configuration \/c{5000}\. Remedy: / },
     { name: 'create, served: hostile argv (a 100 KiB argument) reaches the client whole', args: ['create', '--bundle', '/b', 'x'.repeat(100_000)], conf: served, code: 0, out: /^client lsmns-hook-client: shim \S+ 8 runc \/b  -- create --bundle \/b x{100000} / },
   ];
 
