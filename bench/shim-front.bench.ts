@@ -1,15 +1,17 @@
-// The shim front on pass-through verbs (SPEC §7): `runc state` and `runc list` through hooks/lsmns-runtime
-// against calling runc directly, interleaved in one run. Limit: at most 1.5 ms added per call.
+// The shim front on pass-through verbs (SPEC §7): `runc state` and `runc list` through hooks/lsmns-runtime (sh)
+// and through the static front (dist/native/lsmns-runtime, when make build compiled it) against calling runc
+// directly, interleaved in one run. Limit: at most 1.5 ms added per call.
 
 import { spawnSync } from 'node:child_process';
-import { closeSync, copyFileSync, mkdirSync, mkdtempSync, openSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, copyFileSync, mkdirSync, mkdtempSync, openSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { fmt, median, timeInterleaved } from './util.js';
 import type { BenchModule } from './run.js';
+import { NATIVE_FRONT, SH_FRONT } from '../test/support/fronts.js';
 
-const FRONT = fileURLToPath(new URL('../../hooks/lsmns-runtime', import.meta.url));
+/** The fronts to time: sh always, the static one when it was built. */
+const FRONTS = { sh: SH_FRONT, ...(existsSync(NATIVE_FRONT) ? { static: NATIVE_FRONT } : {}) };
 
 const bench: BenchModule = {
   title: 'shim front pass-through',
@@ -35,16 +37,20 @@ const bench: BenchModule = {
       return Number(process.hrtime.bigint() - t0) / 1e6;
     };
     try {
-      const t = timeInterleaved({
-        stateDirect: wall('runc', ['--root', root, 'state', 'bench']),
-        stateFront: wall(FRONT, ['--root', root, 'state', 'bench']),
-        listDirect: wall('runc', ['--root', root, 'list']),
-        listFront: wall(FRONT, ['--root', root, 'list']),
-      }, 60, 5);
-      for (const v of ['state', 'list']) {
-        const d = median(t[`${v}Direct`]!);
-        const f = median(t[`${v}Front`]!);
-        console.log(`  runc ${v}: direct ${fmt(d)}, through the front ${fmt(f)}: +${(f - d).toFixed(2)} ms per call, ${(f / d).toFixed(2)}x (limit +1.5 ms: ${f - d <= 1.5 ? 'ok' : 'OVER'})`);
+      const verbs = { state: ['--root', root, 'state', 'bench'], list: ['--root', root, 'list'] };
+      const runs: Record<string, () => number> = {};
+      for (const [v, args] of Object.entries(verbs)) {
+        runs[`${v}:direct`] = wall('runc', args);
+        for (const [name, front] of Object.entries(FRONTS)) runs[`${v}:${name}`] = wall(front, args);
+      }
+      const t = timeInterleaved(runs, 60, 5);
+      for (const v of Object.keys(verbs)) {
+        const d = median(t[`${v}:direct`]!);
+        const through = Object.keys(FRONTS).map((name) => {
+          const f = median(t[`${v}:${name}`]!);
+          return `${name} front ${fmt(f)}: +${(f - d).toFixed(2)} ms, ${(f / d).toFixed(2)}x (${f - d <= 1.5 ? 'ok' : 'OVER'})`;
+        });
+        console.log(`  runc ${v}: direct ${fmt(d)}; ${through.join('; ')} (limit +1.5 ms per call)`);
       }
     } finally {
       spawnSync('runc', ['--root', root, 'delete', '--force', 'bench'], { stdio: 'ignore' });

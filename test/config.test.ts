@@ -83,13 +83,14 @@ describe('config: node.conf', () => {
     assert.equal(probe(), true);
   });
 
-  it('the sh front, the sh client and the static client accept exactly the keys config.ts knows', () => {
+  it('the fronts and the clients, sh and static, accept exactly the keys config.ts knows', () => {
     const want = [...CONFIG_KEYS].sort();
     const shKeys = (f: string) => [...new Set([...readFileSync(join(REPO, f), 'utf8').matchAll(/\b(LSMNS_[A-Z_]+)=\*/g)].map((m) => m[1]!))].sort();
     assert.deepEqual(shKeys('hooks/lsmns-runtime'), want, 'hooks/lsmns-runtime');
     assert.deepEqual(shKeys('hooks/lsmns-hook-client'), want, 'hooks/lsmns-hook-client');
-    const c = readFileSync(join(REPO, 'native/lsmns-hook-client.c'), 'utf8');
-    const table = /conf_keys\[\] = \{([^}]*)\}/.exec(c)![1]!;
-    assert.deepEqual([...table.matchAll(/"(LSMNS_[A-Z_]+)"/g)].map((m) => m[1]).sort(), want, 'native/lsmns-hook-client.c');
+    for (const f of ['native/lsmns-hook-client.c', 'native/lsmns-runtime.c']) {
+      const table = /conf_keys\[\] = \{([^}]*)\}/.exec(readFileSync(join(REPO, f), 'utf8'))![1]!;
+      assert.deepEqual([...table.matchAll(/"(LSMNS_[A-Z_]+)"/g)].map((m) => m[1]).sort(), want, f);
+    }
   });
 });

@@ -6,7 +6,7 @@ import { DEFAULT_HOOKS_DIR, DEFAULT_UNIT_DIR, detectBackend, install, layoutOf, 
 import { checkDir, DEFAULT_INSTALL_DIR, under } from '../install/layout.js';
 import { defaultLsmnsBin } from '../oci/shim.js';
 import { runtimeOf } from '../oci/runtime-main.js';
-import { packageFile, shippedHookClient } from '../install/package-files.js';
+import { shippedFront, shippedHookClient } from '../install/package-files.js';
 import { containerdConfigVersion, renderContainerdHandler, renderCrioHandler, writeContainerdHandler, writeCrioHandler, type ContainerdConfigVersion, type WriteResult } from '../install/runtime-handler.js';
 
 export default class Install extends LsmnsCommand {
@@ -63,7 +63,7 @@ export default class Install extends LsmnsCommand {
       options: { ...given, backend }, root, destdir, installDir: flags['install-dir'], hooksDir: flags['hooks-dir'], unitDir: flags['unit-dir'],
       served: flags.served, systemd: flags.systemd, runtime: runtimeOf(flags.runtime, {}), node: process.execPath,
       lsmnsBin: flags['lsmns-bin'] ?? defaultLsmnsBin(process.env, process.argv[1]),
-      frontSource: packageFile('hooks/lsmns-runtime'), clientSource: flags['hook-client'] ?? shippedHookClient(),
+      frontSource: shippedFront(), clientSource: flags['hook-client'] ?? shippedHookClient(),
     });
     const text = () => [
       ...r.files.map((f) => `${f.action.padEnd(12)} ${f.path}`),

@@ -11,6 +11,18 @@ export const packageFile = (rel: string): string => fileURLToPath(new URL(`../..
  * under a millisecond, else hooks/lsmns-hook-client (sh + socat, about 7 ms), which needs no compiler.
  */
 export function shippedHookClient(): string {
-  const native = packageFile('dist/native/lsmns-hook-client');
-  return existsSync(native) ? native : packageFile('hooks/lsmns-hook-client');
+  return shipped('lsmns-hook-client');
+}
+
+/**
+ * The shim front: the static one `make build` compiles (dist/native/), which costs well under a millisecond a
+ * call, else hooks/lsmns-runtime (sh, about 1.3 ms a call, a dozen calls per pod), which needs no compiler.
+ */
+export function shippedFront(): string {
+  return shipped('lsmns-runtime');
+}
+
+function shipped(name: string): string {
+  const native = packageFile(`dist/native/${name}`);
+  return existsSync(native) ? native : packageFile(`hooks/${name}`);
 }

@@ -2,10 +2,14 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { FakeApiServer } from '../kube/fake-apiserver.js';
 import { podObj } from '../kube/helpers.js';
 import { waitFor } from '../support/wait.js';
+import { bakedConfig } from '../../src/install/doctor.js';
 import { BIN, cliEnv, lsmns } from './cli.js';
+
+const REPO = fileURLToPath(new URL('../../..', import.meta.url));
 
 describe('lsmns agent --node and lsmns install --containerd/--crio (real CLI)', function () {
   this.timeout(30_000);
@@ -85,6 +89,18 @@ describe('lsmns agent --node and lsmns install --containerd/--crio (real CLI)', 
     const none = lsmns(e, ['install', '--containerd', '--containerd-config', join(e.dir, 'none.toml'), '--output', 'json']);
     assert.equal(none.code, 2);
     assert.match(JSON.parse(none.stdout).remedy, /--containerd 2 .* --containerd 3/);
+  });
+
+  it('install --root DIR: the static front and client when make build compiled them, with DIR\'s node.conf baked in', () => {
+    const e = cliEnv();
+    const r = lsmns(e, ['install', '--root', e.dir, '--backend', 'sim', '--served']);
+    assert.equal(r.code, 0, r.stderr);
+    for (const name of ['lsmns-runtime', 'lsmns-hook-client']) {
+      const installed = readFileSync(join(e.dir, 'opt/lsmns/bin', name));
+      const shipped = existsSync(join(REPO, 'dist/native', name)) ? 'dist/native' : 'hooks';
+      assert.equal(installed.subarray(0, 4).toString('latin1'), shipped === 'hooks' ? '#!/b' : '\x7fELF', `${name} from ${shipped}`);
+      assert.equal(bakedConfig(installed), join(e.dir, 'etc/lsmns/node.conf'));
+    }
   });
 
   it('install --containerd --write appends to the main config (with a backup); --crio --write makes a drop-in', () => {

@@ -8,6 +8,7 @@ import { CriLab, criAvailable, installedNode, type InstalledNode } from './lab.j
 import { renderContainerdHandler } from '../../src/install/runtime-handler.js';
 import { tempDir } from '../kernel/sim/helpers.js';
 import { LSMNS, type SimEnv } from '../runtimes/harness.js';
+import { FRONTS } from '../support/fronts.js';
 
 const LABEL = '&:tenantns:lab-profile';
 
@@ -127,7 +128,7 @@ for (const mode of ['standalone', 'served'] as const) {
 // lsmns on containerd's PATH as an npm install puts it, on a host where AppArmor is enabled (faked in
 // containerd's mount namespace, where /var/lib is a private tmpfs so that the default state dir is not the
 // host's). The annotated pod is refused with exit 3, naming node.conf and the remedy.
-describe('containerd CRI: an unconfigured shim on an AppArmor host refuses the annotated pod', function () {
+for (const front of FRONTS) describe(`containerd CRI: an unconfigured shim (${front.name} front) on an AppArmor host refuses the annotated pod`, function () {
   this.timeout(180_000);
   let lab: CriLab;
 
@@ -139,7 +140,7 @@ describe('containerd CRI: an unconfigured shim on an AppArmor host refuses the a
     writeFileSync(join(bin, 'lsmns'), `#!/bin/sh\nexec ${process.execPath} ${LSMNS} "$@"\n`, { mode: 0o755 });
     lab = new CriLab({
       fakeAppArmor: true, nodeEnv: true, pathFirst: [bin], mountSetup: ['mount -t tmpfs -o size=8m lsmns-var /var/lib'],
-      handler: renderContainerdHandler(2, { shimPath: join(LSMNS, '../../hooks/lsmns-runtime') }),
+      handler: renderContainerdHandler(2, { shimPath: front.path }),
     });
     await lab.start();
   });

@@ -10,7 +10,7 @@ import { CONF_FIELD, CONF_MARKER } from '../../src/install/layout.js';
 import { tempDir } from '../kernel/sim/helpers.js';
 
 const HOOKS = fileURLToPath(new URL('../../../hooks', import.meta.url));
-const NATIVE_CLIENT = fileURLToPath(new URL('../../../dist/native/lsmns-hook-client', import.meta.url));
+const NATIVE = fileURLToPath(new URL('../../../dist/native', import.meta.url));
 
 function opts(dir: string, patch: Partial<InstallOptions> = {}): InstallOptions {
   return {
@@ -78,21 +78,24 @@ describe('install', () => {
     assert.deepEqual(readdirSync(join(dir, 'etc/containers/oci/hooks.d')), []);
   });
 
-  it('the static client gets the node.conf path in its marked field, NUL-padded; nothing else changes', function () {
-    if (!existsSync(NATIVE_CLIENT)) this.skip();
-    const dir = tempDir('lsmns-install-');
-    install(opts(dir, { served: true, clientSource: NATIVE_CLIENT }));
-    const orig = readFileSync(NATIVE_CLIENT);
-    const baked = readFileSync(join(dir, 'opt/lsmns/bin/lsmns-hook-client'));
-    const at = orig.indexOf(CONF_MARKER);
-    assert.ok(at > 0);
-    assert.equal(baked.length, orig.length);
-    const field = baked.subarray(at + CONF_MARKER.length, at + CONF_FIELD);
-    assert.equal(field.subarray(0, field.indexOf(0)).toString(), join(dir, 'etc/lsmns/node.conf'));
-    assert.ok(field.subarray(field.indexOf(0)).every((b) => b === 0));
-    assert.deepEqual(baked.subarray(0, at), orig.subarray(0, at));
-    assert.deepEqual(baked.subarray(at + CONF_FIELD), orig.subarray(at + CONF_FIELD));
-  });
+  for (const [name, field] of [['lsmns-hook-client', 'clientSource'], ['lsmns-runtime', 'frontSource']] as const) {
+    it(`the static ${name} gets the node.conf path in its marked field, NUL-padded; nothing else changes`, function () {
+      const src = join(NATIVE, name);
+      if (!existsSync(src)) this.skip();
+      const dir = tempDir('lsmns-install-');
+      install(opts(dir, { served: true, [field]: src }));
+      const orig = readFileSync(src);
+      const baked = readFileSync(join(dir, 'opt/lsmns/bin', name));
+      const at = orig.indexOf(CONF_MARKER);
+      assert.ok(at > 0);
+      assert.equal(baked.length, orig.length);
+      const conf = baked.subarray(at + CONF_MARKER.length, at + CONF_FIELD);
+      assert.equal(conf.subarray(0, conf.indexOf(0)).toString(), join(dir, 'etc/lsmns/node.conf'));
+      assert.ok(conf.subarray(conf.indexOf(0)).every((b) => b === 0));
+      assert.deepEqual(baked.subarray(0, at), orig.subarray(0, at));
+      assert.deepEqual(baked.subarray(at + CONF_FIELD), orig.subarray(at + CONF_FIELD));
+    });
+  }
 
   it('served + systemd: the thin client in the hooks, socket-activated agent units that read node.conf', () => {
     const dir = tempDir('lsmns-install-');

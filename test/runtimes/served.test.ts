@@ -4,6 +4,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { killLeftoverAgents, startAgent, type RunningAgent } from '../agent/helpers.js';
 import { bundle } from '../support/bundle.js';
+import { FRONTS } from '../support/fronts.js';
 import { ANNOTATIONS, HOOK_CLIENT, LSMNS, RUNTIMES, SHIM_FRONT, busyboxBundle, containerStatus, killAndDelete, runToFile, runtimeWrapper, simEnv, startContainerd, withoutLsmns, type Containerd, type SimEnv } from './harness.js';
 
 // Served mode with real runtimes: the hooks are the thin client from the JSON that `lsmns install --served`
@@ -77,7 +78,7 @@ describe('served hooks with real runtimes', function () {
         await s.start();
       });
       after(async () => {
-        for (const id of ['ok1', 'p1', 'p2', 'down1', 'sh1', 'sh2']) spawnSync(wrapper, ['--root', root, 'delete', '--force', id], { stdio: 'ignore' });
+        for (const id of ['ok1', 'p1', 'p2', 'down1', ...FRONTS.flatMap((f) => [`${f.name}1`, `${f.name}2`])]) spawnSync(wrapper, ['--root', root, 'delete', '--force', id], { stdio: 'ignore' });
         await s.stop().catch(() => {});
       });
 
@@ -131,27 +132,28 @@ describe('served hooks with real runtimes', function () {
         }
       });
 
-      it('the served shim through the sh front: create adds the served hooks, the agent prepares and hooks run', async () => {
-        const b = busyboxBundle(s.e.dir, { name: 'shim', annotations: ANNOTATIONS });
+      for (const front of FRONTS) it(`the served shim through the ${front.name} front: create adds the served hooks, the agent prepares and hooks run`, async () => {
+        const [id1, id2] = [`${front.name}1`, `${front.name}2`];
+        const b = busyboxBundle(s.e.dir, { name: `shim-${front.name}`, annotations: ANNOTATIONS });
         const env = { ...process.env, ...s.e.env, LSMNS_SHIM_MODE: 'served', LSMNS_RUNTIME: wrapper };
-        const c = runToFile('sh', [SHIM_FRONT, '--root', root, 'create', '--bundle', b, 'sh1'], { dir: s.e.dir, env });
+        const c = runToFile(front.cmd, [...front.args, '--root', root, 'create', '--bundle', b, id1], { dir: s.e.dir, env });
         assert.equal(c.status, 0, c.out);
         const cfg = JSON.parse(readFileSync(join(b, 'config.json'), 'utf8')) as { hooks: Record<string, { path: string; args: string[] }[]> };
         assert.deepEqual([cfg.hooks.createRuntime!.map((h) => h.args), cfg.hooks.poststop!.map((h) => h.args)], [[['lsmns-hook-client', 'createRuntime']], [['lsmns-hook-client', 'poststop']]]);
         assert.equal(cfg.hooks.createRuntime![0]!.path, HOOK_CLIENT);
         assert.deepEqual(s.e.namespaces(), [{ name: 'tenant-a', profiles: ['p'] }]);
-        assert.deepEqual(s.e.tasks().map((t) => [t.container, t.label]), [['sh1', 'unconfined//&:tenant-a:p (enforce)']]);
-        assert.equal(runToFile('sh', [SHIM_FRONT, '--root', root, 'start', 'sh1'], { dir: s.e.dir, env }).status, 0);
-        assert.equal((await stopAndDelete('sh1')).status, 0);
+        assert.deepEqual(s.e.tasks().map((t) => [t.container, t.label]), [[id1, 'unconfined//&:tenant-a:p (enforce)']]);
+        assert.equal(runToFile(front.cmd, [...front.args, '--root', root, 'start', id1], { dir: s.e.dir, env }).status, 0);
+        assert.equal((await stopAndDelete(id1)).status, 0);
         assert.deepEqual(s.e.namespaces(), []);
 
         // A refusal: exit 2, the message on stderr and as a runc JSON line in --log; config.json and sim unchanged.
-        const bad = busyboxBundle(s.e.dir, { name: 'shim-bad', annotations: { ...ANNOTATIONS, 'lsmns.io/apparmor-profile': 'x:y' } });
+        const bad = busyboxBundle(s.e.dir, { name: `shim-bad-${front.name}`, annotations: { ...ANNOTATIONS, 'lsmns.io/apparmor-profile': 'x:y' } });
         const cfgBefore = readFileSync(join(bad, 'config.json'), 'utf8');
         const simBefore = s.e.bytes();
-        const log = join(s.e.dir, 'shim-log.json');
+        const log = join(s.e.dir, `shim-log-${front.name}.json`);
         writeFileSync(log, '');
-        const r = runToFile('sh', [SHIM_FRONT, '--root', root, '--log', log, '--log-format', 'json', 'create', '--bundle', bad, 'sh2'], { dir: s.e.dir, env });
+        const r = runToFile(front.cmd, [...front.args, '--root', root, '--log', log, '--log-format', 'json', 'create', '--bundle', bad, id2], { dir: s.e.dir, env });
         assert.equal(r.status, 2, r.out);
         assert.match(r.out, /^lsmns runtime create: .*lsmns\.io\/apparmor-profile="x:y".*remedy: /);
         const line = JSON.parse(readFileSync(log, 'utf8').trim()) as { level: string; msg: string };
@@ -159,7 +161,7 @@ describe('served hooks with real runtimes', function () {
         assert.equal(line.msg, r.out.trim());
         assert.equal(readFileSync(join(bad, 'config.json'), 'utf8'), cfgBefore);
         assert.equal(s.e.bytes(), simBefore);
-        assert.equal(status('sh2'), null, 'the runtime was never called');
+        assert.equal(status(id2), null, 'the runtime was never called');
       });
     });
   }

@@ -2,12 +2,11 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, copyFileSync, mkdirSync, openSync, readFileSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { tempDir } from '../kernel/sim/helpers.js';
+import { FRONTS } from '../support/fronts.js';
 
-// The shim's sh front must be invisible for every verb but create and run: same stdout, stderr and exit code
-// as calling the runtime directly (SPEC §3). Real runc and crun, a real busybox container.
-const FRONT = fileURLToPath(new URL('../../../hooks/lsmns-runtime', import.meta.url));
+// The shim front (sh, and the static one) must be invisible for every verb but create and run: same stdout,
+// stderr and exit code as calling the runtime directly (SPEC §3). Real runc and crun, a real busybox container.
 
 function busyboxBundle(dir: string): string {
   const b = join(dir, 'bundle');
@@ -32,21 +31,21 @@ const RUNTIMES: { name: string; argv0: string[]; env: Record<string, string> }[]
   { name: 'crun', argv0: ['unshare', '-m', '--propagation', 'private', 'sh', '-c', 'umount /sys/fs/cgroup/unified 2>/dev/null; exec crun "$@"', 'crun'], env: { LSMNS_RUNTIME: 'crun' } },
 ];
 
-describe('the shim front passes every other verb through (real runc and crun)', function () {
+for (const which of FRONTS) describe(`the shim front (${which.name}) passes every other verb through (real runc and crun)`, function () {
   this.timeout(60_000);
   for (const rt of RUNTIMES) {
     describe(rt.name, () => {
-      const dir = tempDir(`lsmns-front-${rt.name}-`);
+      const dir = tempDir(`lsmns-front-${which.name}-${rt.name}-`);
       const root = join(dir, 'root');
       const bundle = busyboxBundle(dir);
-      const id = `front-${process.pid}`;
+      const id = `front-${which.name}-${process.pid}`;
       // Direct: the runtime itself. Through the front: the same argv after the front, which execs the runtime.
       const direct = (args: string[]) => spawnSync(rt.argv0[0]!, [...rt.argv0.slice(1), '--root', root, ...args], { encoding: 'utf8', cwd: bundle });
       const front = (args: string[]) => {
         // The front execs LSMNS_RUNTIME; for crun that is a tiny wrapper doing the cgroup unmount.
         const wrapper = join(dir, `${rt.name}-wrapper`);
         writeFileSync(wrapper, `#!/bin/sh\nexec ${rt.argv0.map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(' ')} "$@"\n`, { mode: 0o755 });
-        return spawnSync('sh', [FRONT, '--root', root, ...args], { encoding: 'utf8', cwd: bundle, env: { ...process.env, ...rt.env, LSMNS_RUNTIME: wrapper } });
+        return spawnSync(which.cmd, [...which.args, '--root', root, ...args], { encoding: 'utf8', cwd: bundle, env: { ...process.env, ...rt.env, LSMNS_RUNTIME: wrapper } });
       };
       before(() => {
         // The container's init inherits create's stdio and keeps it open, so it must not be a pipe we wait on.
@@ -89,10 +88,10 @@ describe('the shim front passes every other verb through (real runc and crun)', 
         const conf = join(dir, 'broken.conf');
         writeFileSync(conf, `LSMNS_RUNTIME=${join(dir, `${rt.name}-wrapper`)}\nLSMNS_SOKET=/x\n`);
         const env = { ...process.env, LSMNS_CONFIG: conf, LSMNS_RUNTIME: '' };
-        const list = spawnSync('sh', [FRONT, '--root', root, 'list'], { encoding: 'utf8', cwd: bundle, env });
+        const list = spawnSync(which.cmd, [...which.args, '--root', root, 'list'], { encoding: 'utf8', cwd: bundle, env });
         assert.equal(list.status, direct(['list']).status, list.stderr);
         assert.equal(list.stdout, direct(['list']).stdout, 'the runtime the file names, reached with the lines before the bad one');
-        const create = spawnSync('sh', [FRONT, '--root', root, 'create', '--bundle', bundle, `${id}-2`], { encoding: 'utf8', cwd: bundle, env });
+        const create = spawnSync(which.cmd, [...which.args, '--root', root, 'create', '--bundle', bundle, `${id}-2`], { encoding: 'utf8', cwd: bundle, env });
         assert.equal(create.status, 2);
         assert.equal(create.stderr, `lsmns: ${conf}:2: not a known LSMNS_ KEY=value line. Remedy: fix the line (lsmns doctor checks the file)\n`);
         assert.notEqual(direct(['state', `${id}-2`]).status, 0, 'the runtime was never asked to create');
@@ -101,7 +100,7 @@ describe('the shim front passes every other verb through (real runc and crun)', 
   }
 });
 
-describe('the shim front reads only what a pass-through verb needs', () => {
+for (const which of FRONTS) describe(`the shim front (${which.name}) reads only what a pass-through verb needs`, () => {
   // sh reads a file one byte per read(2), and a pod makes a dozen pass-through calls: they read the node
   // configuration no further than its LSMNS_RUNTIME line. A FIFO whose writer never closes proves it: a front
   // that read on to the end of the file would wait for ever.
@@ -113,7 +112,7 @@ describe('the shim front reads only what a pass-through verb needs', () => {
     const fifo = join(dir, 'node.conf');
     assert.equal(spawnSync('mkfifo', [fifo]).status, 0);
     const env = { ...process.env, LSMNS_CONFIG: fifo, LSMNS_RUNTIME: '' };
-    const child = spawn('sh', [FRONT, '--root', join(dir, 'root'), 'state', 'c1'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(which.cmd, [...which.args, '--root', join(dir, 'root'), 'state', 'c1'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (c) => (out += c));
     const fd = openSync(fifo, 'w');
