@@ -9,7 +9,7 @@ export DEBIAN_FRONTEND=noninteractive
 APT_PACKAGES=(
   jq curl socat                             # scripts, the thin hook client
   runc crun podman containerd busybox-static # test-runtimes (real runtimes, busybox rootfs)
-  gcc libc6-dev                             # build: the static helpers (native/*.c)
+  gcc libc6-dev musl-tools                  # build: the static helpers (native/*.c; the client and task on musl)
   qemu-system-x86 linux-image-amd64 linux-image-6.12-amd64 apparmor cpio kmod xz-utils  # test-qemu (AppArmor kernels 6.1, 6.12; initramfs)
   util-linux openssl                        # test-cri (unshare for a private mount namespace), webhook TLS in tests
   systemd                                   # systemd-socket-activate: the agent's socket activation test
