@@ -163,6 +163,9 @@ function send(res: ServerResponse, exitCode: number, body: string, json: boolean
   res.statusCode = STATUS_BY_EXIT[exitCode] ?? 500;
   res.setHeader('X-Lsmns-Exit-Code', String(exitCode));
   res.setHeader('Content-Type', json ? 'application/json' : 'text/plain; charset=utf-8');
+  // The length lets a client stop reading at the answer's end instead of waiting for the close, which comes
+  // only after the agent's own work on the call (its log line, the socket's teardown): about 2 ms per call.
+  res.setHeader('Content-Length', Buffer.byteLength(body));
   res.end(body);
 }
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Socket } from 'node:net';
+import { connect, createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { systemdListenFd } from '../../src/agent/agent.js';
 import { OWNER_FORMAT_VERSION, OwnershipStore, type OwnerRecord } from '../../src/apply/ownership.js';
@@ -302,6 +302,49 @@ for (const which of CLIENTS) describe(`the thin client (${which.name})`, () => {
     const r = await client(socket, 'poststop', '{}', process.env, which);
     assert.equal(r.code, 1);
     assert.equal(r.stderr, `lsmns: cannot reach the lsmns agent at ${socket} (No such file or directory). Remedy: start it with systemctl start lsmns-agent.socket, or lsmns agent --socket ${socket}\n`);
+  });
+});
+
+describe('answers end where their Content-Length says', () => {
+  after(() => killLeftoverAgents());
+
+  it('the agent gives every answer a Content-Length equal to its body', async () => {
+    const e = cliEnv();
+    const a = await startAgent(e);
+    try {
+      const raw = (path: string, body: string, ctype = 'application/json') => new Promise<string>((resolve, reject) => {
+        const s = connect(a.socket);
+        let d = '';
+        s.on('data', (c) => (d += c)).on('end', () => resolve(d)).on('error', reject);
+        s.write(`POST ${path} HTTP/1.0\r\nHost: lsmns\r\nContent-Type: ${ctype}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+      });
+      const b = bundle(e, ANN);
+      for (const [path, body, ctype] of [['/v1/hooks/createRuntime', ociState(b, 'c1', ANN)], ['/v1/hooks/poststop', ociState(b, 'c1', ANN)], ['/v1/hooks/createRuntime', '{bad'], ['/v1/shim/prepare', 'runtime=runc', 'application/x-www-form-urlencoded'], ['/v1/nowhere', '{}']] as [string, string, string?][]) {
+        const answer = await raw(path, body, ctype);
+        const [head, rest] = answer.split('\r\n\r\n') as [string, string];
+        assert.equal(Number(/^content-length: *(\d+)$/im.exec(head)?.[1]), Buffer.byteLength(rest), `${path}: ${answer}`);
+      }
+    } finally {
+      await a.stop();
+    }
+  });
+
+  it('the static client returns at the end of such an answer, without waiting for the agent to close', async () => {
+    const socket = join(tempDir('lsmns-length-'), 'agent.sock');
+    const held: Socket[] = [];
+    const slow = createServer((s) => {
+      held.push(s);
+      s.once('data', () => s.write('HTTP/1.1 422 Unprocessable Entity\r\nX-Lsmns-Exit-Code: 4\r\nContent-Length: 12\r\nConnection: close\r\n\r\nlsmns: nope\n'));
+    });
+    await new Promise<void>((r) => slow.listen(socket, r));
+    const t0 = Date.now();
+    const r = await client(socket, 'createRuntime', '{}', { ...process.env, LSMNS_CLIENT_TIMEOUT: '3' }, CLIENTS[1]);
+    const took = Date.now() - t0;
+    for (const s of held) s.destroy();
+    slow.close();
+    assert.equal(r.code, 4, r.stderr);
+    assert.match(r.stderr, /^lsmns: nope\n/);
+    assert.ok(took < 1500, `took ${took} ms: the client waited for the close`);
   });
 });
 
