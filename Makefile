@@ -45,10 +45,10 @@ dist/src/policy/grammar.js: src/policy/grammar.peggy node_modules/.package-lock.
 # static musl program starts in about 0.08 ms of CPU here, static glibc in 0.57 ms, and runc forks the client for
 # every hook (four per pod, two more for the shim). Without musl-gcc, gcc builds them on glibc, alike.
 NATIVE_CFLAGS = -static -O2 -Wall -Wextra
-NATIVE_CC = $(or $(shell command -v musl-gcc 2>/dev/null),gcc)
+NATIVE_CC := $(or $(shell command -v musl-gcc 2>/dev/null),gcc)
 dist/native/lsmns-runtime: NATIVE_CC = gcc
 dist/native/lsmns-runtime: NATIVE_CFLAGS += -nostdlib -ffreestanding -fno-stack-protector -fno-tree-loop-distribute-patterns
-dist/native/%: native/%.c
+dist/native/%: native/%.c native/node-conf.h
 	@mkdir -p $(@D)
 	$(NATIVE_CC) $(NATIVE_CFLAGS) -o $@ $<
 

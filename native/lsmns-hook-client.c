@@ -30,6 +30,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "node-conf.h"
+
 /* Far above any OCI state (a few KiB) and above the agent's own 512 KiB limit, which answers with its reason. */
 #define MAX_STATE (4 << 20)
 #define MAX_ANSWER (64 << 10)
@@ -38,13 +40,6 @@ static const char *sock_path;
 static int timeout_s = 8;
 /* The runtime's --log (shim mode): containerd reads a runtime's errors only from there. */
 static const char *shim_log;
-
-/*
- * The node configuration's path, rewritten in the installed copy by `lsmns install` (after the marker,
- * NUL-padded; src/install/layout.ts). volatile: the compiler must read the field, never fold the literal.
- */
-static volatile const char baked_conf[4096] = "@@LSMNS_CONFIG@@/etc/lsmns/node.conf";
-#define CONF_MARKER_LEN 16
 
 /* One line on stderr, the runc JSON line in the shim's log (when there is one and a line is given), exit. */
 static void fail(int code, const char *log_line, const char *fmt, ...) __attribute__((format(printf, 3, 4), noreturn));
@@ -71,12 +66,6 @@ static void silent(void) {
   snprintf(line, sizeof line, "{\"level\":\"error\",\"msg\":\"lsmns: the lsmns agent at %s did not answer within %ds\"}", sock_path, timeout_s);
   fail(1, line, "lsmns: the lsmns agent at %s did not answer within %ds. Remedy: check it with journalctl -u lsmns-agent; the container start was stopped\n", sock_path, timeout_s);
 }
-
-/* Keys node.conf may hold (src/config.ts CONFIG_KEYS; test/config.test.ts keeps the lists equal). */
-static const char *const conf_keys[] = {
-  "LSMNS_BACKEND", "LSMNS_SIM_STATE", "LSMNS_SECURITYFS", "LSMNS_POLICY_DIR", "LSMNS_HOST_PROFILE_DIR", "LSMNS_STATE_DIR",
-  "LSMNS_SOCKET", "LSMNS_SHIM_MODE", "LSMNS_RUNTIME", "LSMNS_BIN", "LSMNS_HOOK_CLIENT", "LSMNS_CLIENT_TIMEOUT", "LSMNS_POLICY_WAIT", NULL,
-};
 
 /*
  * Fills the socket and the timeout the environment left unset from the node configuration, parsed as the sh

@@ -18,6 +18,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "node-conf.h"
+
 #define AT_EXECFN_TAG 31 /* auxv: the path execve was given, which the kernel passes a #! interpreter as $0 */
 
 /* ---- the system calls it needs, and the few string functions ---- */
@@ -95,24 +97,10 @@ static char *cat(const char *first, ...) {
 
 /* ---- the front ---- */
 
-/*
- * The node configuration's path, rewritten in the installed copy by `lsmns install` (after the marker,
- * NUL-padded; src/install/layout.ts). volatile: the compiler must read the field, never fold the literal.
- */
-static volatile const char baked_conf[4096] = "@@LSMNS_CONFIG@@/etc/lsmns/node.conf";
-#define CONF_MARKER_LEN 16
-
 /* A node.conf line this long or longer is refused as malformed (the sh front has the same bound). */
 #define LINE_MAX_BYTES 4096
 
-/*
- * Keys node.conf may hold (src/config.ts CONFIG_KEYS; test/config.test.ts keeps the lists equal): the front
- * keeps the first FRONT_KEYS, and leaves the others to the Node side.
- */
-static const char *const conf_keys[] = {
-  "LSMNS_RUNTIME", "LSMNS_SHIM_MODE", "LSMNS_SOCKET", "LSMNS_HOOK_CLIENT", "LSMNS_BIN", "LSMNS_CLIENT_TIMEOUT",
-  "LSMNS_BACKEND", "LSMNS_SIM_STATE", "LSMNS_SECURITYFS", "LSMNS_POLICY_DIR", "LSMNS_HOST_PROFILE_DIR", "LSMNS_STATE_DIR", "LSMNS_POLICY_WAIT", NULL,
-};
+/* node.conf's keys (node-conf.h): the front keeps the first FRONT_KEYS, and leaves the others to the Node side. */
 enum { RT, MODE, SOCK, CLIENT, BIN, TIMEOUT, FRONT_KEYS };
 
 /* What node.conf said (empty: no line, as sh has it), and the refusal a create or run gets ("message|remedy"). */
